@@ -1,0 +1,70 @@
+// The storage facade used by the actors and the CLI: a data directory of immutable, sorted,
+// versioned Parquet parts plus a crash-safe manifest and a file ledger.
+//
+// Layout: DATA_DIR/readings/month=YYYY-MM/part-<id>.parquet, DATA_DIR/manifest/...,
+// DATA_DIR/ledger/... (see README "Data directory").
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/reading_batch.hpp"
+
+namespace meterd::storage {
+
+struct PartInfo {
+  std::string partition;        // "month=2005-03"
+  std::filesystem::path path;   // absolute path of the committed part
+  std::uint64_t rows = 0, bytes = 0;
+  epoch_seconds min_start = 0, max_start = 0;
+};
+
+struct QueryFilter {
+  std::optional<std::string> nmi, suffix;
+  std::optional<epoch_seconds> from, to;  // interval_start in [from, to)
+};
+
+struct RecoveryReport {
+  std::uint64_t temporaries_removed = 0, orphans_removed = 0, corrupt_parts = 0;
+  std::vector<std::string> messages;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) a data directory and runs crash recovery.
+  explicit Store(std::filesystem::path data_dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const RecoveryReport& recovery() const;
+
+  // Durably writes the readings of `batch` (runs in any order) as one immutable part per
+  // partition they touch: sort, temp file, fsync, rename, fsync dir, manifest record.
+  // Throws std::system_error on I/O failure (ENOSPC, EIO, EACCES): nothing is then visible.
+  std::vector<PartInfo> write(const ReadingBatch& batch);
+
+  // File ledger: content hash (hex sha256) -> already ingested?
+  std::uint64_t next_file_sequence();  // durable, strictly increasing
+  bool ledger_contains(const std::string& content_hash) const;
+  void ledger_record(const std::string& content_hash, const std::string& name,
+                     std::uint64_t file_sequence);
+
+  // Merge-on-read: one row per (nmi, suffix, interval_start), the newest version,
+  // ordered by (nmi, suffix, interval_start). fn is called per batch of results.
+  void query(const QueryFilter& filter, const std::function<void(const ReadingBatch&)>& fn) const;
+
+  // Merges each partition's parts into one duplicate-free part; swaps manifest atomically.
+  std::uint64_t compact();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meterd::storage
