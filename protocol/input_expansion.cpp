@@ -1,0 +1,68 @@
+#include "protocol/input_expansion.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace meterd {
+namespace {
+
+std::string ratio_text(double ratio) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f:1", ratio);
+  return text;
+}
+
+// Read-ahead means the compressed count can run ahead of what was really consumed; that only
+// understates the ratio, so a bomb is caught a little later, never a good file early.
+bool over_ratio(std::uint64_t expanded, std::uint64_t compressed, const InputLimits& limits) {
+  return expanded > limits.ratio_floor_bytes &&
+         static_cast<double>(expanded) >
+             limits.max_ratio * static_cast<double>(std::max<std::uint64_t>(compressed, 1));
+}
+
+std::string ratio_message(const std::string& what, std::uint64_t expanded, std::uint64_t compressed,
+                          const InputLimits& limits) {
+  const double ratio =
+      static_cast<double>(expanded) / static_cast<double>(std::max<std::uint64_t>(compressed, 1));
+  return what + " expanded " + std::to_string(expanded) + " bytes from " +
+         std::to_string(compressed) + " compressed bytes, a ratio of " + ratio_text(ratio) +
+         " over the limit of " + ratio_text(limits.max_ratio) +
+         " (zip bomb?); the rest of the input is not read";
+}
+
+}  // namespace
+
+ExpansionGuard::ExpansionGuard(ByteSource& decoded, const std::uint64_t& compressed_count,
+                               std::string name, ExpansionBudget& budget)
+    : decoded_(decoded),
+      compressed_count_(compressed_count),
+      compressed_start_(compressed_count),
+      name_(std::move(name)),
+      budget_(budget) {}
+
+std::size_t ExpansionGuard::read(char* out, std::size_t size) {
+  const std::size_t got = decoded_.read(out, size);
+  expanded_ += got;
+  budget_.expanded += got;
+  check();
+  return got;
+}
+
+void ExpansionGuard::check() const {
+  const InputLimits& limits = budget_.limits;
+  if (budget_.expanded > limits.max_expanded_bytes)
+    throw InputError(name_ + ": decompressing " + budget_.input_name + " produced over " +
+                         std::to_string(limits.max_expanded_bytes) +
+                         " bytes, the limit for one input; the rest of the input is not read",
+                     true);
+  const std::uint64_t compressed = compressed_count_ - compressed_start_;
+  if (over_ratio(expanded_, compressed, limits))
+    throw InputError(ratio_message(name_ + ":", expanded_, compressed, limits), true);
+  // Nested layers multiply: each may stay under the ratio while the whole explodes.
+  if (over_ratio(budget_.expanded, budget_.input_bytes, limits))
+    throw InputError(ratio_message(name_ + ": the whole of " + budget_.input_name, budget_.expanded,
+                                   budget_.input_bytes, limits),
+                     true);
+}
+
+}  // namespace meterd

@@ -1,0 +1,41 @@
+// Zip-bomb defence: every decoding layer (a gzip or bzip2 stream, a zip member) is read through an
+// ExpansionGuard, which stops the input as soon as it expands too much, in total or per byte read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "protocol/input_byte_source.hpp"
+#include "protocol/input_source.hpp"
+
+namespace meterd {
+
+// What one input has expanded to so far, across all its layers.
+struct ExpansionBudget {
+  const InputLimits& limits;
+  std::string input_name;
+  const std::uint64_t& input_bytes;  // raw bytes read from the input itself
+  std::uint64_t expanded = 0;
+};
+
+class ExpansionGuard final : public ByteSource {
+ public:
+  // `compressed_count` is a running count of bytes the layer has consumed; only its growth from
+  // now on is charged to this layer (a zip member shares the counter with its siblings).
+  ExpansionGuard(ByteSource& decoded, const std::uint64_t& compressed_count, std::string name,
+                 ExpansionBudget& budget);
+  // Throws an InputError that stops the input once a limit is exceeded.
+  std::size_t read(char* out, std::size_t size) override;
+
+ private:
+  void check() const;
+
+  ByteSource& decoded_;
+  const std::uint64_t& compressed_count_;
+  const std::uint64_t compressed_start_;
+  std::string name_;
+  ExpansionBudget& budget_;
+  std::uint64_t expanded_ = 0;
+};
+
+}  // namespace meterd

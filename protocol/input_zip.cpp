@@ -1,0 +1,83 @@
+#include "protocol/input_zip.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cerrno>
+#include <type_traits>
+
+namespace meterd {
+namespace {
+
+constexpr std::size_t kBlockBytes = 64 * 1024;
+
+static_assert(std::is_same_v<la_ssize_t, long>, "on_read is declared returning long");
+
+}  // namespace
+
+ZipReader::ZipReader(ByteSource& raw, std::string name)
+    : raw_(raw), name_(std::move(name)), block_(kBlockBytes) {
+  archive_ = archive_read_new();
+  if (archive_ == nullptr) throw InputError(name_ + ": cannot start a zip reader (out of memory)");
+  // Only zip: gzip and bzip2 are handled (and limited) by our own layers, and any other format
+  // libarchive knows is not something meter data arrives in.
+  archive_read_support_format_zip(archive_);
+  // No seek callback: libarchive then reads the archive front to back (local headers), which is
+  // what lets nested archives stream from their parent.
+  if (archive_read_open(archive_, this, nullptr, &ZipReader::on_read, nullptr) != ARCHIVE_OK) {
+    // The destructor will not run: free here.
+    std::exception_ptr raw_failure = raw_failure_;
+    const std::string why = archive_error_string(archive_) ? archive_error_string(archive_) : "";
+    archive_read_free(archive_);
+    if (raw_failure) std::rethrow_exception(raw_failure);
+    throw InputError(name_ + ": not a readable zip archive: " + why);
+  }
+}
+
+ZipReader::~ZipReader() {
+  archive_read_free(archive_);
+}
+
+long ZipReader::on_read(struct archive* archive, void* self, const void** block) {
+  auto& zip = *static_cast<ZipReader*>(self);
+  try {
+    const std::size_t got = zip.raw_.read(zip.block_.data(), zip.block_.size());
+    zip.raw_bytes_ += got;
+    *block = zip.block_.data();
+    return static_cast<long>(got);
+  } catch (...) {
+    zip.raw_failure_ = std::current_exception();
+    archive_set_error(archive, EIO, "reading the archive failed");
+    return ARCHIVE_FATAL;
+  }
+}
+
+void ZipReader::fail(const std::string& where, const std::string& doing) {
+  if (raw_failure_) std::rethrow_exception(raw_failure_);
+  const char* why = archive_error_string(archive_);
+  throw InputError(where + ": " + doing + ": " + (why ? why : "unknown libarchive error"));
+}
+
+bool ZipReader::next(ZipMember& member) {
+  struct archive_entry* entry = nullptr;
+  const int status = archive_read_next_header(archive_, &entry);
+  if (status == ARCHIVE_EOF) return false;
+  // ARCHIVE_WARN is a name that could not be converted to the locale: the raw name still comes
+  // through and is judged by the caller's name checks.
+  if (status < ARCHIVE_WARN) fail(name_, "cannot read the next member header");
+  const char* path = archive_entry_pathname(entry);
+  if (path == nullptr) path = archive_entry_pathname_utf8(entry);
+  member.path = path ? path : "";
+  member.regular = archive_entry_filetype(entry) == AE_IFREG;
+  member.encrypted = archive_entry_is_encrypted(entry) != 0;
+  member_path_ = member.path;
+  return true;
+}
+
+std::size_t ZipReader::MemberData::read(char* out, std::size_t size) {
+  const la_ssize_t got = archive_read_data(zip_.archive_, out, size);
+  if (got < 0) zip_.fail(zip_.name_ + "!" + zip_.member_path_, "cannot decompress");
+  return static_cast<std::size_t>(got);
+}
+
+}  // namespace meterd

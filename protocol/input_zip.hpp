@@ -1,0 +1,65 @@
+// Zip archives read as a stream through libarchive: members come out one after another, each
+// readable as a ByteSource, and the archive itself is pulled from any ByteSource, so a zip inside
+// a zip (or inside a gzip) streams straight out of its parent without a temporary copy.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "protocol/input_byte_source.hpp"
+
+struct archive;
+
+namespace meterd {
+
+struct ZipMember {
+  std::string path;      // as stored in the archive
+  bool regular = false;  // false for directories, symlinks and the like
+  bool encrypted = false;
+};
+
+class ZipReader {
+ public:
+  // Reads `raw` (which must outlive the reader); `name` names the archive in messages.
+  // Throws InputError if `raw` does not start like a zip libarchive can read.
+  ZipReader(ByteSource& raw, std::string name);
+  ~ZipReader();
+  ZipReader(const ZipReader&) = delete;
+  ZipReader& operator=(const ZipReader&) = delete;
+
+  // Moves to the next member, skipping what is left of the current one. False at the end.
+  // Throws InputError when the archive cannot be read any further.
+  bool next(ZipMember& member);
+  // The current member's decompressed bytes. Throws InputError on corrupt data.
+  ByteSource& data() { return data_; }
+  // Bytes pulled from `raw` so far: the compressed side of the expansion ratio.
+  std::uint64_t raw_bytes() const { return raw_bytes_; }
+
+ private:
+  class MemberData final : public ByteSource {
+   public:
+    explicit MemberData(ZipReader& zip) : zip_(zip) {}
+    std::size_t read(char* out, std::size_t size) override;
+
+   private:
+    ZipReader& zip_;
+  };
+
+  static long on_read(struct archive*, void* self, const void** block);
+  [[noreturn]] void fail(const std::string& where, const std::string& doing);
+
+  ByteSource& raw_;
+  std::string name_;
+  std::string member_path_;
+  struct archive* archive_ = nullptr;
+  std::vector<char> block_;
+  std::uint64_t raw_bytes_ = 0;
+  // An exception from `raw_` cannot cross libarchive's C frames: it is parked here and rethrown
+  // once libarchive has returned.
+  std::exception_ptr raw_failure_;
+  MemberData data_{*this};
+};
+
+}  // namespace meterd
