@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/reading_batch.hpp"
@@ -25,10 +26,11 @@ struct Issue {
   std::string nmi, suffix;
   std::string interval_date;  // CCYYMMDD of the rejected day, when known
   std::uint32_t readings_dropped = 0;
+  std::uint64_t count = 1;  // warnings of one kind are folded into their first occurrence
 };
 
 struct FileReport {
-  std::string name;  // path or member path (zip!member)
+  std::string name;            // path or member path (zip!member)
   std::string version_header;  // NEM12 / NEM13 / "" if no 100
   epoch_seconds file_created = kNoTime;
   std::string from_participant, to_participant;
@@ -49,9 +51,14 @@ struct FileReport {
   std::array<std::uint64_t, 3> issue_counts{};  // by Severity
 
   void add(Issue issue);
+  // Quality+method key of a reading, e.g. "A", "E52", "F14".
+  static std::string quality_key(char quality, std::uint8_t method);
   std::uint64_t warnings() const { return issue_counts[0]; }
   std::uint64_t rejects() const { return issue_counts[1]; }
   bool clean() const { return !fatal && issue_counts[1] == 0 && issue_counts[2] == 0; }
+
+ private:
+  std::unordered_map<std::string, std::size_t> warning_index_;  // record|field|reason -> issue
 };
 
 }  // namespace meterd

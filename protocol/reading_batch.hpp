@@ -52,11 +52,11 @@ struct ReadingRun {
   std::uint32_t uom = 0;
   std::uint32_t reason_description = 0;
   std::uint16_t interval_minutes = 0;
-  char quality = 'A';                   // A, E, F, S, N (V is resolved through 400s)
-  std::uint8_t method = kNoMethod;      // two-digit method flag, 0 = none
+  char quality = 'A';               // A, E, F, S, N (V is resolved through 400s)
+  std::uint8_t method = kNoMethod;  // two-digit method flag, 0 = none
   std::int16_t reason_code = kNoReasonCode;
-  std::uint32_t line = 0;               // source line of the 300 record
-  epoch_seconds first_start = 0;        // start of the run's first interval
+  std::uint32_t line = 0;         // source line of the 300 record
+  epoch_seconds first_start = 0;  // start of the run's first interval
   epoch_seconds update_datetime = kNoTime;
   epoch_seconds msats_load_datetime = kNoTime;
   epoch_seconds file_created = kNoTime;  // 100 record DateTime

@@ -24,7 +24,9 @@ bool running_in_ci() {
   return ci && std::string(ci) == "true";
 }
 
-std::filesystem::path samples_dir() { return shared_dir() / "data" / "nem12" / "samples"; }
+std::filesystem::path samples_dir() {
+  return shared_dir() / "data" / "nem12" / "samples";
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -34,8 +36,12 @@ std::string read_file(const std::filesystem::path& path) {
   return out.str();
 }
 
-std::filesystem::path source_dir() { return METERD_SOURCE_DIR; }
-std::filesystem::path meterd_binary() { return METERD_BINARY; }
+std::filesystem::path source_dir() {
+  return METERD_SOURCE_DIR;
+}
+std::filesystem::path meterd_binary() {
+  return METERD_BINARY;
+}
 
 std::filesystem::path make_temp_dir(const std::string& prefix) {
   std::random_device rd;

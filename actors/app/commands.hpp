@@ -1,0 +1,15 @@
+// The subcommands of the one `meterd` binary. Each takes argv with argv[0] = its own name and
+// returns the process exit code (0 clean, 1 some data rejected, 2 unreadable input or usage).
+#pragma once
+
+namespace meterd::app {
+
+int run_parse(int argc, char** argv);
+int run_query(int argc, char** argv);
+int run_compact(int argc, char** argv);
+int run_ingest(int argc, char** argv);
+int run_serve(int argc, char** argv);
+int run_bench(int argc, char** argv);
+int run_generate(int argc, char** argv);
+
+}  // namespace meterd::app

@@ -1,0 +1,45 @@
+#include "protocol/file_report.hpp"
+
+namespace meterd {
+
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::warning:
+      return "warning";
+    case Severity::reject:
+      return "reject";
+    case Severity::fatal:
+      return "fatal";
+  }
+  return "?";
+}
+
+std::string FileReport::quality_key(char quality, std::uint8_t method) {
+  std::string key(1, quality);
+  if (method != kNoMethod) {
+    key.push_back(static_cast<char>('0' + method / 10));
+    key.push_back(static_cast<char>('0' + method % 10));
+  }
+  return key;
+}
+
+void FileReport::add(Issue issue) {
+  ++issue_counts[static_cast<std::size_t>(issue.severity)];
+  if (issue.severity == Severity::fatal) fatal = true;
+  if (issue.severity == Severity::warning) {
+    // A quirk repeated on every line of a file is one finding, not a million.
+    auto key = issue.record + '|' + issue.field + '|' + issue.reason;
+    if (auto it = warning_index_.find(key); it != warning_index_.end()) {
+      ++issues[it->second].count;
+      return;
+    }
+    if (issues.size() < kMaxIssuesKept) warning_index_.emplace(std::move(key), issues.size());
+  }
+  if (issues.size() < kMaxIssuesKept) {
+    issues.push_back(std::move(issue));
+  } else {
+    ++issues_dropped;
+  }
+}
+
+}  // namespace meterd

@@ -1,0 +1,25 @@
+// Text forms of a reading shared by `meterd parse`, `meterd query` and the HTTP API, so that
+// every surface prints the same columns the same way.
+#pragma once
+
+#include <string>
+
+#include "protocol/nem_time.hpp"
+#include "protocol/reading_batch.hpp"
+
+namespace meterd {
+
+// nmi,suffix,interval_start,interval_minutes,value,uom,quality,method,reason_code,
+// reason_description,update_datetime,msats_load_datetime,register_id,meter_serial,file_created,line
+void append_csv_header(std::string& out);
+void append_csv_row(std::string& out, const ReadingRow& row);
+// One JSON object per reading (NDJSON), same field names as the CSV header.
+void append_json_row(std::string& out, const ReadingRow& row);
+
+// Shortest text that reads back as the same double.
+void append_double(std::string& out, double value);
+// Field text for CSV: quoted only if it holds a comma, quote or line break.
+void append_csv_field(std::string& out, std::string_view text);
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace meterd
