@@ -18,8 +18,8 @@
 namespace meterd::storage {
 
 struct PartInfo {
-  std::string partition;        // "month=2005-03"
-  std::filesystem::path path;   // absolute path of the committed part
+  std::string partition;       // "month=2005-03"
+  std::filesystem::path path;  // absolute path of the committed part
   std::uint64_t rows = 0, bytes = 0;
   epoch_seconds min_start = 0, max_start = 0;
 };

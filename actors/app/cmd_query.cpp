@@ -1,0 +1,13 @@
+// `meterd query`: placeholder until the storage layer's implementation lands (same day).
+#include <cstdio>
+
+#include "actors/app/commands.hpp"
+
+namespace meterd::app {
+
+int run_query(int, char**) {
+  std::fputs("meterd query: not implemented yet\n", stderr);
+  return 2;
+}
+
+}  // namespace meterd::app

@@ -1,0 +1,32 @@
+// A buffered, append-only writer on a file descriptor that tracks the file offset and a
+// CRC-32C of every byte written (recorded in the manifest to detect corrupt parts).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace meterd::storage {
+
+class OutputFile {
+ public:
+  explicit OutputFile(int fd) : fd_(fd) { buffer_.reserve(kFlushAt + (1 << 20)); }
+  void append(std::string_view bytes) {
+    buffer_.append(bytes);
+    offset_ += bytes.size();
+    if (buffer_.size() >= kFlushAt) flush();
+  }
+  // Writes the buffer out; throws std::system_error on failure (ENOSPC, EIO...).
+  void flush();
+  std::uint64_t offset() const { return offset_; }
+  std::uint32_t crc32c() const { return crc_; }
+
+ private:
+  static constexpr std::size_t kFlushAt = 8 << 20;
+  int fd_;
+  std::string buffer_;
+  std::uint64_t offset_ = 0;
+  std::uint32_t crc_ = 0;
+};
+
+}  // namespace meterd::storage
