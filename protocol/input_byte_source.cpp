@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace meterd {
@@ -20,16 +21,22 @@ std::size_t read_fully(ByteSource& source, char* out, std::size_t size) {
   return filled;
 }
 
+std::uint64_t ByteSource::seek(std::int64_t, int) {
+  throw InputError("internal error: seek on a source that cannot seek");
+}
+
 FileByteSource::FileByteSource(const std::filesystem::path& path) : name_(path.string()) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw InputError("cannot open " + name_ + ": " + std::strerror(errno));
   struct stat st {};
   // A directory opens fine and only fails at the first read, with a less helpful message.
-  if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+  const bool known = ::fstat(fd_, &st) == 0;
+  if (known && S_ISDIR(st.st_mode)) {
     ::close(fd_);
     fd_ = -1;
     throw InputError("cannot read " + name_ + ": it is a directory");
   }
+  regular_ = known && S_ISREG(st.st_mode);
 }
 
 FileByteSource::~FileByteSource() {
@@ -44,11 +51,28 @@ std::size_t FileByteSource::read(char* out, std::size_t size) {
   }
 }
 
+std::uint64_t FileByteSource::seek(std::int64_t offset, int whence) {
+  const off_t position = ::lseek(fd_, offset, whence);
+  if (position < 0) throw InputError("cannot seek in " + name_ + ": " + std::strerror(errno));
+  return static_cast<std::uint64_t>(position);
+}
+
 std::size_t BufferByteSource::read(char* out, std::size_t size) {
-  const std::size_t n = std::min(size, rest_.size());
-  std::memcpy(out, rest_.data(), n);
-  rest_.remove_prefix(n);
+  const std::size_t n = std::min(size, bytes_.size() - position_);
+  std::memcpy(out, bytes_.data() + position_, n);
+  position_ += n;
   return n;
+}
+
+std::uint64_t BufferByteSource::seek(std::int64_t offset, int whence) {
+  const std::int64_t base = whence == SEEK_SET   ? 0
+                            : whence == SEEK_CUR ? static_cast<std::int64_t>(position_)
+                                                 : static_cast<std::int64_t>(bytes_.size());
+  const std::int64_t target = base + offset;
+  if (target < 0 || target > static_cast<std::int64_t>(bytes_.size()))
+    throw InputError("seek outside the buffer");
+  position_ = static_cast<std::size_t>(target);
+  return position_;
 }
 
 std::size_t CountingByteSource::read(char* out, std::size_t size) {
@@ -70,6 +94,17 @@ std::size_t SniffedByteSource::read(char* out, std::size_t size) {
     return n;
   }
   return inner_.read(out, size);
+}
+
+}  // namespace meterd
+
+namespace meterd {
+
+std::uint64_t SniffedByteSource::seek(std::int64_t offset, int whence) {
+  // The inner source is past the head; bytes of it not yet replayed are still "ahead" of us.
+  if (whence == SEEK_CUR) offset -= static_cast<std::int64_t>(head_size_ - head_pos_);
+  head_pos_ = head_size_;
+  return inner_.seek(offset, whence);
 }
 
 }  // namespace meterd

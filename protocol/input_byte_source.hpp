@@ -36,6 +36,13 @@ class ByteSource {
   virtual ~ByteSource() = default;
   // Up to `size` bytes into `out`; 0 only at the end. Throws InputError on failure.
   virtual std::size_t read(char* out, std::size_t size) = 0;
+  // Files and buffers can seek, which lets a zip be read from its central directory: only that
+  // knows which members are symlinks, and where members without sizes in their local header end.
+  // Streams (decompressors, members of archives) cannot.
+  virtual bool can_seek() const { return false; }
+  // As lseek: `whence` is SEEK_SET, SEEK_CUR or SEEK_END; returns the new position. Throws
+  // InputError if the source cannot seek or the position is invalid.
+  virtual std::uint64_t seek(std::int64_t offset, int whence);
 };
 
 // Reads `size` bytes unless the source ends first; returns how many.
@@ -49,19 +56,25 @@ class FileByteSource final : public ByteSource {
   FileByteSource(const FileByteSource&) = delete;
   FileByteSource& operator=(const FileByteSource&) = delete;
   std::size_t read(char* out, std::size_t size) override;
+  bool can_seek() const override { return regular_; }
+  std::uint64_t seek(std::int64_t offset, int whence) override;
 
  private:
   std::string name_;
   int fd_ = -1;
+  bool regular_ = false;  // pipes and devices stream only
 };
 
 class BufferByteSource final : public ByteSource {
  public:
-  explicit BufferByteSource(std::string_view bytes) : rest_(bytes) {}
+  explicit BufferByteSource(std::string_view bytes) : bytes_(bytes) {}
   std::size_t read(char* out, std::size_t size) override;
+  bool can_seek() const override { return true; }
+  std::uint64_t seek(std::int64_t offset, int whence) override;
 
  private:
-  std::string_view rest_;
+  std::string_view bytes_;
+  std::size_t position_ = 0;
 };
 
 // Counts what passes through, into a counter the caller owns (so it outlives the wrapper).
@@ -69,6 +82,10 @@ class CountingByteSource final : public ByteSource {
  public:
   CountingByteSource(ByteSource& inner, std::uint64_t& count) : inner_(inner), count_(count) {}
   std::size_t read(char* out, std::size_t size) override;
+  bool can_seek() const override { return inner_.can_seek(); }
+  std::uint64_t seek(std::int64_t offset, int whence) override {
+    return inner_.seek(offset, whence);
+  }
 
  private:
   ByteSource& inner_;
@@ -81,6 +98,8 @@ class SniffedByteSource final : public ByteSource {
   explicit SniffedByteSource(ByteSource& inner);
   InputKind kind() const { return kind_; }
   std::size_t read(char* out, std::size_t size) override;
+  bool can_seek() const override { return inner_.can_seek(); }
+  std::uint64_t seek(std::int64_t offset, int whence) override;
 
  private:
   ByteSource& inner_;

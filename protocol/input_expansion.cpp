@@ -32,11 +32,12 @@ std::string ratio_message(const std::string& what, std::uint64_t expanded, std::
 
 }  // namespace
 
-ExpansionGuard::ExpansionGuard(ByteSource& decoded, const std::uint64_t& compressed_count,
-                               std::string name, ExpansionBudget& budget)
+ExpansionGuard::ExpansionGuard(ByteSource& decoded, const std::uint64_t* compressed_count,
+                               std::uint64_t read_ahead, std::string name, ExpansionBudget& budget)
     : decoded_(decoded),
       compressed_count_(compressed_count),
-      compressed_start_(compressed_count),
+      compressed_start_(*compressed_count),
+      read_ahead_(read_ahead),
       name_(std::move(name)),
       budget_(budget) {}
 
@@ -55,7 +56,7 @@ void ExpansionGuard::check() const {
                          std::to_string(limits.max_expanded_bytes) +
                          " bytes, the limit for one input; the rest of the input is not read",
                      true);
-  const std::uint64_t compressed = compressed_count_ - compressed_start_;
+  const std::uint64_t compressed = *compressed_count_ - compressed_start_ + read_ahead_;
   if (over_ratio(expanded_, compressed, limits))
     throw InputError(ratio_message(name_ + ":", expanded_, compressed, limits), true);
   // Nested layers multiply: each may stay under the ratio while the whole explodes.

@@ -20,10 +20,13 @@ struct ExpansionBudget {
 
 class ExpansionGuard final : public ByteSource {
  public:
-  // `compressed_count` is a running count of bytes the layer has consumed; only its growth from
+  // `*compressed_count` is a running count of bytes the layer has consumed; only its growth from
   // now on is charged to this layer (a zip member shares the counter with its siblings).
-  ExpansionGuard(ByteSource& decoded, const std::uint64_t& compressed_count, std::string name,
-                 ExpansionBudget& budget);
+  // `read_ahead` is how many of the layer's compressed bytes may have been counted before now
+  // (read along with the previous member): they are credited to the layer, so that a good member
+  // which arrived in one block with its predecessor does not look like it came from nothing.
+  ExpansionGuard(ByteSource& decoded, const std::uint64_t* compressed_count,
+                 std::uint64_t read_ahead, std::string name, ExpansionBudget& budget);
   // Throws an InputError that stops the input once a limit is exceeded.
   std::size_t read(char* out, std::size_t size) override;
 
@@ -31,8 +34,9 @@ class ExpansionGuard final : public ByteSource {
   void check() const;
 
   ByteSource& decoded_;
-  const std::uint64_t& compressed_count_;
+  const std::uint64_t* compressed_count_;
   const std::uint64_t compressed_start_;
+  const std::uint64_t read_ahead_;
   std::string name_;
   ExpansionBudget& budget_;
   std::uint64_t expanded_ = 0;

@@ -69,7 +69,8 @@ class InputWalker {
     std::uint64_t compressed = 0;
     CountingByteSource counted(source, compressed);
     const auto decoded = make_decompressing_source(kind, counted, name);
-    ExpansionGuard guarded(*decoded, compressed, name, budget_);
+    // The decompressor starts reading only now: nothing of it was counted before.
+    ExpansionGuard guarded(*decoded, &compressed, 0, name, budget_);
     walk(name, guarded, depth);
   }
 
@@ -85,7 +86,8 @@ class InputWalker {
           throw InputError(member_name + ": " + why);
         if (member.encrypted)
           throw InputError(member_name + ": encrypted members are not supported");
-        ExpansionGuard guarded(zip.data(), zip.raw_bytes(), member_name, budget_);
+        ExpansionGuard guarded(zip.data(), zip.raw_bytes_counter(), ZipReader::kMaxReadAhead,
+                               member_name, budget_);
         walk(member_name, guarded, depth);
       } catch (InputError& e) {
         report(e, member_name);

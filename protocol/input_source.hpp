@@ -70,7 +70,8 @@ struct InputResult {
   std::string error;
   std::uint64_t members = 0;    // members started (on_member calls)
   std::uint64_t errors = 0;     // on_error calls
-  std::uint64_t bytes_in = 0;   // raw bytes read from the input
+  std::uint64_t bytes_in = 0;   // raw bytes read from the input (a zip read by its index may
+                                // read a few bytes twice)
   std::uint64_t bytes_out = 0;  // bytes handed to on_chunk
 };
 

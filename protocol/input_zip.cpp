@@ -9,9 +9,10 @@
 namespace meterd {
 namespace {
 
-constexpr std::size_t kBlockBytes = 64 * 1024;
+constexpr std::size_t kBlockBytes = ZipReader::kMaxReadAhead / 2;
 
-static_assert(std::is_same_v<la_ssize_t, long>, "on_read is declared returning long");
+static_assert(std::is_same_v<la_ssize_t, long> && std::is_same_v<la_int64_t, long>,
+              "on_read and on_seek are declared with long");
 
 }  // namespace
 
@@ -22,8 +23,10 @@ ZipReader::ZipReader(ByteSource& raw, std::string name)
   // Only zip: gzip and bzip2 are handled (and limited) by our own layers, and any other format
   // libarchive knows is not something meter data arrives in.
   archive_read_support_format_zip(archive_);
-  // No seek callback: libarchive then reads the archive front to back (local headers), which is
-  // what lets nested archives stream from their parent.
+  // Seekable sources are read from the central directory, the zip's own index. Without a seek
+  // callback (nested archives, pipes), and for an archive whose index is missing (truncated),
+  // libarchive reads front to back from the local headers instead.
+  if (raw_.can_seek()) archive_read_set_seek_callback(archive_, &ZipReader::on_seek);
   if (archive_read_open(archive_, this, nullptr, &ZipReader::on_read, nullptr) != ARCHIVE_OK) {
     // The destructor will not run: free here.
     std::exception_ptr raw_failure = raw_failure_;
@@ -48,6 +51,17 @@ long ZipReader::on_read(struct archive* archive, void* self, const void** block)
   } catch (...) {
     zip.raw_failure_ = std::current_exception();
     archive_set_error(archive, EIO, "reading the archive failed");
+    return ARCHIVE_FATAL;
+  }
+}
+
+long ZipReader::on_seek(struct archive* archive, void* self, long offset, int whence) {
+  auto& zip = *static_cast<ZipReader*>(self);
+  try {
+    return static_cast<long>(zip.raw_.seek(offset, whence));
+  } catch (...) {
+    zip.raw_failure_ = std::current_exception();
+    archive_set_error(archive, EIO, "seeking in the archive failed");
     return ARCHIVE_FATAL;
   }
 }

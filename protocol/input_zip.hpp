@@ -34,8 +34,11 @@ class ZipReader {
   bool next(ZipMember& member);
   // The current member's decompressed bytes. Throws InputError on corrupt data.
   ByteSource& data() { return data_; }
-  // Bytes pulled from `raw` so far: the compressed side of the expansion ratio.
-  std::uint64_t raw_bytes() const { return raw_bytes_; }
+  // Running count of bytes pulled from `raw`: the compressed side of the expansion ratio.
+  const std::uint64_t* raw_bytes_counter() const { return &raw_bytes_; }
+  // How far the counter can run ahead of what libarchive has consumed: the block being read plus
+  // one more when a header straddles two blocks.
+  static constexpr std::uint64_t kMaxReadAhead = 2 * 64 * 1024;
 
  private:
   class MemberData final : public ByteSource {
@@ -48,6 +51,7 @@ class ZipReader {
   };
 
   static long on_read(struct archive*, void* self, const void** block);
+  static long on_seek(struct archive*, void* self, long offset, int whence);
   [[noreturn]] void fail(const std::string& where, const std::string& doing);
 
   ByteSource& raw_;

@@ -1,0 +1,691 @@
+// Opening inputs by content: every fixture is built here at run time (no binary fixtures in git),
+// then read back through read_input / read_input_buffer and compared byte for byte.
+#include "protocol/input_source.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <boost/iostreams/device/back_inserter.hpp>
+#include <boost/iostreams/filter/bzip2.hpp>
+#include <boost/iostreams/filter/gzip.hpp>
+#include <boost/iostreams/filtering_stream.hpp>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/test_support.hpp"
+
+namespace meterd {
+namespace {
+
+namespace io = boost::iostreams;
+
+// ---- fixtures ------------------------------------------------------------------------------
+
+std::string nem12_text(int days) {
+  std::string text = "100,NEM12,200506081149,UNITEDDP,NEMMCO\n";
+  text += "200,NEM1201009,E1E2,1,E1,N1,01009,kWh,30,20050610\n";
+  for (int d = 0; d < days; ++d) {
+    text += "300,200501" + std::to_string(10 + d % 20);
+    for (int i = 0; i < 48; ++i) text += "," + std::to_string((d * 48 + i) % 997) + ".25";
+    text += ",A,,,20050310121004,20050310182204\n";
+  }
+  return text + "900\n";
+}
+
+// Incompressible bytes: large fixtures that must not trip the expansion ratio.
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  return bytes;
+}
+
+template <typename Compressor>
+std::string compress(std::string_view plain) {
+  std::string out;
+  io::filtering_ostream stream;
+  stream.push(Compressor());
+  stream.push(io::back_inserter(out));
+  stream.write(plain.data(), static_cast<std::streamsize>(plain.size()));
+  stream.reset();
+  return out;
+}
+std::string gzip(std::string_view plain) {
+  return compress<io::gzip_compressor>(plain);
+}
+std::string bzip2(std::string_view plain) {
+  return compress<io::bzip2_compressor>(plain);
+}
+
+struct Entry {
+  std::string name;
+  std::string data;
+  unsigned type = AE_IFREG;  // AE_IFDIR, AE_IFLNK (data is the link target)
+};
+
+la_ssize_t append_to_string(struct archive*, void* out, const void* data, size_t size) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(data), size);
+  return static_cast<la_ssize_t>(size);
+}
+
+// A zip written by libarchive; `deflate` false stores members uncompressed.
+std::string zip(const std::vector<Entry>& entries, bool deflate = true) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_set_option(a, "zip", "compression", deflate ? "deflate" : "store");
+  archive_write_set_bytes_in_last_block(a, 1);
+  EXPECT_EQ(archive_write_open(a, &out, nullptr, append_to_string, nullptr), ARCHIVE_OK);
+  for (const Entry& e : entries) {
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, e.name.c_str());
+    archive_entry_set_filetype(entry, e.type);
+    archive_entry_set_perm(entry, 0644);
+    if (e.type == AE_IFLNK) archive_entry_set_symlink(entry, e.data.c_str());
+    if (e.type == AE_IFREG) archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
+    EXPECT_EQ(archive_write_header(a, entry), ARCHIVE_OK) << archive_error_string(a);
+    if (e.type == AE_IFREG) {
+      EXPECT_EQ(archive_write_data(a, e.data.data(), e.data.size()),
+                static_cast<la_ssize_t>(e.data.size()));
+    }
+    archive_entry_free(entry);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+// A zip of `size` zeros written straight to disk a chunk at a time: the fixture itself never
+// takes more than a chunk of memory.
+void write_zeros_zip(const std::filesystem::path& path, const std::string& member,
+                     std::uint64_t size) {
+  struct archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
+  struct archive_entry* entry = archive_entry_new();
+  archive_entry_set_pathname(entry, member.c_str());
+  archive_entry_set_filetype(entry, AE_IFREG);
+  archive_entry_set_perm(entry, 0644);
+  archive_entry_set_size(entry, static_cast<la_int64_t>(size));
+  ASSERT_EQ(archive_write_header(a, entry), ARCHIVE_OK);
+  const std::string zeros(1 << 20, '\0');
+  for (std::uint64_t written = 0; written < size; written += zeros.size())
+    archive_write_data(a, zeros.data(), std::min<std::uint64_t>(zeros.size(), size - written));
+  archive_entry_free(entry);
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+void write_file(const std::filesystem::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// ---- a visitor that records everything and checks the call order --------------------------
+
+struct SeenMember {
+  InputMember member;
+  std::string data;
+  bool complete = false;
+  std::string error;
+};
+
+class Recorder : public InputVisitor {
+ public:
+  bool keep_data = true;
+  std::vector<SeenMember> members;
+  std::vector<std::pair<std::string, std::string>> errors;  // (member, message)
+  std::size_t largest_chunk = 0;
+  std::uint64_t bytes = 0;
+
+  void on_member(const InputMember& member) override {
+    EXPECT_FALSE(open_) << "on_member while " << members.back().member.name << " is open";
+    members.push_back(SeenMember{member, {}, false, {}});
+    open_ = true;
+  }
+  void on_chunk(std::string_view chunk) override {
+    EXPECT_TRUE(open_);
+    EXPECT_FALSE(chunk.empty());
+    largest_chunk = std::max(largest_chunk, chunk.size());
+    bytes += chunk.size();
+    if (keep_data) members.back().data.append(chunk);
+  }
+  void on_member_end() override {
+    EXPECT_TRUE(open_);
+    members.back().complete = true;
+    open_ = false;
+  }
+  void on_error(const std::string& member, const std::string& message) override {
+    if (open_) {
+      EXPECT_EQ(member, members.back().member.name);
+      members.back().error = message;
+      open_ = false;
+    }
+    errors.emplace_back(member, message);
+  }
+
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& m : members) out.push_back(m.member.name);
+    return out;
+  }
+  std::string all_errors() const {
+    std::string out;
+    for (const auto& [member, message] : errors) out += member + " -> " + message + "\n";
+    return out;
+  }
+
+ private:
+  bool open_ = false;
+};
+
+Recorder read_buffer(std::string_view name, std::string_view bytes, const InputLimits& limits = {},
+                     InputResult* result_out = nullptr) {
+  Recorder recorder;
+  const InputResult result = read_input_buffer(name, bytes, recorder, limits);
+  EXPECT_TRUE(result.opened);
+  EXPECT_EQ(result.members, recorder.members.size());
+  EXPECT_EQ(result.errors, recorder.errors.size());
+  EXPECT_EQ(result.bytes_out, recorder.bytes);
+  if (result_out) *result_out = result;
+  return recorder;
+}
+
+// ---- sniffing -------------------------------------------------------------------------------
+
+TEST(InputSniff, KnowsEachKindByItsMagicBytes) {
+  using namespace std::string_view_literals;
+  EXPECT_EQ(sniff_input_kind("PK\x03\x04rest"sv), InputKind::zip);
+  EXPECT_EQ(sniff_input_kind("PK\x05\x06"sv), InputKind::zip);
+  EXPECT_EQ(sniff_input_kind("\x1f\x8b\x08"sv), InputKind::gzip);
+  EXPECT_EQ(sniff_input_kind("BZh9"sv), InputKind::bzip2);
+  EXPECT_EQ(sniff_input_kind("100,NEM12"sv), InputKind::plain);
+  EXPECT_EQ(sniff_input_kind("PK"sv), InputKind::plain);
+  EXPECT_EQ(sniff_input_kind(""sv), InputKind::plain);
+}
+
+// ---- each kind gives back exactly the original bytes ---------------------------------------
+
+TEST(InputSource, PlainFileIsOneMemberNamedAfterThePath) {
+  const auto dir = test::make_temp_dir("input-plain");
+  const std::string text = nem12_text(30);
+  write_file(dir / "meter.csv", text);
+  Recorder recorder;
+  const InputResult result = read_input(dir / "meter.csv", recorder);
+  ASSERT_TRUE(result.opened) << result.error;
+  ASSERT_EQ(recorder.members.size(), 1u);
+  EXPECT_EQ(recorder.members[0].member.name, (dir / "meter.csv").string());
+  EXPECT_EQ(recorder.members[0].member.outer_kind, InputKind::plain);
+  EXPECT_EQ(recorder.members[0].member.depth, 0u);
+  EXPECT_TRUE(recorder.members[0].complete);
+  EXPECT_EQ(recorder.members[0].data, text);
+  EXPECT_EQ(result.bytes_in, text.size());
+  EXPECT_EQ(result.bytes_out, text.size());
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(InputSource, EmptyFileIsOneEmptyMember) {
+  const Recorder recorder = read_buffer("empty.csv", "");
+  ASSERT_EQ(recorder.members.size(), 1u);
+  EXPECT_TRUE(recorder.members[0].complete);
+  EXPECT_EQ(recorder.members[0].data, "");
+}
+
+TEST(InputSource, GzipDecodesToTheOriginalBytes) {
+  const std::string text = nem12_text(200);
+  const Recorder recorder = read_buffer("meter.csv.gz", gzip(text));
+  ASSERT_EQ(recorder.members.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.members[0].member.name, "meter.csv.gz");
+  EXPECT_EQ(recorder.members[0].member.outer_kind, InputKind::gzip);
+  EXPECT_EQ(recorder.members[0].member.depth, 1u);
+  EXPECT_TRUE(recorder.members[0].complete);
+  EXPECT_EQ(recorder.members[0].data, text);
+}
+
+TEST(InputSource, ConcatenatedGzipDecodesEveryStream) {
+  const std::string a = nem12_text(3), b = "second part\n", c = random_bytes(70000, 1);
+  const Recorder recorder = read_buffer("cat.gz", gzip(a) + gzip(b) + gzip(c));
+  ASSERT_EQ(recorder.members.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.members[0].data, a + b + c);
+  EXPECT_TRUE(recorder.members[0].complete);
+}
+
+TEST(InputSource, Bzip2DecodesToTheOriginalBytes) {
+  const std::string text = nem12_text(200);
+  const Recorder recorder = read_buffer("meter.csv.bz2", bzip2(text));
+  ASSERT_EQ(recorder.members.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.members[0].member.outer_kind, InputKind::bzip2);
+  EXPECT_EQ(recorder.members[0].data, text);
+}
+
+TEST(InputSource, ConcatenatedBzip2DecodesEveryStream) {
+  const std::string a = nem12_text(3), b = random_bytes(300000, 2);
+  const Recorder recorder = read_buffer("cat.bz2", bzip2(a) + bzip2(b));
+  ASSERT_EQ(recorder.members.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.members[0].data, a + b);
+}
+
+TEST(InputSource, ZipWithOneMemberGivesThatMember) {
+  const std::string text = nem12_text(50);
+  for (const bool deflate : {true, false}) {
+    const Recorder recorder = read_buffer("data.ZIP", zip({{"NEM12#1#A#B.csv", text}}, deflate));
+    ASSERT_EQ(recorder.members.size(), 1u) << recorder.all_errors();
+    EXPECT_EQ(recorder.members[0].member.name, "data.ZIP!NEM12#1#A#B.csv");
+    EXPECT_EQ(recorder.members[0].member.outer_kind, InputKind::zip);
+    EXPECT_EQ(recorder.members[0].member.depth, 1u);
+    EXPECT_EQ(recorder.members[0].data, text);
+    EXPECT_TRUE(recorder.members[0].complete);
+  }
+}
+
+TEST(InputSource, MultiMemberZipGivesEachMemberSeparatelyInOrder) {
+  const std::string a = nem12_text(5), b = nem12_text(9), c = random_bytes(3 << 20, 3);
+  const std::string archive = zip(
+      {{"a.csv", a}, {"sub/", "", AE_IFDIR}, {"sub/b.csv", b}, {"c.bin", c}, {"empty.csv", ""}});
+  const Recorder recorder = read_buffer("multi.zip", archive);
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  ASSERT_EQ(recorder.names(), (std::vector<std::string>{"multi.zip!a.csv", "multi.zip!sub/b.csv",
+                                                        "multi.zip!c.bin", "multi.zip!empty.csv"}));
+  EXPECT_EQ(recorder.members[0].data, a);
+  EXPECT_EQ(recorder.members[1].data, b);
+  EXPECT_EQ(recorder.members[2].data, c);
+  EXPECT_EQ(recorder.members[3].data, "");
+  for (const auto& m : recorder.members) EXPECT_TRUE(m.complete) << m.member.name;
+}
+
+TEST(InputSource, DirectoriesAndSymlinksInAZipAreSkippedQuietly) {
+  const std::string archive = zip({{"dir/", "", AE_IFDIR},
+                                   {"link.csv", "../../etc/passwd", AE_IFLNK},
+                                   {"dir/real.csv", "100,NEM12\n"}});
+  const Recorder recorder = read_buffer("links.zip", archive);
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  ASSERT_EQ(recorder.names(), std::vector<std::string>{"links.zip!dir/real.csv"});
+  EXPECT_EQ(recorder.members[0].data, "100,NEM12\n");
+}
+
+TEST(InputSource, ZipFromAPipeStreamsFromItsLocalHeaders) {
+  const auto dir = test::make_temp_dir("input-pipe");
+  const auto fifo = dir / "pipe.zip";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string a = nem12_text(40), b = random_bytes(2 << 20, 13);
+  const std::string archive = zip({{"a.csv", a}, {"b.bin", b}});
+  std::thread writer([&] { write_file(fifo, archive); });
+  Recorder recorder;
+  const InputResult result = read_input(fifo, recorder);
+  writer.join();
+  ASSERT_TRUE(result.opened) << result.error;
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  ASSERT_EQ(recorder.names(),
+            (std::vector<std::string>{fifo.string() + "!a.csv", fifo.string() + "!b.bin"}));
+  EXPECT_EQ(recorder.members[0].data, a);
+  EXPECT_EQ(recorder.members[1].data, b);
+  EXPECT_EQ(result.bytes_in, archive.size());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(InputSource, EmptyZipHasNoMembersAndNoErrors) {
+  const std::string archive = zip({});
+  ASSERT_EQ(archive.substr(0, 4), std::string("PK\x05\x06", 4));
+  const Recorder recorder = read_buffer("empty.zip", archive);
+  EXPECT_TRUE(recorder.members.empty());
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+}
+
+// ---- nesting --------------------------------------------------------------------------------
+
+TEST(InputSource, NestedArchivesStreamThroughWithPathNames) {
+  const std::string a = nem12_text(4), b = nem12_text(7), c = nem12_text(11), d = nem12_text(2);
+  const std::string inner = zip({{"c.csv", c}, {"d.csv.bz2", bzip2(d)}});
+  const std::string outer =
+      zip({{"a.csv", a}, {"b.csv.gz", gzip(b)}, {"inner.zip", inner}, {"after.csv", a}});
+  const Recorder recorder = read_buffer("outer.zip", outer);
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  ASSERT_EQ(recorder.names(),
+            (std::vector<std::string>{"outer.zip!a.csv", "outer.zip!b.csv.gz",
+                                      "outer.zip!inner.zip!c.csv", "outer.zip!inner.zip!d.csv.bz2",
+                                      "outer.zip!after.csv"}));
+  EXPECT_EQ(recorder.members[1].data, b);
+  EXPECT_EQ(recorder.members[1].member.depth, 2u);
+  EXPECT_EQ(recorder.members[2].data, c);
+  EXPECT_EQ(recorder.members[2].member.depth, 2u);
+  EXPECT_EQ(recorder.members[3].data, d);
+  EXPECT_EQ(recorder.members[3].member.depth, 3u);
+  EXPECT_EQ(recorder.members[4].data, a);
+  for (const auto& m : recorder.members) EXPECT_EQ(m.member.outer_kind, InputKind::zip);
+}
+
+TEST(InputSource, ZipInsideGzipIsOpened) {
+  const std::string a = nem12_text(4), b = nem12_text(6);
+  const Recorder recorder = read_buffer("bundle.zip.gz", gzip(zip({{"a.csv", a}, {"b.csv", b}})));
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  ASSERT_EQ(recorder.names(),
+            (std::vector<std::string>{"bundle.zip.gz!a.csv", "bundle.zip.gz!b.csv"}));
+  EXPECT_EQ(recorder.members[0].data, a);
+  EXPECT_EQ(recorder.members[1].data, b);
+  EXPECT_EQ(recorder.members[0].member.outer_kind, InputKind::gzip);
+}
+
+TEST(InputSource, NestingBeyondTheLimitIsAnErrorForThatMemberOnly) {
+  const std::string deep = zip({{"l2.zip", zip({{"l3.zip", zip({{"deep.csv", "x\n"}})}})}});
+  const std::string archive =
+      zip({{"ok.csv", "ok\n"}, {"l1.zip", deep}, {"last.csv.gz", gzip("z\n")}});
+  InputLimits limits;
+  limits.max_nesting = 3;
+  const Recorder recorder = read_buffer("top.zip", archive, limits);
+  ASSERT_EQ(recorder.names(), (std::vector<std::string>{"top.zip!ok.csv", "top.zip!last.csv.gz"}));
+  ASSERT_EQ(recorder.errors.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.errors[0].first, "top.zip!l1.zip!l2.zip!l3.zip");
+  EXPECT_NE(recorder.errors[0].second.find("top.zip!l1.zip!l2.zip!l3.zip: zip nested 4 "
+                                           "containers deep, over the limit of 3"),
+            std::string::npos)
+      << recorder.errors[0].second;
+
+  limits.max_nesting = 4;  // one more level and the same archive reads fully
+  const Recorder deeper = read_buffer("top.zip", archive, limits);
+  EXPECT_TRUE(deeper.errors.empty()) << deeper.all_errors();
+  EXPECT_EQ(deeper.names().at(1), "top.zip!l1.zip!l2.zip!l3.zip!deep.csv");
+  EXPECT_EQ(deeper.members.at(1).member.depth, 4u);
+}
+
+// ---- limits ---------------------------------------------------------------------------------
+
+long max_rss_kib() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+TEST(InputLimits, ZipBombIsStoppedEarlyWithBoundedMemory) {
+  const auto dir = test::make_temp_dir("input-bomb");
+  const auto bomb = dir / "bomb.zip";
+  constexpr std::uint64_t kExpanded = 200ull << 20;
+  write_zeros_zip(bomb, "zeros.csv", kExpanded);
+  ASSERT_LT(std::filesystem::file_size(bomb), kExpanded / 500) << "not much of a bomb";
+
+  Recorder recorder;
+  recorder.keep_data = false;
+  const long rss_before = max_rss_kib();
+  const InputResult result = read_input(bomb, recorder);
+  const long rss_growth_mib = (max_rss_kib() - rss_before) / 1024;
+
+  ASSERT_TRUE(result.opened);
+  ASSERT_EQ(recorder.members.size(), 1u);
+  EXPECT_FALSE(recorder.members[0].complete);
+  EXPECT_LT(recorder.bytes, kExpanded / 4) << "should stop long before the end";
+  ASSERT_EQ(recorder.errors.size(), 1u) << recorder.all_errors();
+  const std::string member = bomb.string() + "!zeros.csv";
+  EXPECT_EQ(recorder.errors[0].first, member);
+  EXPECT_EQ(recorder.errors[0].second.rfind(member + ": ", 0), 0u) << recorder.errors[0].second;
+  EXPECT_NE(recorder.errors[0].second.find("expanded"), std::string::npos)
+      << recorder.errors[0].second;
+  EXPECT_NE(recorder.errors[0].second.find("over the limit of 200:1"), std::string::npos)
+      << recorder.errors[0].second;
+  EXPECT_LT(rss_growth_mib, 32) << "the bomb must stream, not be loaded";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(InputLimits, TotalExpandedBytesAreCappedAcrossMembers) {
+  const std::string archive = zip({{"a.bin", random_bytes(600000, 4)},
+                                   {"b.bin", random_bytes(600000, 5)},
+                                   {"c.bin", random_bytes(600000, 6)}});
+  InputLimits limits;
+  limits.max_expanded_bytes = 1000000;
+  const Recorder recorder = read_buffer("big.zip", archive, limits);
+  ASSERT_EQ(recorder.members.size(), 2u) << "c.bin must not even start";
+  EXPECT_TRUE(recorder.members[0].complete);
+  EXPECT_FALSE(recorder.members[1].complete);
+  ASSERT_EQ(recorder.errors.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.errors[0].first, "big.zip!b.bin");
+  EXPECT_NE(recorder.errors[0].second.find("over 1000000 bytes"), std::string::npos)
+      << recorder.errors[0].second;
+}
+
+TEST(InputLimits, RatioIsOnlyCheckedPastTheFloor) {
+  const std::string zeros(900000, '0');  // compresses ~1000:1 but stays under 1 MiB
+  const Recorder recorder = read_buffer("small.gz", gzip(zeros));
+  EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+  ASSERT_EQ(recorder.members.size(), 1u);
+  EXPECT_EQ(recorder.members[0].data, zeros);
+
+  InputLimits strict;
+  strict.ratio_floor_bytes = 100000;
+  const Recorder stopped = read_buffer("small.gz", gzip(zeros), strict);
+  ASSERT_EQ(stopped.errors.size(), 1u);
+  EXPECT_EQ(stopped.errors[0].first, "small.gz");
+  EXPECT_NE(stopped.errors[0].second.find("zip bomb"), std::string::npos);
+}
+
+TEST(InputLimits, TooManyMembersStopsTheInput) {
+  std::vector<Entry> entries;
+  for (int i = 0; i < 6; ++i) entries.push_back({"m" + std::to_string(i) + ".csv", "x\n"});
+  InputLimits limits;
+  limits.max_members = 4;
+  const Recorder recorder = read_buffer("many.zip", zip(entries), limits);
+  EXPECT_EQ(recorder.members.size(), 4u);
+  ASSERT_EQ(recorder.errors.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.errors[0].first, "many.zip!m4.csv");
+  EXPECT_NE(recorder.errors[0].second.find("more than 4 members"), std::string::npos);
+}
+
+TEST(InputLimits, UnsafeMemberNamesAreRefusedAndTheRestStillRead) {
+  const std::vector<Entry> entries = {{"../evil.csv", "a"},       {"/etc/cron.d/x", "b"},
+                                      {"ok/../../up.csv", "c"},   {"C:\\win.csv", "d"},
+                                      {"tab\there.csv", "e"},     {std::string(300, 'n'), "f"},
+                                      {"ok/fine..name.csv", "g"}, {"..\\dos.csv", "h"}};
+  const Recorder recorder = read_buffer("names.zip", zip(entries));
+  ASSERT_EQ(recorder.names(), std::vector<std::string>{"names.zip!ok/fine..name.csv"});
+  EXPECT_EQ(recorder.members[0].data, "g");
+  ASSERT_EQ(recorder.errors.size(), 7u) << recorder.all_errors();
+  EXPECT_EQ(recorder.errors[0].first, "names.zip!../evil.csv");
+  EXPECT_NE(recorder.errors[0].second.find("\"..\" component"), std::string::npos);
+  EXPECT_NE(recorder.errors[1].second.find("absolute path"), std::string::npos);
+  EXPECT_NE(recorder.errors[2].second.find("\"..\" component"), std::string::npos);
+  EXPECT_NE(recorder.errors[3].second.find("absolute path"), std::string::npos);
+  EXPECT_EQ(recorder.errors[4].first, "names.zip!tab\\x09here.csv") << "escaped for logs";
+  EXPECT_NE(recorder.errors[4].second.find("control character 0x09"), std::string::npos);
+  EXPECT_NE(recorder.errors[5].second.find("300 bytes long, over the limit of 255"),
+            std::string::npos);
+  EXPECT_NE(recorder.errors[6].second.find("\"..\" component"), std::string::npos);
+}
+
+// ---- corrupt input --------------------------------------------------------------------------
+
+TEST(InputErrors, CorruptZipMemberIsReportedWithItsName) {
+  const std::string text = random_bytes(200000, 7);
+  std::string archive = zip({{"bad.csv", text}, {"next.csv", "n\n"}}, /*deflate=*/false);
+  archive[archive.size() / 3] ^= 0x55;  // inside bad.csv's stored bytes: its CRC no longer holds
+  const Recorder recorder = read_buffer("broken.zip", archive);
+  ASSERT_GE(recorder.members.size(), 1u);
+  EXPECT_EQ(recorder.members[0].member.name, "broken.zip!bad.csv");
+  EXPECT_FALSE(recorder.members[0].complete);
+  ASSERT_GE(recorder.errors.size(), 1u);
+  EXPECT_EQ(recorder.errors[0].first, "broken.zip!bad.csv");
+  EXPECT_NE(recorder.errors[0].second.find("broken.zip!bad.csv: cannot decompress"),
+            std::string::npos)
+      << recorder.errors[0].second;
+}
+
+TEST(InputErrors, CorruptDeflateDataIsReported) {
+  std::string archive = zip({{"bad.csv", nem12_text(400)}});
+  for (std::size_t i = 200; i < 260; ++i) archive[i] = '\xff';
+  const Recorder recorder = read_buffer("broken.zip", archive);
+  ASSERT_FALSE(recorder.errors.empty());
+  EXPECT_NE(recorder.errors[0].second.find("broken.zip"), std::string::npos)
+      << recorder.errors[0].second;
+  for (const auto& m : recorder.members) EXPECT_FALSE(m.complete) << m.member.name;
+}
+
+TEST(InputErrors, TruncatedZipIsReported) {
+  const std::string archive = zip({{"a.csv", nem12_text(50)}, {"b.csv", random_bytes(100000, 8)}});
+  const std::string truncated = archive.substr(0, archive.size() - 60000);
+  const Recorder recorder = read_buffer("cut.zip", truncated);
+  ASSERT_FALSE(recorder.errors.empty());
+  ASSERT_EQ(recorder.members.size(), 2u);
+  EXPECT_TRUE(recorder.members[0].complete);
+  EXPECT_FALSE(recorder.members[1].complete);
+  EXPECT_EQ(recorder.errors[0].first, "cut.zip!b.csv");
+  EXPECT_NE(recorder.errors[0].second.find("cut.zip!b.csv"), std::string::npos)
+      << recorder.errors[0].second;
+}
+
+TEST(InputErrors, GarbageAfterAZipSignatureIsReported) {
+  const Recorder recorder = read_buffer("fake.zip", std::string("PK\x03\x04", 4) + "not a zip");
+  EXPECT_TRUE(recorder.members.empty());
+  ASSERT_EQ(recorder.errors.size(), 1u);
+  EXPECT_EQ(recorder.errors[0].first, "fake.zip");
+  EXPECT_NE(recorder.errors[0].second.find("fake.zip"), std::string::npos);
+}
+
+TEST(InputErrors, TruncatedGzipIsReportedAndTheMemberLeftIncomplete) {
+  // Large enough that decoding is well under way (the member has started) when the data runs out.
+  const std::string text = random_bytes(3 << 20, 12);
+  const std::string packed = gzip(text);
+  for (const std::size_t keep : {packed.size() / 2, packed.size() - 4}) {
+    const Recorder recorder = read_buffer("cut.csv.gz", packed.substr(0, keep));
+    ASSERT_EQ(recorder.members.size(), 1u) << keep;
+    EXPECT_FALSE(recorder.members[0].complete) << keep;
+    EXPECT_LE(recorder.members[0].data.size(), text.size()) << keep;
+    ASSERT_EQ(recorder.errors.size(), 1u) << keep;
+    EXPECT_EQ(recorder.errors[0].first, "cut.csv.gz");
+    EXPECT_NE(recorder.errors[0].second.find("cut.csv.gz: gzip: truncated"), std::string::npos)
+        << recorder.errors[0].second;
+  }
+}
+
+TEST(InputErrors, ShortTruncatedGzipFailsBeforeItsMemberStarts) {
+  // The first bytes cannot be decoded, so it is not even known whether this is a file or an
+  // archive: the error comes alone, with no on_member.
+  const std::string packed = gzip(nem12_text(300));
+  for (const std::size_t keep : {packed.size() / 2, std::size_t{5}}) {
+    const Recorder recorder = read_buffer("cut.csv.gz", packed.substr(0, keep));
+    EXPECT_TRUE(recorder.members.empty()) << keep;
+    ASSERT_EQ(recorder.errors.size(), 1u) << keep;
+    EXPECT_EQ(recorder.errors[0].first, "cut.csv.gz");
+    EXPECT_NE(recorder.errors[0].second.find("cut.csv.gz: gzip:"), std::string::npos)
+        << recorder.errors[0].second;
+  }
+}
+
+TEST(InputErrors, CorruptGzipFailsItsChecksum) {
+  std::string packed = gzip(random_bytes(50000, 9));
+  packed[packed.size() - 6] ^= 1;  // inside the CRC32 of the trailer
+  const Recorder recorder = read_buffer("crc.gz", packed);
+  ASSERT_EQ(recorder.errors.size(), 1u);
+  EXPECT_NE(recorder.errors[0].second.find("crc.gz: gzip: CRC mismatch"), std::string::npos)
+      << recorder.errors[0].second;
+}
+
+TEST(InputErrors, TruncatedBzip2IsReported) {
+  const std::string packed = bzip2(nem12_text(300));
+  const Recorder recorder = read_buffer("cut.bz2", packed.substr(0, packed.size() / 2));
+  ASSERT_EQ(recorder.errors.size(), 1u);
+  EXPECT_EQ(recorder.errors[0].first, "cut.bz2");
+  EXPECT_NE(recorder.errors[0].second.find("cut.bz2: bzip2:"), std::string::npos)
+      << recorder.errors[0].second;
+}
+
+TEST(InputErrors, CorruptGzipInsideAZipNamesTheMemberAndTheNextMemberStillReads) {
+  std::string bad = gzip(nem12_text(100));
+  bad = bad.substr(0, bad.size() / 2);
+  const Recorder recorder = read_buffer("mix.zip", zip({{"bad.csv.gz", bad}, {"good.csv", "g\n"}}));
+  ASSERT_EQ(recorder.names(), std::vector<std::string>{"mix.zip!good.csv"});
+  EXPECT_TRUE(recorder.members[0].complete);
+  ASSERT_EQ(recorder.errors.size(), 1u) << recorder.all_errors();
+  EXPECT_EQ(recorder.errors[0].first, "mix.zip!bad.csv.gz");
+  EXPECT_NE(recorder.errors[0].second.find("mix.zip!bad.csv.gz: gzip:"), std::string::npos)
+      << recorder.errors[0].second;
+}
+
+TEST(InputErrors, MissingFileAndDirectoryAreNotOpened) {
+  const auto dir = test::make_temp_dir("input-missing");
+  Recorder recorder;
+  const InputResult missing = read_input(dir / "nope.csv", recorder);
+  EXPECT_FALSE(missing.opened);
+  EXPECT_NE(missing.error.find((dir / "nope.csv").string()), std::string::npos) << missing.error;
+  EXPECT_NE(missing.error.find("No such file"), std::string::npos) << missing.error;
+  const InputResult directory = read_input(dir, recorder);
+  EXPECT_FALSE(directory.opened);
+  EXPECT_NE(directory.error.find("directory"), std::string::npos) << directory.error;
+  EXPECT_TRUE(recorder.members.empty());
+  EXPECT_TRUE(recorder.errors.empty());
+  std::filesystem::remove_all(dir);
+}
+
+// ---- chunking -------------------------------------------------------------------------------
+
+TEST(InputChunks, ContentIsTheSameWhateverTheChunkSize) {
+  const std::string a = nem12_text(120), b = random_bytes(1500000, 10);
+  const std::string archive = zip({{"a.csv", a}, {"b.bin.gz", gzip(b)}, {"c.csv", "c"}});
+  for (const std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{4096},
+                                  std::size_t{65537}, std::size_t{1} << 20}) {
+    InputLimits limits;
+    limits.chunk_bytes = chunk;
+    const Recorder recorder = read_buffer("chunks.zip", archive, limits);
+    ASSERT_EQ(recorder.members.size(), 3u) << chunk;
+    EXPECT_EQ(recorder.members[0].data, a) << chunk;
+    EXPECT_EQ(recorder.members[1].data, b) << chunk;
+    EXPECT_EQ(recorder.members[2].data, "c") << chunk;
+    EXPECT_LE(recorder.largest_chunk, chunk);
+  }
+}
+
+TEST(InputChunks, DefaultChunksAreAboutOneMebibyte) {
+  const std::string big = random_bytes(5 << 20, 11);
+  const Recorder recorder = read_buffer("big.gz", gzip(big));
+  ASSERT_EQ(recorder.members.size(), 1u);
+  EXPECT_EQ(recorder.members[0].data, big);
+  EXPECT_EQ(recorder.largest_chunk, std::size_t{1} << 20);
+}
+
+// ---- the real samples -----------------------------------------------------------------------
+
+struct SampleCase {
+  const char* file;
+  const char* member;
+  std::size_t size;
+};
+
+TEST(InputSamples, RealZipSamplesGiveTheirSingleMember) {
+  METERD_REQUIRE_SHARED(shared);
+  const SampleCase cases[] = {
+      {"nemreader_99_nmis_5min.zip", "NEM12#20200101_20200101#None#EXAMPLE.csv", 123770},
+      {"aemo_globalm_uppercase_ZIP_inner_name_differs.ZIP",
+       "NEM12#05050200001000000#GLOBALM#NEMMCO", 3716},
+      {"powercor_no100_double_ext.csv.zip", "Example_NEM12_powercor.csv", 1516},
+  };
+  for (const SampleCase& c : cases) {
+    const auto path = test::samples_dir() / c.file;
+    Recorder recorder;
+    const InputResult result = read_input(path, recorder);
+    ASSERT_TRUE(result.opened) << result.error;
+    EXPECT_TRUE(recorder.errors.empty()) << recorder.all_errors();
+    ASSERT_EQ(recorder.members.size(), 1u) << c.file;
+    EXPECT_EQ(recorder.members[0].member.name, path.string() + "!" + c.member);
+    EXPECT_EQ(recorder.members[0].data.size(), c.size) << c.file;
+    EXPECT_TRUE(recorder.members[0].complete);
+    EXPECT_EQ(recorder.members[0].data.find('\0'), std::string::npos);
+    EXPECT_GE(result.bytes_in, std::filesystem::file_size(path));
+  }
+}
+
+TEST(InputSamples, PlainSamplesComeThroughUnchanged) {
+  METERD_REQUIRE_SHARED(shared);
+  for (const char* file : {"aemo_s01_basic_30min_E1E2.csv", "err_zero_byte_file.csv",
+                           "aemo_integm_15min_V_S15_E52_msatsload"}) {
+    const auto path = test::samples_dir() / file;
+    Recorder recorder;
+    ASSERT_TRUE(read_input(path, recorder).opened);
+    ASSERT_EQ(recorder.members.size(), 1u);
+    EXPECT_EQ(recorder.members[0].data, test::read_file(path)) << file;
+  }
+}
+
+}  // namespace
+}  // namespace meterd
