@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer target for Nem12Reader (clang++-14, ASan + UBSan) and runs it.
+#
+#   scripts/fuzz.sh [SECONDS]      default 60 (CI); a long run: scripts/fuzz.sh 3600
+#
+# Everything lives in $FUZZ_BUILD_DIR (default <repo>/build-fuzz, not committed):
+#   seeds/    rebuilt each run: ../shared/data/nem12/samples (when present) + generated files
+#   corpus/   what libFuzzer found, kept between runs
+#   crashes/  crash-*, leak-*, timeout-* inputs; re-run one with: build-fuzz/nem12_reader_fuzz FILE
+# Exits non-zero when the build fails or the fuzzer finds a crash, leak, timeout or broken
+# invariant.
+set -euo pipefail
+
+seconds="${1:-60}"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${FUZZ_BUILD_DIR:-$repo/build-fuzz}"
+shared="${METERD_SHARED_DIR:-$repo/../shared}"
+cxx="${FUZZ_CXX:-clang++-14}"
+jobs="${FUZZ_BUILD_JOBS:-2}"
+
+mkdir -p "$build/obj" "$build/seeds" "$build/corpus" "$build/crashes"
+
+# make gives an incremental, header-aware (-MMD) build of the protocol sources without
+# touching the project's CMake files.
+cat >"$build/Makefile" <<EOF
+REPO := $repo
+CXX := $cxx
+COMMON := -std=c++20 -g -march=haswell -I\$(REPO) -Wall -Wextra
+SANITIZE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LIBS := -lboost_iostreams -larchive -lz -lbz2
+PROTOCOL := \$(wildcard \$(REPO)/protocol/*.cpp)
+OBJECTS := \$(patsubst \$(REPO)/protocol/%.cpp,obj/%.o,\$(PROTOCOL))
+
+all: nem12_reader_fuzz meterd_generate
+
+obj/%.o: \$(REPO)/protocol/%.cpp
+	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer-no-link -MMD -MP -c \$< -o \$@
+
+obj/nem12_reader_fuzz.o: \$(REPO)/tests/fuzz/nem12_reader_fuzz.cpp
+	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
+
+nem12_reader_fuzz: obj/nem12_reader_fuzz.o \$(OBJECTS)
+	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
+
+# A plain (unsanitised) 'meterd generate' for the seed files.
+obj/generate_main.cpp:
+	printf '#include "actors/app/commands.hpp"\nint main(int c, char** v) { return meterd::app::run_generate(c - 1, v + 1); }\n' >\$@
+
+meterd_generate: obj/generate_main.cpp \$(REPO)/actors/app/cmd_generate.cpp \$(REPO)/bench/lib/nem12_generator.cpp
+	\$(CXX) \$(COMMON) -O2 \$^ -o \$@
+
+-include \$(wildcard obj/*.d)
+EOF
+echo "fuzz.sh: building in $build" >&2
+make -C "$build" -j"$jobs" --no-print-directory all
+
+# Seeds: real files first (they carry the quirks), then small generated ones covering 5/15/30
+# minutes, 400s, 500s, resent days, defects and CRLF.
+rm -f "$build/seeds/"*
+samples="$shared/data/nem12/samples"
+if [[ -d "$samples" ]]; then
+  cp "$samples"/* "$build/seeds/"
+else
+  echo "fuzz.sh: $samples not found; seeding with generated files only" >&2
+fi
+gen() { "$build/meterd_generate" generate "$@" 2>/dev/null; }
+gen --nmis 2 --days 3 --interval 30 --seed 1 -o "$build/seeds/gen_30min.csv"
+gen --nmis 1 --days 2 --interval 15 --seed 2 --v-days 0.5 --b2b 0.5 -o "$build/seeds/gen_15min_400_500.csv"
+gen --nmis 1 --days 1 --interval 5 --seed 3 --v-days 1 --crlf -o "$build/seeds/gen_5min_V_crlf.csv"
+gen --nmis 2 --days 4 --interval 30 --seed 4 --malformed 0.5 --resent 0.3 -o "$build/seeds/gen_30min_defects_resent.csv"
+gen --nmis 1 --days 3 --interval 30 --seed 5 --suffixes E1,E2,B1,Q1 --b2b 1 --crlf -o "$build/seeds/gen_4suffix_b2b_crlf.csv"
+
+echo "fuzz.sh: fuzzing for ${seconds}s" >&2
+status=0
+(cd "$build" && ./nem12_reader_fuzz \
+  -max_total_time="$seconds" \
+  -max_len=65536 \
+  -timeout=25 \
+  -rss_limit_mb=2560 \
+  -print_final_stats=1 \
+  -dict="$repo/tests/fuzz/nem12.dict" \
+  -artifact_prefix="$build/crashes/" \
+  corpus seeds) || status=$?
+
+if [[ $status -ne 0 ]]; then
+  echo "fuzz.sh: FAILED (exit $status); inputs in $build/crashes:" >&2
+  ls -l "$build/crashes" >&2
+  exit "$status"
+fi
+echo "fuzz.sh: no crash in ${seconds}s; corpus: $(ls "$build/corpus" | wc -l) inputs" >&2
