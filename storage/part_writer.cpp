@@ -177,21 +177,22 @@ struct PartWriter::Impl {
       if (is_string(c) && c != kQuality) strs[c].cache.assign(strings, kUnset);
   }
 
-  void add(const ReadingBatch& b, std::span<const std::int64_t> ingest) {
-    if (ingest.size() != 1 && ingest.size() != b.runs.size())
+  void add(const StringTable& strings, std::span<const ReadingRun> in_runs, const double* vals,
+           std::span<const std::int64_t> ingest) {
+    if (ingest.size() != 1 && ingest.size() != in_runs.size())
       throw std::invalid_argument("PartWriter::add: ingest times must be 1 or one per run");
-    reset_caches(b.strings.size());
-    for (std::size_t r = 0; r < b.runs.size(); ++r) {
-      const ReadingRun& run = b.runs[r];
+    reset_caches(strings.size());
+    for (std::size_t r = 0; r < in_runs.size(); ++r) {
+      const ReadingRun& run = in_runs[r];
       const std::int64_t ingest_us = ingest.size() == 1 ? ingest[0] : ingest[r];
       for (std::uint32_t done = 0; done < run.count;) {
         const auto take = static_cast<std::uint32_t>(
             std::min<std::size_t>(run.count - done, opt.row_group_rows - rows));
-        append_run(b, run, done, take, ingest_us);
+        append_run(strings, vals, run, done, take, ingest_us);
         done += take;
         if (rows == opt.row_group_rows) {
           flush_row_group();
-          reset_caches(b.strings.size());
+          reset_caches(strings.size());
         }
       }
     }
@@ -208,16 +209,15 @@ struct PartWriter::Impl {
   }
   static std::int64_t micros(epoch_seconds t) { return t * kMicros; }
 
-  void append_run(const ReadingBatch& b, const ReadingRun& run, std::uint32_t from,
-                  std::uint32_t count, std::int64_t ingest_us) {
+  void append_run(const StringTable& s, const double* vals, const ReadingRun& run,
+                  std::uint32_t from, std::uint32_t count, std::int64_t ingest_us) {
     const epoch_seconds first = run.interval_start(from);
     const epoch_seconds last = run.interval_start(from + count - 1);
     if (rows == 0 || first < rg_min_start) rg_min_start = first;
     if (rows == 0 || last > rg_max_start) rg_max_start = last;
     runs.push_back({count, static_cast<std::int32_t>(run.interval_minutes) * 60, first});
-    const double* v = b.values.data() + run.first_value + from;
+    const double* v = vals + run.first_value + from;
     values.insert(values.end(), v, v + count);
-    const StringTable& s = b.strings;
     idx[kNmi].push_back(strs[kNmi].lookup(s, run.nmi));
     idx[kSuffix].push_back(strs[kSuffix].lookup(s, run.suffix));
     idx[kRegisterId].push_back(strs[kRegisterId].lookup(s, run.register_id));
@@ -578,6 +578,7 @@ struct PartWriter::Impl {
       w.end_struct();
     }
     w.stop();
+    summary.footer_crc32c = crc32c(footer);
     out.append(footer);
     const auto len = static_cast<std::uint32_t>(footer.size());
     out.append(std::string_view(reinterpret_cast<const char*>(&len), 4));
@@ -589,8 +590,9 @@ PartWriter::PartWriter(int fd, PartWriterOptions options)
     : impl_(std::make_unique<Impl>(fd, options)) {}
 PartWriter::~PartWriter() = default;
 
-void PartWriter::add(const ReadingBatch& batch, std::span<const std::int64_t> ingest_us) {
-  impl_->add(batch, ingest_us);
+void PartWriter::add(const StringTable& strings, std::span<const ReadingRun> runs,
+                     const double* values, std::span<const std::int64_t> ingest_us) {
+  impl_->add(strings, runs, values, ingest_us);
 }
 
 PartSummary PartWriter::finish() {

@@ -25,7 +25,8 @@ struct PartWriterOptions {
 
 struct PartSummary {
   std::uint64_t rows = 0, bytes = 0, row_groups = 0;
-  std::uint32_t crc32c = 0;  // of the whole file
+  std::uint32_t crc32c = 0;         // of the whole file
+  std::uint32_t footer_crc32c = 0;  // of the footer (FileMetaData) bytes
   epoch_seconds min_start = 0, max_start = 0;
 };
 
@@ -40,10 +41,15 @@ class PartWriter {
   // Appends the readings of `batch`. Its runs must already be in row order
   // (nmi, suffix, interval_start, version) and continue the order of previous calls.
   // ingest_us: ingest time (µs since epoch) of each run, or one value for all runs.
-  void add(const ReadingBatch& batch, std::span<const std::int64_t> ingest_us);
+  void add(const ReadingBatch& batch, std::span<const std::int64_t> ingest_us) {
+    add(batch.strings, batch.runs, batch.values.data(), ingest_us);
+  }
   void add(const ReadingBatch& batch, std::int64_t ingest_us) {
     add(batch, std::span<const std::int64_t>(&ingest_us, 1));
   }
+  // The same from parts of a batch: runs index into values and strings.
+  void add(const StringTable& strings, std::span<const ReadingRun> runs, const double* values,
+           std::span<const std::int64_t> ingest_us);
   // Flushes the last row group and the footer. Throws std::system_error on I/O failure.
   PartSummary finish();
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,10 +35,32 @@ struct RecoveryReport {
   std::vector<std::string> messages;
 };
 
+// Points in the part lifecycle, for fault injection in tests (the hook may throw to simulate
+// a crash right after that step).
+enum class LifecycleStep {
+  kTempWritten,      // part bytes written to the hidden temporary
+  kTempSynced,       // temporary fsynced
+  kRenamed,          // renamed into its partition directory
+  kDirSynced,        // partition directory fsynced
+  kRecorded,         // manifest record durable
+  kOldPartsRemoved,  // compaction: superseded parts deleted
+};
+const char* to_string(LifecycleStep step);
+
+struct StoreOptions {
+  // Read-only: no lock, no recovery, no writes (for `meterd query` next to a running daemon).
+  bool read_only = false;
+  // Recovery reads every part in full to check its CRC-32C (otherwise size + footer only).
+  bool verify_parts_on_open = true;
+  std::size_t row_group_rows = 1 << 20;
+  std::function<void(LifecycleStep, const std::filesystem::path&)> fault_hook;
+};
+
 class Store {
  public:
   // Opens (creating if needed) a data directory and runs crash recovery.
   explicit Store(std::filesystem::path data_dir);
+  Store(std::filesystem::path data_dir, StoreOptions options);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -59,8 +82,18 @@ class Store {
   // ordered by (nmi, suffix, interval_start). fn is called per batch of results.
   void query(const QueryFilter& filter, const std::function<void(const ReadingBatch&)>& fn) const;
 
+  // The same, with the ingest time (µs since epoch) of each run of each result batch.
+  void query_with_ingest(
+      const QueryFilter& filter,
+      const std::function<void(const ReadingBatch&, std::span<const std::int64_t>)>& fn) const;
+
   // Merges each partition's parts into one duplicate-free part; swaps manifest atomically.
+  // Returns the number of partitions compacted.
   std::uint64_t compact();
+
+  // Committed parts, in partition then creation order.
+  std::vector<PartInfo> parts() const;
+  const std::filesystem::path& data_dir() const;
 
  private:
   struct Impl;

@@ -1,0 +1,85 @@
+#include "storage/fs_util.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace meterd::storage::fs {
+namespace {
+[[noreturn]] void fail(const char* op, const std::filesystem::path& p) {
+  throw std::system_error(errno, std::generic_category(), std::string(op) + " " + p.string());
+}
+}  // namespace
+
+int open_file(const std::filesystem::path& path, int flags, int mode) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) fail("open", path);
+  return fd;
+}
+
+void close_file(int fd) {
+  ::close(fd);
+}
+
+void fsync_fd(int fd, const std::filesystem::path& what) {
+  if (::fsync(fd) != 0) fail("fsync", what);
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
+  const int fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    errno = err;
+    fail("fsync", dir);
+  }
+}
+
+void write_all(int fd, std::string_view bytes, const std::filesystem::path& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write", what);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void make_dirs(const std::filesystem::path& dir) {
+  if (std::filesystem::is_directory(dir)) return;
+  make_dirs(dir.parent_path());
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail("mkdir", dir);
+  fsync_dir(dir.parent_path());
+}
+
+void atomic_replace(const std::filesystem::path& path, std::string_view content) {
+  const auto tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  const int fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  try {
+    write_all(fd, content, tmp);
+    fsync_fd(fd, tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", tmp);
+  fsync_dir(path.parent_path());
+}
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace meterd::storage::fs

@@ -1,0 +1,22 @@
+// Small POSIX helpers for the part lifecycle: every failure is a std::system_error carrying
+// errno, so callers can tell ENOSPC from EIO.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace meterd::storage::fs {
+
+// open(2) with O_CLOEXEC; throws on failure.
+int open_file(const std::filesystem::path& path, int flags, int mode = 0644);
+void close_file(int fd);
+void fsync_fd(int fd, const std::filesystem::path& what);
+void fsync_dir(const std::filesystem::path& dir);
+void write_all(int fd, std::string_view bytes, const std::filesystem::path& what);
+// Creates dir (and parents) and fsyncs each newly created directory's parent.
+void make_dirs(const std::filesystem::path& dir);
+// Atomically replaces path with content: temp file, fsync, rename, fsync dir.
+void atomic_replace(const std::filesystem::path& path, std::string_view content);
+std::string read_all(const std::filesystem::path& path);  // "" if missing
+
+}  // namespace meterd::storage::fs

@@ -1,0 +1,81 @@
+#include "storage/ledger.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "storage/fs_util.hpp"
+
+namespace meterd::storage {
+namespace {
+// Names may hold spaces or newlines: escape '%', '\n', '\r' so a record stays one line.
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%')
+      out += "%25";
+    else if (c == '\n')
+      out += "%0A";
+    else if (c == '\r')
+      out += "%0D";
+    else
+      out += c;
+  }
+  return out;
+}
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+Ledger::Ledger(const std::filesystem::path& data_dir, bool writable)
+    : dir_(data_dir / "ledger"), writable_(writable) {
+  if (writable) fs::make_dirs(dir_);
+  log_ = std::make_unique<RecordLog>(dir_ / "LEDGER", writable);
+  for (const auto& r : log_->records()) {
+    std::istringstream in(r);
+    std::string hash;
+    LedgerEntry e;
+    in >> hash >> e.file_sequence;
+    in.get();
+    std::getline(in, e.name);
+    e.name = unescape(e.name);
+    next_ = std::max(next_, e.file_sequence + 1);
+    entries_[hash] = std::move(e);
+  }
+  const std::string hw = fs::read_all(dir_ / "SEQUENCE");
+  if (!hw.empty()) next_ = std::max<std::uint64_t>(next_, std::stoull(hw));
+  reserved_ = next_;
+}
+
+std::uint64_t Ledger::next_file_sequence() {
+  if (!writable_) throw std::logic_error("ledger is read-only");
+  if (next_ >= reserved_) {
+    reserved_ = next_ + kBlock;
+    fs::atomic_replace(dir_ / "SEQUENCE", std::to_string(reserved_) + "\n");
+  }
+  return next_++;
+}
+
+const LedgerEntry* Ledger::find(const std::string& content_hash) const {
+  auto it = entries_.find(content_hash);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void Ledger::record(const std::string& content_hash, const std::string& name,
+                    std::uint64_t sequence) {
+  if (content_hash.empty() || content_hash.find_first_of(" \n\r") != std::string::npos)
+    throw std::invalid_argument("ledger: bad content hash");
+  log_->append(content_hash + " " + std::to_string(sequence) + " " + escape(name));
+  entries_[content_hash] = LedgerEntry{name, sequence};
+}
+
+}  // namespace meterd::storage

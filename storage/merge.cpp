@@ -1,0 +1,298 @@
+#include "storage/merge.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace meterd::storage {
+namespace {
+
+constexpr std::uint32_t kNone = 0xffffffffu;
+constexpr int kStringColumns[] = {kNmi,         kSuffix, kRegisterId,
+                                  kMeterSerial, kUom,    kReasonDescription};
+
+// Rows of one part, restricted to the filter, one decoded row group at a time. Two buffers:
+// the row just handed out stays valid while the cursor loads the next row group.
+class Cursor {
+ public:
+  Cursor(const PartReader& part, const QueryFilter& filter, std::uint32_t ordinal,
+         MergeStats& stats)
+      : part_(part), filter_(filter), ordinal_(ordinal), stats_(stats) {
+    for (std::size_t g = 0; g < part.row_groups().size(); ++g) {
+      if (may_match(part.row_groups()[g]))
+        groups_.push_back(g);
+      else
+        ++stats_.row_groups_skipped;
+    }
+  }
+
+  bool valid() const { return valid_; }
+  std::uint32_t ordinal() const { return ordinal_; }
+  int buffer() const { return cur_; }
+  std::size_t row() const { return row_; }
+  const DecodedRowGroup& data(int b) const { return buf_[b].rg; }
+  std::vector<std::uint32_t>* out_ids(int b) { return buf_[b].out_ids; }
+  std::uint64_t& out_generation(int b) { return buf_[b].generation; }
+
+  std::string_view str(int c) const {
+    const auto& s = buf_[cur_].rg.str[c];
+    return s.dict[s.idx[row_]];
+  }
+  std::int64_t num(int c) const { return buf_[cur_].rg.num[c][row_]; }
+
+  void start() {
+    row_ = 0;
+    valid_ = false;
+    load_next_group(true);
+  }
+
+  void advance() {
+    ++row_;
+    skip_unmatched();
+  }
+
+ private:
+  struct Buffer {
+    DecodedRowGroup rg;
+    std::uint32_t want_nmi = kNone, want_suffix = kNone;  // dictionary index, kNone = any
+    std::vector<std::uint32_t> out_ids[kColumnCount];     // dictionary index -> output id
+    std::uint64_t generation = ~0ull;
+  };
+
+  bool may_match(const RowGroupInfo& rg) const {
+    const auto& nmi = rg.chunks[kNmi];
+    const auto& suffix = rg.chunks[kSuffix];
+    if (filter_.nmi && nmi.has_minmax && (*filter_.nmi < nmi.min || *filter_.nmi > nmi.max))
+      return false;
+    if (filter_.suffix && suffix.has_minmax &&
+        (*filter_.suffix < suffix.min || *filter_.suffix > suffix.max))
+      return false;
+    if (rg.chunks[kIntervalStart].has_minmax) {
+      if (filter_.from && rg.max_start() < *filter_.from) return false;
+      if (filter_.to && rg.min_start() >= *filter_.to) return false;
+    }
+    return rg.rows > 0;
+  }
+
+  static std::uint32_t find(const std::vector<std::string_view>& dict, std::string_view s) {
+    for (std::size_t i = 0; i < dict.size(); ++i)
+      if (dict[i] == s) return static_cast<std::uint32_t>(i);
+    return kNone - 1;  // matches no row
+  }
+
+  // Loads the next selected row group into the other buffer; false at the end.
+  void load_next_group(bool first) {
+    // Always the same target buffer: the other one may hold the row just handed out.
+    const int b = first ? cur_ : cur_ ^ 1;
+    for (;;) {
+      if (next_group_ >= groups_.size()) {
+        valid_ = false;
+        return;
+      }
+      Buffer& buf = buf_[b];
+      part_.read(groups_[next_group_++], buf.rg);
+      ++stats_.row_groups_read;
+      stats_.rows_in += buf.rg.rows;
+      buf.generation = ~0ull;
+      buf.want_nmi = filter_.nmi ? find(buf.rg.str[kNmi].dict, *filter_.nmi) : kNone;
+      buf.want_suffix = filter_.suffix ? find(buf.rg.str[kSuffix].dict, *filter_.suffix) : kNone;
+      cur_ = b;
+      row_ = 0;
+      valid_ = true;
+      if (skip_within_group()) return;
+    }
+  }
+
+  bool row_matches() const {
+    const Buffer& b = buf_[cur_];
+    if (b.want_nmi != kNone && b.rg.str[kNmi].idx[row_] != b.want_nmi) return false;
+    if (b.want_suffix != kNone && b.rg.str[kSuffix].idx[row_] != b.want_suffix) return false;
+    const std::int64_t t = b.rg.num[kIntervalStart][row_];
+    if (filter_.from && t < *filter_.from) return false;
+    if (filter_.to && t >= *filter_.to) return false;
+    return true;
+  }
+
+  // Moves row_ to the next matching row of this group; false if none is left.
+  bool skip_within_group() {
+    const bool filtering = filter_.nmi || filter_.suffix || filter_.from || filter_.to;
+    const std::size_t rows = buf_[cur_].rg.rows;
+    if (filtering)
+      while (row_ < rows && !row_matches()) ++row_;
+    return row_ < rows;
+  }
+
+  void skip_unmatched() {
+    if (!skip_within_group()) load_next_group(false);
+  }
+
+  const PartReader& part_;
+  const QueryFilter& filter_;
+  std::uint32_t ordinal_;
+  MergeStats& stats_;
+  std::vector<std::size_t> groups_;
+  std::size_t next_group_ = 0;
+  Buffer buf_[2];
+  int cur_ = 0;
+  std::size_t row_ = 0;
+  bool valid_ = false;
+};
+
+// A row handed out by a cursor: stays readable until that cursor advances twice.
+struct RowRef {
+  Cursor* cursor;
+  int buffer;
+  std::size_t row;
+  std::string_view str(int c) const {
+    const auto& s = cursor->data(buffer).str[c];
+    return s.dict[s.idx[row]];
+  }
+  std::int64_t num(int c) const { return cursor->data(buffer).num[c][row]; }
+};
+
+// Key then version then part ordinal: a total order, so ties never depend on timing.
+int compare_key(const RowRef& a, const RowRef& b) {
+  if (int c = a.str(kNmi).compare(b.str(kNmi))) return c;
+  if (int c = a.str(kSuffix).compare(b.str(kSuffix))) return c;
+  const std::int64_t x = a.num(kIntervalStart), y = b.num(kIntervalStart);
+  return x < y ? -1 : x > y;
+}
+bool less_row(const RowRef& a, const RowRef& b) {
+  if (int c = compare_key(a, b)) return c < 0;
+  for (int col : {kUpdateDatetime, kFileCreated, kFileSequence}) {
+    const std::int64_t x = a.num(col), y = b.num(col);
+    if (x != y) return x < y;
+  }
+  return a.cursor->ordinal() < b.cursor->ordinal();
+}
+RowRef current(Cursor* c) {
+  return {c, c->buffer(), c->row()};
+}
+
+// Re-forms runs from the merged rows: consecutive rows with equal attributes and evenly
+// spaced starts extend the last run, so output batches keep the run structure.
+class RunBuilder {
+ public:
+  RunBuilder(const MergeSink& sink, std::size_t batch_rows) : sink_(sink), limit_(batch_rows) {}
+
+  void append(const RowRef& r) {
+    std::uint32_t ids[kColumnCount];
+    const DecodedRowGroup& d = r.cursor->data(r.buffer);
+    std::uint64_t& gen = r.cursor->out_generation(r.buffer);
+    std::vector<std::uint32_t>* cache = r.cursor->out_ids(r.buffer);
+    if (gen != generation_) {  // output strings were cleared: forget cached ids
+      for (int c : kStringColumns) cache[c].assign(d.str[c].dict.size(), kNone);
+      gen = generation_;
+    }
+    for (int c : kStringColumns) {
+      const std::uint32_t di = d.str[c].idx[r.row];
+      std::uint32_t& id = cache[c][di];
+      if (id == kNone) id = batch_.strings.intern(d.str[c].dict[di]);
+      ids[c] = id;
+    }
+    const std::string_view q = r.str(kQuality);
+    const char quality = q.empty() ? ' ' : q[0];
+    const auto minutes = static_cast<std::uint16_t>(r.num(kIntervalMinutes));
+    const epoch_seconds start = r.num(kIntervalStart);
+    const std::int64_t ingest = r.num(kIngestTime);
+    if (!batch_.runs.empty()) {
+      ReadingRun& last = batch_.runs.back();
+      if (last.nmi == ids[kNmi] && last.suffix == ids[kSuffix] &&
+          last.register_id == ids[kRegisterId] && last.meter_serial == ids[kMeterSerial] &&
+          last.uom == ids[kUom] && last.reason_description == ids[kReasonDescription] &&
+          last.interval_minutes == minutes && last.quality == quality &&
+          last.method == static_cast<std::uint8_t>(r.num(kMethod)) &&
+          last.reason_code == static_cast<std::int16_t>(r.num(kReasonCode)) &&
+          last.line == static_cast<std::uint32_t>(r.num(kLine)) &&
+          last.update_datetime == r.num(kUpdateDatetime) &&
+          last.msats_load_datetime == r.num(kMsatsLoadDatetime) &&
+          last.file_created == r.num(kFileCreated) &&
+          last.file_sequence == static_cast<std::uint64_t>(r.num(kFileSequence)) &&
+          ingest_.back() == ingest && last.interval_start(last.count) == start) {
+        ++last.count;
+        batch_.values.push_back(d.value[r.row]);
+        return;
+      }
+    }
+    if (batch_.values.size() >= limit_) flush();
+    if (generation_ != gen) return append(r);  // ids were from the flushed batch
+    ReadingRun run;
+    run.first_value = static_cast<std::uint32_t>(batch_.values.size());
+    run.count = 1;
+    run.nmi = ids[kNmi], run.suffix = ids[kSuffix], run.register_id = ids[kRegisterId];
+    run.meter_serial = ids[kMeterSerial], run.uom = ids[kUom];
+    run.reason_description = ids[kReasonDescription];
+    run.interval_minutes = minutes;
+    run.quality = quality;
+    run.method = static_cast<std::uint8_t>(r.num(kMethod));
+    run.reason_code = static_cast<std::int16_t>(r.num(kReasonCode));
+    run.line = static_cast<std::uint32_t>(r.num(kLine));
+    run.first_start = start;
+    run.update_datetime = r.num(kUpdateDatetime);
+    run.msats_load_datetime = r.num(kMsatsLoadDatetime);
+    run.file_created = r.num(kFileCreated);
+    run.file_sequence = static_cast<std::uint64_t>(r.num(kFileSequence));
+    batch_.runs.push_back(run);
+    ingest_.push_back(ingest);
+    batch_.values.push_back(d.value[r.row]);
+  }
+
+  void flush() {
+    if (!batch_.values.empty()) {
+      rows_ += batch_.values.size();
+      sink_(batch_, ingest_);
+    }
+    batch_.clear();
+    ingest_.clear();
+    ++generation_;
+  }
+  std::uint64_t rows() const { return rows_; }
+
+ private:
+  const MergeSink& sink_;
+  std::size_t limit_;
+  ReadingBatch batch_;
+  std::vector<std::int64_t> ingest_;
+  std::uint64_t generation_ = 0, rows_ = 0;
+};
+
+}  // namespace
+
+MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryFilter& filter,
+                       const MergeSink& sink, std::size_t batch_rows) {
+  MergeStats stats;
+  std::vector<std::unique_ptr<Cursor>> cursors;
+  cursors.reserve(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    cursors.push_back(
+        std::make_unique<Cursor>(*parts[i], filter, static_cast<std::uint32_t>(i), stats));
+  // Min-heap on (key, version, ordinal): std heap functions build a max-heap, so invert.
+  auto heap_less = [](Cursor* a, Cursor* b) { return less_row(current(b), current(a)); };
+  std::vector<Cursor*> heap;
+  for (auto& c : cursors) {
+    c->start();
+    if (c->valid()) heap.push_back(c.get());
+  }
+  std::make_heap(heap.begin(), heap.end(), heap_less);
+  RunBuilder out(sink, batch_rows);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), heap_less);
+    Cursor* c = heap.back();
+    const RowRef row = current(c);
+    c->advance();
+    if (c->valid()) {
+      std::push_heap(heap.begin(), heap.end(), heap_less);
+    } else {
+      heap.pop_back();
+    }
+    // The smallest remaining row is the next version of this key, if there is one: then
+    // `row` is superseded. Rows of a key arrive oldest first, so the last one is kept.
+    if (!heap.empty() && compare_key(current(heap.front()), row) == 0) continue;
+    out.append(row);
+  }
+  out.flush();
+  stats.rows_out = out.rows();
+  return stats;
+}
+
+}  // namespace meterd::storage

@@ -1,0 +1,526 @@
+// Store: the part lifecycle (write, recover, compact) over Manifest, Ledger, PartWriter and
+// merge_parts. Partitions are NEM-time months of interval_start: NEM days never straddle
+// them, so a run (one day) always lands in exactly one partition.
+#include "storage/store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <system_error>
+#include <tuple>
+
+#include "protocol/nem_time.hpp"
+#include "storage/checksum.hpp"
+#include "storage/fs_util.hpp"
+#include "storage/ledger.hpp"
+#include "storage/manifest.hpp"
+#include "storage/merge.hpp"
+#include "storage/part_writer.hpp"
+
+namespace meterd::storage {
+
+const char* to_string(LifecycleStep step) {
+  switch (step) {
+    case LifecycleStep::kTempWritten:
+      return "temp_written";
+    case LifecycleStep::kTempSynced:
+      return "temp_synced";
+    case LifecycleStep::kRenamed:
+      return "renamed";
+    case LifecycleStep::kDirSynced:
+      return "dir_synced";
+    case LifecycleStep::kRecorded:
+      return "recorded";
+    case LifecycleStep::kOldPartsRemoved:
+      return "old_parts_removed";
+  }
+  return "?";
+}
+
+namespace {
+
+// Months since year 0 of the NEM-time date containing t.
+int nem_month(epoch_seconds t) {
+  using namespace std::chrono;
+  const auto local = t + kNemOffsetSeconds;
+  const auto days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+  const year_month_day ymd{sys_days{std::chrono::days{days}}};
+  return static_cast<int>(ymd.year()) * 12 + static_cast<int>(static_cast<unsigned>(ymd.month())) -
+         1;
+}
+
+// First second (UTC epoch) of NEM month m.
+epoch_seconds month_start(int m) {
+  return days_from_civil(m / 12, static_cast<unsigned>(m % 12 + 1), 1) * 86400 - kNemOffsetSeconds;
+}
+
+std::string partition_name(int m) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "month=%04d-%02d", m / 12, m % 12 + 1);
+  return buf;
+}
+
+std::string part_file_name(std::uint64_t id) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "part-%012llu.parquet", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+std::int64_t now_micros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// A slice of a batch run that falls in one partition.
+struct Piece {
+  int month;
+  ReadingRun run;  // first_value/first_start/count already narrowed to the slice
+  epoch_seconds last_start() const { return run.interval_start(run.count - 1); }
+};
+
+PartInfo to_info(const std::filesystem::path& readings, const ManifestPart& p) {
+  PartInfo info;
+  info.partition = p.partition;
+  info.path = readings / p.partition / p.file;
+  info.rows = p.rows, info.bytes = p.bytes;
+  info.min_start = p.min_start, info.max_start = p.max_start;
+  return info;
+}
+
+bool is_temporary(const std::string& name) {
+  return name.size() > 4 && name[0] == '.' && name.ends_with(".tmp");
+}
+
+std::uint32_t file_crc32c(const std::filesystem::path& path) {
+  const int fd = fs::open_file(path, O_RDONLY);
+  std::string buf(1 << 20, '\0');
+  std::uint32_t crc = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw std::system_error(err, std::generic_category(), "read " + path.string());
+    }
+    if (n == 0) break;
+    crc = crc32c(buf.data(), static_cast<std::size_t>(n), crc);
+  }
+  ::close(fd);
+  return crc;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  std::filesystem::path dir, readings;
+  StoreOptions opt;
+  int lock_fd = -1;
+  std::unique_ptr<Manifest> manifest;
+  std::unique_ptr<Ledger> ledger;
+  RecoveryReport report;
+  std::uint64_t next_id = 1;
+
+  Impl(std::filesystem::path d, StoreOptions o)
+      : dir(std::move(d)), readings(dir / "readings"), opt(std::move(o)) {
+    if (!opt.read_only) {
+      fs::make_dirs(readings);
+      lock_fd = fs::open_file(dir / "LOCK", O_RDWR | O_CREAT);
+      if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(lock_fd);
+        throw std::system_error(err, std::generic_category(),
+                                "data directory " + dir.string() + " is in use by another process");
+      }
+    }
+    manifest = std::make_unique<Manifest>(dir, !opt.read_only);
+    ledger = std::make_unique<Ledger>(dir, !opt.read_only);
+    if (!opt.read_only) recover();
+    next_id = manifest->max_id() + 1;
+  }
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  void hook(LifecycleStep step, const std::filesystem::path& path) const {
+    if (opt.fault_hook) opt.fault_hook(step, path);
+  }
+
+  // --- recovery --------------------------------------------------------------------------
+
+  void recover() {
+    if (manifest->bad_records())
+      report.messages.push_back("manifest: dropped " + std::to_string(manifest->bad_records()) +
+                                " torn or corrupt record(s)");
+    const auto& parts = manifest->parts();
+    std::error_code ec;
+    for (const auto& pdir : std::filesystem::directory_iterator(readings, ec)) {
+      if (!pdir.is_directory()) continue;
+      const std::string partition = pdir.path().filename().string();
+      bool touched = false;
+      for (const auto& f : std::filesystem::directory_iterator(pdir.path())) {
+        const std::string name = f.path().filename().string();
+        if (is_temporary(name)) {
+          std::filesystem::remove(f.path());
+          ++report.temporaries_removed, touched = true;
+          report.messages.push_back("removed temporary " + f.path().string());
+        } else if (name.ends_with(".parquet") && !parts.count(partition + "/" + name)) {
+          // Renamed but never recorded: the write was never acknowledged (or its parts were
+          // superseded by a recorded compaction). Either way no reader may see it.
+          std::filesystem::remove(f.path());
+          ++report.orphans_removed, touched = true;
+          report.messages.push_back("removed orphan " + f.path().string());
+        }
+      }
+      if (touched) fs::fsync_dir(pdir.path());
+    }
+    // Every recorded part must be there, whole and intact; otherwise quarantine it.
+    std::vector<std::string> bad;
+    for (const auto& [key, p] : parts) {
+      const auto path = readings / p.partition / p.file;
+      std::string problem;
+      std::error_code sec;
+      const auto size = std::filesystem::file_size(path, sec);
+      if (sec)
+        problem = "missing";
+      else if (size != p.bytes)
+        problem = "size " + std::to_string(size) + " != " + std::to_string(p.bytes);
+      else if (opt.verify_parts_on_open && file_crc32c(path) != p.crc32c)
+        problem = "checksum mismatch";
+      else {
+        try {
+          PartExpectation expect{p.bytes, p.footer_crc32c};
+          PartReader check(path, &expect);
+        } catch (const CorruptPart& e) {
+          problem = e.what();
+        }
+      }
+      if (problem.empty()) continue;
+      bad.push_back(key);
+      ++report.corrupt_parts;
+      report.messages.push_back("corrupt part " + path.string() + ": " + problem);
+      if (!sec) {
+        const auto q = dir / "quarantine";
+        fs::make_dirs(q);
+        std::filesystem::rename(path, q / (p.partition + "_" + p.file));
+        fs::fsync_dir(q);
+        fs::fsync_dir(path.parent_path());
+      }
+    }
+    if (!bad.empty()) manifest->commit({}, bad);
+    manifest->checkpoint_if_large();
+  }
+
+  // --- writing ---------------------------------------------------------------------------
+
+  struct Staged {
+    ManifestPart part;
+    std::filesystem::path tmp, final_path;
+    bool renamed = false;
+  };
+
+  // Writes one sorted stream of runs as a part: temp, fsync, rename. The manifest record is
+  // the caller's (one record for all parts of a write, so a write is all or nothing).
+  template <class Feed>
+  Staged stage_part(const std::string& partition, Feed&& feed) {
+    Staged s;
+    s.part.partition = partition;
+    s.part.id = next_id++;
+    s.part.file = part_file_name(s.part.id);
+    const auto pdir = readings / partition;
+    fs::make_dirs(pdir);
+    s.tmp = pdir / ("." + s.part.file + ".tmp");
+    s.final_path = pdir / s.part.file;
+    const int fd = fs::open_file(s.tmp, O_WRONLY | O_CREAT | O_EXCL);
+    try {
+      PartWriterOptions wo;
+      wo.row_group_rows = opt.row_group_rows;
+      PartWriter writer(fd, wo);
+      feed(writer);
+      const PartSummary sum = writer.finish();
+      s.part.rows = sum.rows, s.part.bytes = sum.bytes;
+      s.part.min_start = sum.min_start, s.part.max_start = sum.max_start;
+      s.part.crc32c = sum.crc32c, s.part.footer_crc32c = sum.footer_crc32c;
+      hook(LifecycleStep::kTempWritten, s.tmp);
+      fs::fsync_fd(fd, s.tmp);
+      hook(LifecycleStep::kTempSynced, s.tmp);
+    } catch (const std::system_error&) {
+      ::close(fd);
+      std::filesystem::remove(s.tmp);  // a real I/O error: leave nothing behind
+      throw;
+    } catch (...) {
+      ::close(fd);  // anything else (an injected crash): leave the disk as a crash would
+      throw;
+    }
+    ::close(fd);
+    if (::rename(s.tmp.c_str(), s.final_path.c_str()) != 0) {
+      const int err = errno;
+      std::filesystem::remove(s.tmp);
+      throw std::system_error(err, std::generic_category(), "rename " + s.tmp.string());
+    }
+    s.renamed = true;
+    hook(LifecycleStep::kRenamed, s.final_path);
+    return s;
+  }
+
+  // Syncs the directories of staged parts, then records them (and removals) in one record.
+  void publish(std::vector<Staged>& staged, const std::vector<std::string>& removed) {
+    try {
+      std::vector<std::filesystem::path> dirs;
+      for (const auto& s : staged) dirs.push_back(s.final_path.parent_path());
+      std::sort(dirs.begin(), dirs.end());
+      dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+      for (const auto& d : dirs) fs::fsync_dir(d);
+      for (const auto& s : staged) hook(LifecycleStep::kDirSynced, s.final_path);
+      std::vector<ManifestPart> added;
+      for (const auto& s : staged) added.push_back(s.part);
+      manifest->commit(added, removed);
+    } catch (const std::system_error&) {
+      unstage(staged);
+      throw;
+    }
+    for (const auto& s : staged) hook(LifecycleStep::kRecorded, s.final_path);
+  }
+
+  static void unstage(std::vector<Staged>& staged) {
+    std::error_code ec;
+    for (auto& s : staged) std::filesystem::remove(s.renamed ? s.final_path : s.tmp, ec);
+  }
+
+  std::vector<PartInfo> write(const ReadingBatch& batch) {
+    if (opt.read_only) throw std::logic_error("Store opened read-only");
+    if (batch.empty()) return {};
+    // Cut runs into per-partition pieces (a run never crosses a NEM day, but be safe).
+    std::vector<Piece> pieces;
+    pieces.reserve(batch.runs.size());
+    for (const ReadingRun& run : batch.runs) {
+      if (run.count == 0) continue;
+      std::uint32_t k = 0;
+      while (k < run.count) {
+        const int m = nem_month(run.interval_start(k));
+        std::uint32_t end = run.count;
+        if (nem_month(run.interval_start(run.count - 1)) != m) {
+          const epoch_seconds next = month_start(m + 1);
+          end = k;
+          while (end < run.count && run.interval_start(end) < next) ++end;
+        }
+        Piece p{m, run};
+        p.run.first_value = run.first_value + k;
+        p.run.first_start = run.interval_start(k);
+        p.run.count = end - k;
+        pieces.push_back(p);
+        k = end;
+      }
+    }
+    const StringTable& st = batch.strings;
+    auto key = [&](const Piece& p) {
+      return std::make_tuple(p.month, st[p.run.nmi], st[p.run.suffix], p.run.first_start,
+                             p.run.update_datetime, p.run.file_created, p.run.file_sequence);
+    };
+    std::stable_sort(pieces.begin(), pieces.end(),
+                     [&](const Piece& a, const Piece& b) { return key(a) < key(b); });
+    explode_overlaps(pieces, st);
+
+    std::vector<Staged> staged;
+    std::vector<ReadingRun> runs;
+    const std::int64_t ingest = now_micros();
+    try {
+      for (std::size_t i = 0; i < pieces.size();) {
+        std::size_t j = i;
+        runs.clear();
+        while (j < pieces.size() && pieces[j].month == pieces[i].month)
+          runs.push_back(pieces[j++].run);
+        staged.push_back(stage_part(partition_name(pieces[i].month), [&](PartWriter& w) {
+          w.add(st, runs, batch.values.data(), std::span<const std::int64_t>(&ingest, 1));
+        }));
+        i = j;
+      }
+    } catch (const std::system_error&) {
+      unstage(staged);
+      throw;
+    }
+    publish(staged, {});
+    std::vector<PartInfo> out;
+    for (const auto& s : staged) out.push_back(to_info(readings, s.part));
+    return out;
+  }
+
+  // Runs of one (partition, nmi, suffix) normally follow each other without overlap, so the
+  // run order is the row order. Where they overlap (two versions of a day in one batch, or
+  // mixed interval lengths), split that group into single readings and sort those.
+  static void explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
+    bool any = false;
+    for (std::size_t i = 1; i < pieces.size() && !any; ++i) {
+      const Piece& a = pieces[i - 1];
+      const Piece& b = pieces[i];
+      any = a.month == b.month && a.run.nmi == b.run.nmi && a.run.suffix == b.run.suffix &&
+            b.run.first_start <= a.last_start();
+    }
+    if (!any) return;
+    std::vector<Piece> out;
+    out.reserve(pieces.size());
+    for (std::size_t i = 0; i < pieces.size();) {
+      std::size_t j = i + 1;
+      bool overlap = false;
+      epoch_seconds last = pieces[i].last_start();
+      while (j < pieces.size() && pieces[j].month == pieces[i].month &&
+             st[pieces[j].run.nmi] == st[pieces[i].run.nmi] &&
+             st[pieces[j].run.suffix] == st[pieces[i].run.suffix]) {
+        if (pieces[j].run.first_start <= last) overlap = true;
+        last = std::max(last, pieces[j].last_start());
+        ++j;
+      }
+      if (!overlap) {
+        out.insert(out.end(), pieces.begin() + static_cast<std::ptrdiff_t>(i),
+                   pieces.begin() + static_cast<std::ptrdiff_t>(j));
+      } else {
+        const std::size_t first = out.size();
+        for (std::size_t p = i; p < j; ++p)
+          for (std::uint32_t k = 0; k < pieces[p].run.count; ++k) {
+            Piece one = pieces[p];
+            one.run.first_value += k;
+            one.run.first_start = pieces[p].run.interval_start(k);
+            one.run.count = 1;
+            out.push_back(one);
+          }
+        std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                         [](const Piece& a, const Piece& b) {
+                           return std::tie(a.run.first_start, a.run.update_datetime,
+                                           a.run.file_created, a.run.file_sequence) <
+                                  std::tie(b.run.first_start, b.run.update_datetime,
+                                           b.run.file_created, b.run.file_sequence);
+                         });
+      }
+      i = j;
+    }
+    pieces.swap(out);
+  }
+
+  // --- reading ---------------------------------------------------------------------------
+
+  std::vector<const ManifestPart*> select(const QueryFilter& f) const {
+    std::vector<const ManifestPart*> out;
+    for (const auto& [key, p] : manifest->parts()) {
+      if (f.from && p.max_start < *f.from) continue;  // partition/part pruning
+      if (f.to && p.min_start >= *f.to) continue;
+      out.push_back(&p);
+    }
+    return out;
+  }
+
+  std::vector<PartReader> open_parts(const std::vector<const ManifestPart*>& parts) const {
+    std::vector<PartReader> readers;
+    readers.reserve(parts.size());
+    for (const ManifestPart* p : parts) {
+      PartExpectation expect{p->bytes, p->footer_crc32c};
+      readers.emplace_back(readings / p->partition / p->file, &expect);
+    }
+    return readers;
+  }
+
+  void query(const QueryFilter& f, const MergeSink& sink) const {
+    const auto readers = open_parts(select(f));
+    std::vector<const PartReader*> ptrs;
+    for (const auto& r : readers) ptrs.push_back(&r);
+    merge_parts(ptrs, f, sink);
+  }
+
+  // --- compaction --------------------------------------------------------------------------
+
+  std::uint64_t compact() {
+    if (opt.read_only) throw std::logic_error("Store opened read-only");
+    std::map<std::string, std::vector<const ManifestPart*>> by_partition;
+    for (const auto& [key, p] : manifest->parts()) by_partition[p.partition].push_back(&p);
+    std::uint64_t compacted = 0;
+    for (auto& [partition, parts] : by_partition) {
+      if (parts.size() < 2) continue;
+      const auto readers = open_parts(parts);
+      std::vector<const PartReader*> ptrs;
+      std::vector<std::string> removed;
+      for (const auto& r : readers) ptrs.push_back(&r);
+      for (const ManifestPart* p : parts) removed.push_back(p->key());
+      std::vector<Staged> staged;
+      try {
+        staged.push_back(stage_part(partition, [&](PartWriter& w) {
+          merge_parts(ptrs, QueryFilter{},
+                      [&](const ReadingBatch& b, std::span<const std::int64_t> ingest) {
+                        w.add(b, ingest);
+                      });
+        }));
+      } catch (const std::system_error&) {
+        unstage(staged);
+        throw;
+      }
+      if (staged.back().part.rows == 0) {  // everything superseded? keep an empty part out
+        unstage(staged);
+        manifest->commit({}, removed);
+      } else {
+        publish(staged, removed);
+      }
+      // The old files are now orphans; recovery would remove them too if we crash here.
+      std::vector<std::filesystem::path> old;
+      for (const auto& key : removed) old.push_back(readings / key);
+      std::error_code ec;
+      for (const auto& path : old) std::filesystem::remove(path, ec);
+      fs::fsync_dir(readings / partition);
+      hook(LifecycleStep::kOldPartsRemoved, readings / partition);
+      ++compacted;
+    }
+    return compacted;
+  }
+};
+
+Store::Store(std::filesystem::path data_dir) : Store(std::move(data_dir), StoreOptions{}) {}
+Store::Store(std::filesystem::path data_dir, StoreOptions options)
+    : impl_(std::make_unique<Impl>(std::move(data_dir), std::move(options))) {}
+Store::~Store() = default;
+
+const RecoveryReport& Store::recovery() const {
+  return impl_->report;
+}
+std::vector<PartInfo> Store::write(const ReadingBatch& batch) {
+  return impl_->write(batch);
+}
+std::uint64_t Store::next_file_sequence() {
+  return impl_->ledger->next_file_sequence();
+}
+bool Store::ledger_contains(const std::string& content_hash) const {
+  return impl_->ledger->contains(content_hash);
+}
+void Store::ledger_record(const std::string& content_hash, const std::string& name,
+                          std::uint64_t file_sequence) {
+  impl_->ledger->record(content_hash, name, file_sequence);
+}
+
+void Store::query(const QueryFilter& filter,
+                  const std::function<void(const ReadingBatch&)>& fn) const {
+  impl_->query(filter, [&](const ReadingBatch& b, std::span<const std::int64_t>) { fn(b); });
+}
+
+void Store::query_with_ingest(
+    const QueryFilter& filter,
+    const std::function<void(const ReadingBatch&, std::span<const std::int64_t>)>& fn) const {
+  impl_->query(filter, fn);
+}
+
+std::uint64_t Store::compact() {
+  return impl_->compact();
+}
+
+std::vector<PartInfo> Store::parts() const {
+  std::vector<PartInfo> out;
+  for (const auto& [key, p] : impl_->manifest->parts()) out.push_back(to_info(impl_->readings, p));
+  return out;
+}
+
+const std::filesystem::path& Store::data_dir() const {
+  return impl_->dir;
+}
+
+}  // namespace meterd::storage
