@@ -295,16 +295,16 @@ struct Nem12Reader::Impl {
     std::string_view indicator = line.substr(0, line.find(','));
     bool padded = false;
     std::string_view bare = mdff::trim(indicator, padded);
-    if (padded && !quirk(bare, "RecordIndicator", "whitespace around record indicator")) return;
 
     if (day.in_continuation) {
       if (!is_known_record(bare)) {
-        reject_record("", "RecordIndicator",
-                      "continuation of a record split over several lines (line ignored)");
+        // Dropped with the day it belongs to (already reported there).
+        warn("", "RecordIndicator", "line continuing a record split over several lines ignored");
         return;
       }
       day.in_continuation = false;
     }
+    if (padded && !quirk(bare, "RecordIndicator", "whitespace around record indicator")) return;
 
     if (bare == "300" && !padded) {
       // The hot path: nothing before the fast 300 parser.
@@ -355,10 +355,13 @@ struct Nem12Reader::Impl {
     if (!before_record(record)) return false;
     if (kind == FileKind::unknown) {
       if (!seen_100) {
-        if (!quirk(record, "RecordIndicator",
-                   std::string("no 100 header record: assuming ") +
-                       (wanted == FileKind::nem12 ? "NEM12" : "NEM13")))
+        const std::string reason = std::string("no 100 header record: assuming ") +
+                                   (wanted == FileKind::nem12 ? "NEM12" : "NEM13");
+        if (options.strict) {
+          fatal(record, "RecordIndicator", "no 100 header record (strict mode)");
           return false;
+        }
+        warn(record, "RecordIndicator", reason);
         seen_100 = true;  // the assumption stands for the rest of the file
       }
       kind = wanted;
@@ -899,6 +902,8 @@ struct Nem12Reader::Impl {
   }
 
   void parse_250() {
+    // Until this record is complete, a following 550 belongs to a rejected 250.
+    last_250_rejected = true;
     RegisterReadPeriod r;
     std::string_view f[23];
     static constexpr const char* kNames[23] = {"RecordIndicator",
@@ -1006,10 +1011,13 @@ struct Nem12Reader::Impl {
     register_reads.push_back(std::move(r));
     ++report.register_reads;
     last_250_line = line_no;
+    last_250_rejected = false;
   }
   std::uint32_t last_250_line = 0;
+  bool last_250_rejected = false;
 
   void parse_550() {
+    if (last_250_rejected) return;  // dropped with its 250
     if (register_reads.empty() || last_250_line == 0) {
       reject_record("550", "RecordIndicator", "550 record without a preceding 250 record");
       return;

@@ -9,11 +9,14 @@ namespace meterd::test {
 // ../shared next to the checkout. Tests that need it start with METERD_REQUIRE_SHARED(dir):
 // it skips the test with a clear message when shared/ is absent, or fails it under CI=true
 // (where shared/ is always there, so its absence is a broken set-up, not a reason to pass).
-#define METERD_REQUIRE_SHARED(var)                                                                 \
-  const std::filesystem::path var = ::meterd::test::shared_dir();                                  \
-  if (var.empty()) {                                                                               \
-    if (::meterd::test::running_in_ci()) FAIL() << "../shared is missing but CI=true requires it"; \
-    GTEST_SKIP() << "../shared not found next to the checkout: skipping test that reads it";       \
+#define METERD_REQUIRE_SHARED(var)                                                             \
+  const std::filesystem::path var = ::meterd::test::shared_dir();                              \
+  if (var.empty()) {                                                                           \
+    if (::meterd::test::running_in_ci()) {                                                     \
+      FAIL() << "../shared is missing but CI=true requires it";                                \
+    } else {                                                                                   \
+      GTEST_SKIP() << "../shared not found next to the checkout: skipping test that reads it"; \
+    }                                                                                          \
   }
 
 std::filesystem::path shared_dir();  // empty if absent
