@@ -1,0 +1,188 @@
+#include "actors/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+#include "actors/defaults.hpp"
+
+namespace meterd::actors {
+namespace {
+
+// One entry per key: how to set it from text and how to print it.
+struct Field {
+  const char* key;
+  std::function<void(Config&, const std::string&)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+std::uint32_t parse_u32(const std::string& key, const std::string& text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v > 0xffffffffu)
+    throw std::invalid_argument(key + ": expected a non-negative integer, got '" + text + "'");
+  return static_cast<std::uint32_t>(v);
+}
+
+bool parse_bool(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "yes" || text == "1") return true;
+  if (text == "false" || text == "no" || text == "0") return false;
+  throw std::invalid_argument(key + ": expected true or false, got '" + text + "'");
+}
+
+template <class T>
+Field u32(const char* key, std::uint32_t T::*member) {
+  return {key, [=](Config& c, const std::string& v) { c.*member = parse_u32(key, v); },
+          [=](const Config& c) { return std::to_string(c.*member); }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> all = {
+      {"data_dir", [](Config& c, const std::string& v) { c.data_dir = v; },
+       [](const Config& c) { return c.data_dir.string(); }},
+      {"spool_dir", [](Config& c, const std::string& v) { c.spool_dir = v; },
+       [](const Config& c) { return c.spool_dir.string(); }},
+      {"journal_dir", [](Config& c, const std::string& v) { c.journal_dir = v; },
+       [](const Config& c) { return c.journal_dir.string(); }},
+      {"done_mode",
+       [](Config& c, const std::string& v) {
+         if (v != "move" && v != "delete")
+           throw std::invalid_argument("done_mode: expected move or delete, got '" + v + "'");
+         c.done_mode = v;
+       },
+       [](const Config& c) { return c.done_mode; }},
+      u32("files_in_flight", &Config::files_in_flight),
+      u32("rescan_interval_ms", &Config::rescan_interval_ms),
+      u32("watch_poll_ms", &Config::watch_poll_ms),
+      u32("settle_ms", &Config::settle_ms),
+      u32("read_chunk_bytes", &Config::read_chunk_bytes),
+      u32("reader_batch_readings", &Config::reader_batch_readings),
+      u32("reader_window", &Config::reader_window),
+      {"strict", [](Config& c, const std::string& v) { c.strict = parse_bool("strict", v); },
+       [](const Config& c) { return std::string(c.strict ? "true" : "false"); }},
+      u32("batch_readings", &Config::batch_readings),
+      u32("batcher_max_readings", &Config::batcher_max_readings),
+      u32("flush_interval_ms", &Config::flush_interval_ms),
+      u32("writer_window", &Config::writer_window),
+      u32("retry_initial_ms", &Config::retry_initial_ms),
+      u32("retry_max_ms", &Config::retry_max_ms),
+      u32("max_retries", &Config::max_retries),
+      u32("restart_initial_ms", &Config::restart_initial_ms),
+      u32("restart_max_ms", &Config::restart_max_ms),
+      u32("max_restarts", &Config::max_restarts),
+      u32("scheduler_threads", &Config::scheduler_threads),
+      u32("metrics_interval_ms", &Config::metrics_interval_ms),
+      {"log_level",
+       [](Config& c, const std::string& v) {
+         if (v != "debug" && v != "info" && v != "warn" && v != "error")
+           throw std::invalid_argument("log_level: expected debug|info|warn|error, got '" + v +
+                                       "'");
+         c.log_level = v;
+       },
+       [](const Config& c) { return c.log_level; }},
+  };
+  return all;
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return {};
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+Config::Config()
+    : data_dir(std::string(defaults::data_dir)),
+      spool_dir(std::string(defaults::spool_dir)),
+      journal_dir(std::string(defaults::journal_dir)),
+      done_mode(defaults::done_mode),
+      files_in_flight(defaults::files_in_flight),
+      rescan_interval_ms(defaults::rescan_interval_ms),
+      watch_poll_ms(defaults::watch_poll_ms),
+      settle_ms(defaults::settle_ms),
+      read_chunk_bytes(defaults::read_chunk_bytes),
+      reader_batch_readings(defaults::reader_batch_readings),
+      reader_window(defaults::reader_window),
+      strict(defaults::strict),
+      batch_readings(defaults::batch_readings),
+      batcher_max_readings(defaults::batcher_max_readings),
+      flush_interval_ms(defaults::flush_interval_ms),
+      writer_window(defaults::writer_window),
+      retry_initial_ms(defaults::retry_initial_ms),
+      retry_max_ms(defaults::retry_max_ms),
+      max_retries(defaults::max_retries),
+      restart_initial_ms(defaults::restart_initial_ms),
+      restart_max_ms(defaults::restart_max_ms),
+      max_restarts(defaults::max_restarts),
+      scheduler_threads(defaults::scheduler_threads),
+      metrics_interval_ms(defaults::metrics_interval_ms),
+      log_level(defaults::log_level) {}
+
+std::filesystem::path Config::effective_journal_dir() const {
+  return journal_dir.empty() ? spool_dir / "journal" : journal_dir;
+}
+
+void Config::set(const std::string& key, const std::string& value) {
+  for (const auto& f : fields())
+    if (key == f.key) {
+      f.set(*this, value);
+      return;
+    }
+  throw std::invalid_argument("unknown option '" + key + "'");
+}
+
+Config Config::parse(const std::string& text, const std::string& origin) {
+  Config config;
+  std::istringstream in(text);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw std::invalid_argument(origin + ":" + std::to_string(number) +
+                                  ": expected `key = value`");
+    try {
+      config.set(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(origin + ":" + std::to_string(number) + ": " + e.what());
+    }
+  }
+  // Zero windows or sizes would deadlock the pipeline: refuse them here, not at run time.
+  for (auto [key, value] : {std::pair{"files_in_flight", config.files_in_flight},
+                            {"reader_window", config.reader_window},
+                            {"writer_window", config.writer_window},
+                            {"read_chunk_bytes", config.read_chunk_bytes},
+                            {"reader_batch_readings", config.reader_batch_readings},
+                            {"batch_readings", config.batch_readings},
+                            {"scheduler_threads", config.scheduler_threads}})
+    if (value == 0) throw std::invalid_argument(origin + ": " + key + " must be at least 1");
+  return config;
+}
+
+Config Config::load(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("cannot read config file " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path.string());
+}
+
+std::vector<std::string> Config::keys() {
+  std::vector<std::string> out;
+  for (const auto& f : fields()) out.emplace_back(f.key);
+  return out;
+}
+
+std::string Config::render() const {
+  std::string out;
+  for (const auto& f : fields()) out += std::string(f.key) + " = " + f.get(*this) + "\n";
+  return out;
+}
+
+}  // namespace meterd::actors

@@ -1,0 +1,43 @@
+// The daemon's configuration: a `key = value` file with `#` comments (conf/meterd.conf).
+// Every key starts from actors/defaults.hpp; unknown keys and bad values are errors.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace meterd::actors {
+
+struct Config {
+  std::filesystem::path data_dir, spool_dir, journal_dir;
+  std::string done_mode;
+  std::uint32_t files_in_flight, rescan_interval_ms, watch_poll_ms, settle_ms;
+  std::uint32_t read_chunk_bytes, reader_batch_readings, reader_window;
+  bool strict;
+  std::uint32_t batch_readings, batcher_max_readings, flush_interval_ms, writer_window;
+  std::uint32_t retry_initial_ms, retry_max_ms, max_retries;
+  std::uint32_t restart_initial_ms, restart_max_ms, max_restarts;
+  std::uint32_t scheduler_threads, metrics_interval_ms;
+  std::string log_level;
+
+  Config();  // all defaults
+
+  // Staging journal of the safety path (journal_dir, or <spool_dir>/journal when empty).
+  std::filesystem::path effective_journal_dir() const;
+  std::filesystem::path dead_letter_dir() const { return spool_dir / "dead_letter"; }
+
+  // Applies one `key = value`; throws std::invalid_argument naming the key on a bad value.
+  void set(const std::string& key, const std::string& value);
+  // Reads a file; relative directories in it are resolved against the working directory.
+  static Config load(const std::filesystem::path& path);
+  // Parses the text of a config file (`origin` names it in error messages).
+  static Config parse(const std::string& text, const std::string& origin);
+
+  // Every key the loader knows, in file order (the docs test checks conf/meterd.conf has each).
+  static std::vector<std::string> keys();
+  // `key = value` lines of the effective configuration (logged at start-up).
+  std::string render() const;
+};
+
+}  // namespace meterd::actors

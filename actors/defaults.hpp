@@ -1,0 +1,52 @@
+// Every default of the daemon and the in-process pipeline, in one place. The config loader
+// starts from these, and conf/meterd.conf documents each of them (a test checks they agree).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace meterd::actors::defaults {
+
+// Directories. Relative paths are taken from the working directory of the daemon.
+inline constexpr std::string_view data_dir = "meterd-data";
+inline constexpr std::string_view spool_dir = "meterd-spool";
+// Where failed batches wait for the safety path; empty = <spool_dir>/journal. Put it on another
+// filesystem than data_dir if a full data disk must not also stop the journal.
+inline constexpr std::string_view journal_dir = "";
+// What happens to a fully durable file: "move" (to done/) or "delete".
+inline constexpr std::string_view done_mode = "move";
+
+// Intake.
+inline constexpr std::uint32_t files_in_flight = 2;        // readers at once
+inline constexpr std::uint32_t rescan_interval_ms = 2000;  // incoming/ rescan besides inotify
+inline constexpr std::uint32_t watch_poll_ms = 100;        // how often inotify events are read
+inline constexpr std::uint32_t settle_ms = 0;              // ignore files younger than this
+
+// Reader.
+inline constexpr std::uint32_t read_chunk_bytes = 1u << 20;    // bytes fed per step
+inline constexpr std::uint32_t reader_batch_readings = 65536;  // readings per reader batch
+inline constexpr std::uint32_t reader_window = 4;              // reader -> batcher credit
+inline constexpr bool strict = false;                          // spec-exact parsing
+
+// Batcher.
+inline constexpr std::uint32_t batch_readings = 1u << 20;        // seal a partition at this
+inline constexpr std::uint32_t batcher_max_readings = 4u << 20;  // all partitions together
+inline constexpr std::uint32_t flush_interval_ms = 1000;         // seal anything this old
+inline constexpr std::uint32_t writer_window = 2;                // batcher -> writer credit
+
+// Safety path.
+inline constexpr std::uint32_t retry_initial_ms = 500;
+inline constexpr std::uint32_t retry_max_ms = 30000;
+inline constexpr std::uint32_t max_retries = 20;  // then the batch goes to dead_letter/
+
+// Supervision.
+inline constexpr std::uint32_t restart_initial_ms = 100;
+inline constexpr std::uint32_t restart_max_ms = 5000;
+inline constexpr std::uint32_t max_restarts = 5;  // per file (reader) or per core actor
+
+// Runtime.
+inline constexpr std::uint32_t scheduler_threads = 2;
+inline constexpr std::uint32_t metrics_interval_ms = 10000;  // metrics line in the log
+inline constexpr std::string_view log_level = "info";        // debug | info | warn | error
+
+}  // namespace meterd::actors::defaults

@@ -1,0 +1,55 @@
+// Where the pipeline's files come from and where they go once durable: the spool directory for
+// `meterd serve`, a list of paths for `meterd ingest` / `meterd bench`. Called only on the
+// supervisor's thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "protocol/file_report.hpp"
+
+namespace meterd::actors {
+
+struct ClaimedFile {
+  std::filesystem::path path;  // where the reader opens it (processing/... for the spool)
+  std::string name;            // as the user knows it: original file name or CLI path
+  std::uint64_t file_sequence = 0;
+  std::uint64_t bytes = 0;
+};
+
+enum class FileStatus {
+  durable,      // every reading is in committed parts
+  rejected,     // unreadable, or the reader hit a fatal error (what it read is durable)
+  dead_letter,  // some readings went to dead_letter/ after the safety path gave up
+  failed,       // the reader kept crashing; left for the next start
+  parked,       // shutdown came first; left in processing/ for the next start
+};
+const char* to_string(FileStatus status);
+
+struct FileOutcome {
+  FileStatus status = FileStatus::durable;
+  FileReport report;
+  std::string error;         // why rejected/failed, if it was not the parser
+  std::string content_hash;  // sha256 of the raw bytes
+  std::uint64_t bytes = 0, readings_sent = 0, readings_durable = 0, readings_dead_lettered = 0;
+  std::uint32_t attempts = 1;  // reader starts (restarts + 1)
+  double read_seconds = 0, total_seconds = 0;
+};
+
+class Intake {
+ public:
+  virtual ~Intake() = default;
+  // Looks for new work (inotify, rescan). Cheap when nothing changed.
+  virtual void poll() {}
+  // The next file to ingest, claimed for us; nullopt when none is waiting now.
+  virtual std::optional<ClaimedFile> next() = 0;
+  // True when no file will ever come again (a CLI list that has been handed out).
+  virtual bool exhausted() const = 0;
+  // Final word on a file: move it, write its report, record it in the ledger.
+  virtual void finished(const ClaimedFile& file, const FileOutcome& outcome) = 0;
+};
+
+}  // namespace meterd::actors

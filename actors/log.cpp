@@ -1,0 +1,129 @@
+#include "actors/log.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace meterd::actors::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::mutex g_mutex;
+
+const char* name(Level level) {
+  switch (level) {
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+  }
+  return "info";
+}
+
+void append_timestamp(std::string& out) {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  out += buf;
+}
+
+}  // namespace
+
+void set_level(Level level) {
+  g_level = static_cast<int>(level);
+}
+void set_level(std::string_view n) {
+  set_level(n == "debug"   ? Level::debug
+            : n == "warn"  ? Level::warn
+            : n == "error" ? Level::error
+                           : Level::info);
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+void write(Level level, std::string_view event, std::initializer_list<Field> fields,
+           std::string_view raw_key, std::string_view raw_json) {
+  if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
+  std::string line = "{\"ts\":\"";
+  append_timestamp(line);
+  line += "\",\"level\":\"";
+  line += name(level);
+  line += "\",\"event\":";
+  append_json_string(line, event);
+  for (const auto& f : fields) {
+    line += ',';
+    append_json_string(line, f.key);
+    line += ':';
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string_view>) {
+            append_json_string(line, v);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            line += v ? "true" : "false";
+          } else if constexpr (std::is_same_v<T, double>) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.6g", std::isfinite(v) ? v : 0.0);
+            line += buf;
+          } else {
+            line += std::to_string(v);
+          }
+        },
+        f.value);
+  }
+  if (!raw_key.empty()) {
+    line += ',';
+    append_json_string(line, raw_key);
+    line += ':';
+    line += raw_json;
+  }
+  line += "}\n";
+  std::lock_guard lock(g_mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace meterd::actors::log

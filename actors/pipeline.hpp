@@ -1,0 +1,37 @@
+// Runs the actor pipeline in this process: the one entry point for `meterd serve`,
+// `meterd ingest` and `meterd bench`, and the only place that creates a CAF actor system
+// (so the commands need no CAF headers).
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "actors/config.hpp"
+#include "actors/ingest_store.hpp"
+#include "actors/intake.hpp"
+#include "actors/metrics.hpp"
+
+namespace meterd::actors {
+
+struct RunOptions {
+  // SIGINT/SIGTERM start an orderly drain (stop intake, flush, commit, return).
+  bool drain_on_signal = true;
+  // Called on a helper thread every `progress_interval` while the pipeline runs.
+  std::function<void()> on_progress;
+  std::chrono::milliseconds progress_interval{250};
+};
+
+struct RunResult {
+  bool ok = true;            // false: the supervisor gave up (core actors kept crashing)
+  bool interrupted = false;  // a signal started the drain
+  double seconds = 0;
+};
+
+// Returns when the intake is exhausted and everything is durable, or after a signal's drain.
+RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake, Metrics& metrics,
+                       const RunOptions& options = {});
+
+// Peak resident set size of this process so far, in bytes.
+std::uint64_t peak_rss_bytes();
+
+}  // namespace meterd::actors

@@ -1,0 +1,164 @@
+// Reader: one per file in flight. Streams the file chunk by chunk through the pure
+// Nem12Reader and sends its batches to the batcher, but only while it holds credit; out of
+// credit, it simply stops reading (the file waits on disk, memory stays bounded).
+#include <chrono>
+#include <deque>
+#include <system_error>
+
+#include "actors/config.hpp"
+#include "actors/input_chunks.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/log.hpp"
+#include "actors/metrics.hpp"
+#include "actors/sha256.hpp"
+#include "protocol/nem12_reader.hpp"
+
+namespace meterd::actors {
+namespace {
+
+// Collects the parser's batches until credit lets them go.
+class PendingSink final : public ReadingSink {
+ public:
+  void on_readings(ReadingBatch& batch) override {
+    if (!batch.empty()) pending.push_back(std::move(batch));
+    batch.clear();
+  }
+  std::deque<ReadingBatch> pending;
+};
+
+struct ReaderState {
+  ReaderState() = default;  // not an aggregate: CAF would try to build it from the actor pointer
+  ReaderTask task;
+  batcher_actor batcher;
+  supervisor_actor supervisor;
+  Metrics* metrics = nullptr;
+  std::uint32_t chunk_bytes = 0;
+  std::uint32_t credit = 0;
+  bool pump_scheduled = false, eof = false, parked = false, stalled = false;
+  std::unique_ptr<InputChunks> input;
+  PendingSink sink;
+  std::unique_ptr<Nem12Reader> parser;
+  std::vector<char> buffer;
+  Sha256 hash;
+  std::uint64_t bytes = 0, sent = 0;
+  std::chrono::steady_clock::time_point started;
+  static inline const char* name = "meterd.reader";
+};
+
+using reader_pointer = reader_actor::stateful_pointer<ReaderState>;
+
+void finish(reader_pointer self) {
+  auto& st = self->state;
+  ReaderDone done;
+  done.stream = st.task.stream;
+  done.report = std::move(st.parser->report());
+  done.readings_sent = st.sent;
+  done.bytes = st.bytes;
+  done.content_hash = st.hash.hex_digest();
+  done.read_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  st.metrics->reader.files_finished.add();
+  st.metrics->reader.rejects.add(done.report.rejects());
+  st.metrics->reader.warnings.add(done.report.warnings());
+  self->send(st.supervisor, std::move(done));
+  self->quit();
+}
+
+// Sends what credit allows, then reads one more chunk and schedules itself again, so that a
+// big file never holds a scheduler thread for more than one chunk.
+void pump(reader_pointer self) {
+  auto& st = self->state;
+  st.pump_scheduled = false;
+  if (st.parked) return;
+  while (st.credit > 0 && !st.sink.pending.empty()) {
+    --st.credit;
+    auto& batch = st.sink.pending.front();
+    st.sent += batch.readings();
+    st.metrics->reader.readings.add(batch.readings());
+    st.metrics->reader.batches_sent.add();
+    self->send(st.batcher, ReaderBatch{st.task.stream, std::move(batch)});
+    st.sink.pending.pop_front();
+  }
+  if (!st.sink.pending.empty()) {  // out of credit: wait for credit_atom
+    if (!st.stalled) st.metrics->reader.credit_stalls.add();
+    st.stalled = true;
+    return;
+  }
+  st.stalled = false;
+  if (st.eof) return finish(self);
+  std::size_t n = st.input->read(st.buffer.data(), st.buffer.size());  // throws -> restart
+  if (n == 0) {
+    st.parser->finish();
+    st.eof = true;
+  } else {
+    std::string_view chunk(st.buffer.data(), n);
+    st.hash.update(chunk);
+    st.bytes += n;
+    st.metrics->reader.bytes.add(n);
+    st.parser->feed(chunk);
+  }
+  st.pump_scheduled = true;
+  self->send(self, pump_atom::value);
+}
+
+reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher_actor batcher,
+                                   supervisor_actor supervisor, std::uint32_t window,
+                                   ReaderOptions options, std::uint32_t chunk_bytes,
+                                   Metrics* metrics) {
+  auto& st = self->state;
+  st.task = std::move(task);
+  st.batcher = std::move(batcher);
+  st.supervisor = std::move(supervisor);
+  st.metrics = metrics;
+  st.credit = window;
+  st.chunk_bytes = chunk_bytes;
+  st.started = std::chrono::steady_clock::now();
+  metrics->reader.files_started.add();
+  try {
+    st.input = open_input(st.task.file.path);
+  } catch (const std::system_error& e) {
+    // Unreadable (missing, permissions): a restart would not help, so say so and stop.
+    ReaderDone done;
+    done.stream = st.task.stream;
+    done.report.name = st.task.file.name;
+    done.report.fatal = true;
+    done.error = e.what();
+    self->send(st.supervisor, std::move(done));
+    self->quit();
+    return {[](credit_atom, std::uint32_t) {}, [](pump_atom) {}, [](park_atom) {}};
+  }
+  st.buffer.resize(chunk_bytes);
+  options.name = st.task.file.name;
+  options.file_sequence = st.task.file.file_sequence;
+  st.parser = std::make_unique<Nem12Reader>(options, st.sink);
+  log::debug("reader_start", {{"file", st.task.file.name}, {"stream", st.task.stream}});
+  st.pump_scheduled = true;
+  self->send(self, pump_atom::value);
+  return {
+      [=](credit_atom, std::uint32_t n) {
+        self->state.credit += n;
+        if (!self->state.pump_scheduled) pump(self);
+      },
+      [=](pump_atom) { pump(self); },
+      [=](park_atom) {
+        // Shutdown: stop at this chunk boundary. The file stays claimed and is read again on
+        // the next start; what was already sent lands and is harmless to land twice.
+        self->state.parked = true;
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batcher_actor batcher,
+                          supervisor_actor supervisor, const Config& config, Metrics& metrics) {
+  ReaderOptions options;
+  options.strict = config.strict;
+  options.batch_readings = config.reader_batch_readings;
+  return parent->spawn<caf::monitored>(reader, task, std::move(batcher), std::move(supervisor),
+                                       config.reader_window, options, config.read_chunk_bytes,
+                                       &metrics);
+}
+
+}  // namespace meterd::actors

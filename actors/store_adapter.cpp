@@ -1,0 +1,43 @@
+// storage::Store as the pipeline's IngestStore. The writer and safety actors run on their own
+// threads and both write, so every call is serialised here (Store does not promise to be
+// thread-safe).
+#include <mutex>
+
+#include "actors/ingest_store.hpp"
+
+namespace meterd::actors {
+namespace {
+
+class StoreAdapter final : public IngestStore {
+ public:
+  explicit StoreAdapter(const std::filesystem::path& dir) : store_(dir) {}
+  std::vector<storage::PartInfo> write(const ReadingBatch& batch) override {
+    std::lock_guard lock(mutex_);
+    return store_.write(batch);
+  }
+  std::uint64_t next_file_sequence() override {
+    std::lock_guard lock(mutex_);
+    return store_.next_file_sequence();
+  }
+  bool ledger_contains(const std::string& hash) override {
+    std::lock_guard lock(mutex_);
+    return store_.ledger_contains(hash);
+  }
+  void ledger_record(const std::string& hash, const std::string& name,
+                     std::uint64_t sequence) override {
+    std::lock_guard lock(mutex_);
+    store_.ledger_record(hash, name, sequence);
+  }
+
+ private:
+  std::mutex mutex_;
+  storage::Store store_;
+};
+
+}  // namespace
+
+std::unique_ptr<IngestStore> open_store(const std::filesystem::path& data_dir) {
+  return std::make_unique<StoreAdapter>(data_dir);
+}
+
+}  // namespace meterd::actors
