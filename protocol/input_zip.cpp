@@ -66,19 +66,26 @@ long ZipReader::on_seek(struct archive* archive, void* self, long offset, int wh
   }
 }
 
-void ZipReader::fail(const std::string& where, const std::string& doing) {
+void ZipReader::fail(const std::string& where, const std::string& doing, bool archive_lost) {
   if (raw_failure_) std::rethrow_exception(raw_failure_);
   const char* why = archive_error_string(archive_);
-  throw InputError(where + ": " + doing + ": " + (why ? why : "unknown libarchive error"));
+  std::string message = where + ": " + doing + ": " + (why ? why : "unknown libarchive error");
+  if (archive_lost) fatal_error_ = message;
+  throw InputError(message);
 }
 
 bool ZipReader::next(ZipMember& member) {
+  // libarchive refuses every call after a fatal error, and its own message for that is blank.
+  // A failure of the source below was reported where it struck: pass it on as it is.
+  if (raw_failure_) std::rethrow_exception(raw_failure_);
+  if (!fatal_error_.empty())
+    throw InputError(name_ + ": the rest of the archive cannot be read after: " + fatal_error_);
   struct archive_entry* entry = nullptr;
   const int status = archive_read_next_header(archive_, &entry);
   if (status == ARCHIVE_EOF) return false;
   // ARCHIVE_WARN is a name that could not be converted to the locale: the raw name still comes
   // through and is judged by the caller's name checks.
-  if (status < ARCHIVE_WARN) fail(name_, "cannot read the next member header");
+  if (status < ARCHIVE_WARN) fail(name_, "cannot read the next member header", true);
   const char* path = archive_entry_pathname(entry);
   if (path == nullptr) path = archive_entry_pathname_utf8(entry);
   member.path = path ? path : "";
@@ -90,7 +97,9 @@ bool ZipReader::next(ZipMember& member) {
 
 std::size_t ZipReader::MemberData::read(char* out, std::size_t size) {
   const la_ssize_t got = archive_read_data(zip_.archive_, out, size);
-  if (got < 0) zip_.fail(zip_.name_ + "!" + zip_.member_path_, "cannot decompress");
+  // Only ARCHIVE_FATAL loses the archive; after a bad CRC, say, the next member still reads.
+  if (got < 0)
+    zip_.fail(zip_.name_ + "!" + zip_.member_path_, "cannot decompress", got == ARCHIVE_FATAL);
   return static_cast<std::size_t>(got);
 }
 

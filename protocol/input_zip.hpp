@@ -52,7 +52,7 @@ class ZipReader {
 
   static long on_read(struct archive*, void* self, const void** block);
   static long on_seek(struct archive*, void* self, long offset, int whence);
-  [[noreturn]] void fail(const std::string& where, const std::string& doing);
+  [[noreturn]] void fail(const std::string& where, const std::string& doing, bool archive_lost);
 
   ByteSource& raw_;
   std::string name_;
@@ -63,6 +63,7 @@ class ZipReader {
   // An exception from `raw_` cannot cross libarchive's C frames: it is parked here and rethrown
   // once libarchive has returned.
   std::exception_ptr raw_failure_;
+  std::string fatal_error_;  // set once libarchive gave up on the archive
   MemberData data_{*this};
 };
 

@@ -502,10 +502,12 @@ TEST(InputErrors, CorruptZipMemberIsReportedWithItsName) {
   std::string archive = zip({{"bad.csv", text}, {"next.csv", "n\n"}}, /*deflate=*/false);
   archive[archive.size() / 3] ^= 0x55;  // inside bad.csv's stored bytes: its CRC no longer holds
   const Recorder recorder = read_buffer("broken.zip", archive);
-  ASSERT_GE(recorder.members.size(), 1u);
-  EXPECT_EQ(recorder.members[0].member.name, "broken.zip!bad.csv");
+  ASSERT_EQ(recorder.names(),
+            (std::vector<std::string>{"broken.zip!bad.csv", "broken.zip!next.csv"}));
   EXPECT_FALSE(recorder.members[0].complete);
-  ASSERT_GE(recorder.errors.size(), 1u);
+  EXPECT_TRUE(recorder.members[1].complete) << "a bad CRC does not lose the rest of the archive";
+  EXPECT_EQ(recorder.members[1].data, "n\n");
+  ASSERT_EQ(recorder.errors.size(), 1u) << recorder.all_errors();
   EXPECT_EQ(recorder.errors[0].first, "broken.zip!bad.csv");
   EXPECT_NE(recorder.errors[0].second.find("broken.zip!bad.csv: cannot decompress"),
             std::string::npos)
@@ -601,6 +603,27 @@ TEST(InputErrors, CorruptGzipInsideAZipNamesTheMemberAndTheNextMemberStillReads)
   EXPECT_EQ(recorder.errors[0].first, "mix.zip!bad.csv.gz");
   EXPECT_NE(recorder.errors[0].second.find("mix.zip!bad.csv.gz: gzip:"), std::string::npos)
       << recorder.errors[0].second;
+}
+
+TEST(InputErrors, AFailingOuterArchiveIsReportedOnTheInnerMemberItCutShort) {
+  // The inner zip reads its bytes through the outer member; when the outer runs out, the error
+  // crosses libarchive's callback and must surface, once, naming the outer member.
+  const std::string inner = zip({{"big.bin", random_bytes(400000, 14)}});
+  const std::string outer = zip({{"first.csv", "f\n"}, {"inner.zip", inner}}, /*deflate=*/false);
+  const Recorder recorder = read_buffer("cut.zip", outer.substr(0, outer.size() / 2));
+  ASSERT_EQ(recorder.names(),
+            (std::vector<std::string>{"cut.zip!first.csv", "cut.zip!inner.zip!big.bin"}));
+  EXPECT_TRUE(recorder.members[0].complete);
+  EXPECT_FALSE(recorder.members[1].complete);
+  ASSERT_FALSE(recorder.errors.empty());
+  EXPECT_EQ(recorder.errors[0].first, "cut.zip!inner.zip!big.bin");
+  EXPECT_EQ(recorder.errors[0].second.rfind("cut.zip!inner.zip: ", 0), 0u) << recorder.all_errors();
+  // Then the outer archive, which cannot go on to members after the broken one.
+  ASSERT_EQ(recorder.errors.size(), 2u) << recorder.all_errors();
+  EXPECT_EQ(recorder.errors[1].first, "cut.zip");
+  EXPECT_NE(recorder.errors[1].second.find("cut.zip: the rest of the archive cannot be read"),
+            std::string::npos)
+      << recorder.errors[1].second;
 }
 
 TEST(InputErrors, MissingFileAndDirectoryAreNotOpened) {
