@@ -61,6 +61,7 @@ class DateTexts {
   DateTexts(std::int64_t first_day, std::size_t count) : texts_(count) {
     for (std::size_t i = 0; i < count; ++i) {
       const Civil c = civil_from_days(first_day + static_cast<std::int64_t>(i));
+      if (c.year > 9999) throw std::invalid_argument("dates beyond the year 9999");
       char* p = texts_[i].data();
       p = ChunkWriter::put_digits(p, static_cast<std::uint32_t>(c.year), 4);
       p = ChunkWriter::put_digits(p, c.month, 2);
