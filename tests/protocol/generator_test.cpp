@@ -258,7 +258,7 @@ TEST(Generator, RejectsOptionsThatCannotGiveAValidFile) {
                std::invalid_argument);
   EXPECT_THROW(generate_nem12_string(with([](auto& o) { o.b2b_fraction = 1.5; })),
                std::invalid_argument);
-  EXPECT_THROW(generate_nem12_string(with([](auto& o) { o.start_date = "99991201"; })),
+  EXPECT_THROW(generate_nem12_string(with([](auto& o) { o.start_date = "99991220"; })),
                std::invalid_argument);
 }
 
