@@ -93,10 +93,11 @@ struct Decoder {
         fail("page size out of bounds");
       const char* body = chunk + pos;
       pos += static_cast<std::size_t>(csize);
-      if (const thrift::Value* crc = h.field(4)) {
-        if (static_cast<std::uint32_t>(crc->i) != crc32_ieee(body, static_cast<std::size_t>(csize)))
-          fail("page CRC mismatch in column " + std::string(spec.name));
-      }
+      // meterd always writes page CRCs, so a missing one is itself a sign of corruption.
+      const thrift::Value* crc = h.field(4);
+      if (!crc ||
+          static_cast<std::uint32_t>(crc->i) != crc32_ieee(body, static_cast<std::size_t>(csize)))
+        fail("page CRC missing or wrong in column " + std::string(spec.name));
       std::string& buf = (type == pq::kDictionaryPage && kind == Kind::kString) ? strs.arena : page;
       if (ci.codec == pq::kZstd) {
         buf.resize(static_cast<std::size_t>(usize));
@@ -110,6 +111,7 @@ struct Decoder {
       }
       if (type == pq::kDictionaryPage) {
         const std::int64_t entries = h.need(7).need(1).i;
+        if (h.need(7).int_or(2, -1) != pq::kPlain) fail("dictionary page not PLAIN");
         if (entries < 0 || have_dict) fail("bad dictionary page");
         have_dict = true;
         read_dictionary(kind, buf, static_cast<std::size_t>(entries), strs);
@@ -118,6 +120,7 @@ struct Decoder {
       if (type != pq::kDataPage) continue;  // index pages etc.: not ours, skip
       const thrift::Value& dp = h.need(5);
       const std::int64_t n = dp.need(1).i, enc = dp.need(2).i;
+      if (dp.need(3).i != pq::kRle || dp.need(4).i != pq::kRle) fail("unexpected level encoding");
       if (n < 0 || row + static_cast<std::size_t>(n) > rows) fail("page rows exceed row group");
       data_page(c, static_cast<std::size_t>(n), enc, row, out);
       row += static_cast<std::size_t>(n);

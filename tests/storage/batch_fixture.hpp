@@ -1,12 +1,16 @@
-// Small, deterministic ReadingBatch fixtures for the storage tests (the NEM12 reader is
-// tested on its own; storage only needs batches with every field exercised).
+// Header-only (the test glob compiles *_test.cpp only). Small, deterministic ReadingBatch fixtures
+// for the storage tests (the NEM12 reader is tested on its own; storage only needs batches with
+// every field exercised).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <algorithm>
+
 #include "protocol/reading_batch.hpp"
+#include "protocol/reading_format.hpp"
 
 namespace meterd::storage::test {
 
@@ -25,14 +29,88 @@ struct FixtureOptions {
 };
 
 // One run per (nmi, suffix, day), runs emitted in a scrambled order (storage must sort).
-ReadingBatch make_batch(const FixtureOptions& options);
+// add_run appends one run to a batch (for hand-made cases); to_csv prints every reading
+// (protocol/reading_format) in batch order.
+inline ReadingRun& add_run(ReadingBatch& batch, std::string_view nmi, std::string_view suffix,
+                           epoch_seconds first_start, std::uint16_t minutes,
+                           const std::vector<double>& values) {
+  ReadingRun run;
+  run.first_value = static_cast<std::uint32_t>(batch.values.size());
+  run.count = static_cast<std::uint32_t>(values.size());
+  run.nmi = batch.strings.intern(nmi);
+  run.suffix = batch.strings.intern(suffix);
+  run.register_id = batch.strings.intern("E1");
+  run.meter_serial = batch.strings.intern("MTR1");
+  run.uom = batch.strings.intern("KWH");
+  run.interval_minutes = minutes;
+  run.first_start = first_start;
+  run.line = 1;
+  batch.values.insert(batch.values.end(), values.begin(), values.end());
+  batch.runs.push_back(run);
+  return batch.runs.back();
+}
 
-// Appends one run to batch (for hand-made cases).
-ReadingRun& add_run(ReadingBatch& batch, std::string_view nmi, std::string_view suffix,
-                    epoch_seconds first_start, std::uint16_t minutes,
-                    const std::vector<double>& values);
+inline ReadingBatch make_batch(const FixtureOptions& o) {
+  ReadingBatch batch;
+  const std::uint32_t per_day = 24 * 60 / o.interval_minutes;
+  std::uint32_t state = o.seed * 2654435761u + 12345;
+  auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  std::uint32_t line = 2;
+  for (int n = 0; n < o.nmis; ++n) {
+    const std::string nmi = o.nmi_prefix + std::to_string(1000 + n);
+    for (std::size_t s = 0; s < o.suffixes.size(); ++s) {
+      for (int d = 0; d < o.days; ++d) {
+        ReadingRun run;
+        run.first_value = static_cast<std::uint32_t>(batch.values.size());
+        run.count = per_day;
+        run.nmi = batch.strings.intern(nmi);
+        run.suffix = batch.strings.intern(o.suffixes[s]);
+        run.register_id = batch.strings.intern(o.suffixes[s] == "B1" ? "B1" : "E1");
+        run.meter_serial = batch.strings.intern("METER" + std::to_string(n));
+        run.uom = batch.strings.intern("KWH");
+        run.interval_minutes = o.interval_minutes;
+        run.first_start = o.first_day + static_cast<epoch_seconds>(d) * 86400;
+        run.line = line++;
+        run.update_datetime = o.update_datetime;
+        run.msats_load_datetime = o.update_datetime + 3600;
+        run.file_created = o.file_created;
+        run.file_sequence = o.file_sequence;
+        if (o.vary_attributes) {
+          switch ((n + d + static_cast<int>(s)) % 4) {
+            case 1:
+              run.quality = 'S';
+              run.method = 52;
+              run.reason_code = 79;
+              run.reason_description = batch.strings.intern("Meter, \"estimated\"");
+              break;
+            case 2:
+              run.msats_load_datetime = kNoTime;
+              run.quality = 'E';
+              run.method = 14;
+              break;
+            case 3:
+              run.file_created = kNoTime;
+              break;
+            default:
+              break;
+          }
+        }
+        for (std::uint32_t k = 0; k < per_day; ++k)
+          batch.values.push_back(static_cast<double>(next() % 3000) / 1000.0);
+        batch.runs.push_back(run);
+      }
+    }
+  }
+  // Scramble run order deterministically: storage must not rely on input order.
+  for (std::size_t i = batch.runs.size(); i > 1; --i)
+    std::swap(batch.runs[i - 1], batch.runs[next() % i]);
+  return batch;
+}
 
-// Every reading of the batch as CSV text (protocol/reading_format), in batch order.
-std::string to_csv(const ReadingBatch& batch);
+inline std::string to_csv(const ReadingBatch& batch) {
+  std::string out;
+  batch.for_each([&](const ReadingRow& row) { append_csv_row(out, row); });
+  return out;
+}
 
 }  // namespace meterd::storage::test

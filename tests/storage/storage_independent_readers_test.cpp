@@ -1,0 +1,150 @@
+// Every file shape our writer produces must be accepted by two independent readers (DuckDB
+// and hyparquet, pinned in tests/parquet, installed by scripts/install-test-deps.sh) with
+// equal checksums and the intended types. A file either reader rejects fails the test.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <regex>
+
+#include "storage/part_writer.hpp"
+#include "tests/storage/batch_fixture.hpp"
+#include "tests/storage/storage_test_util.hpp"
+#include "tests/test_support.hpp"
+
+namespace meterd::storage::test {
+namespace {
+
+std::filesystem::path readers_dir() {
+  return meterd::test::source_dir() / "tests" / "parquet";
+}
+
+// Skips (or fails under CI=true) when node or the npm dependencies are missing.
+#define REQUIRE_NODE_READERS()                                                                  \
+  if (!std::filesystem::exists(readers_dir() / "node_modules" / "hyparquet") ||                 \
+      !std::filesystem::exists(readers_dir() / "node_modules" / "@duckdb" / "node-api") ||      \
+      std::system("node --version > /dev/null 2>&1") != 0) {                                    \
+    if (meterd::test::running_in_ci())                                                          \
+      FAIL() << "tests/parquet/node_modules missing: run scripts/install-test-deps.sh";         \
+    GTEST_SKIP() << "independent Parquet readers not installed (scripts/install-test-deps.sh)"; \
+  }
+
+std::string run(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  *status = ::pclose(p);
+  return out;
+}
+
+std::string field(const std::string& json, const std::string& name) {
+  std::smatch m;
+  const std::regex re("\"" + name + "\":(\"[^\"]*\"|[0-9]+|true|false)");
+  if (!std::regex_search(json, m, re)) return {};
+  std::string v = m[1];
+  if (!v.empty() && v[0] == '"') v = v.substr(1, v.size() - 2);
+  return v;
+}
+
+struct ReaderResult {
+  int status = -1;
+  std::string json;
+};
+ReaderResult read_with(const std::string& reader, const std::filesystem::path& file,
+                       const std::string& sql = {}) {
+  ReaderResult r;
+  std::string cmd = "node '" + (readers_dir() / "read-part.mjs").string() + "' " + reader + " '" +
+                    file.string() + "'";
+  if (!sql.empty()) cmd += " \"" + sql + "\"";
+  r.json = run(cmd + " 2>&1", &r.status);
+  return r;
+}
+
+void expect_accepted(const std::filesystem::path& file, std::uint64_t rows) {
+  const ReaderResult duck = read_with("duckdb", file);
+  const ReaderResult hyp = read_with("hyparquet", file);
+  ASSERT_EQ(duck.status, 0) << duck.json;
+  ASSERT_EQ(hyp.status, 0) << hyp.json;
+  EXPECT_EQ(field(duck.json, "ok"), "true") << duck.json;
+  EXPECT_EQ(field(hyp.json, "ok"), "true") << hyp.json;
+  EXPECT_EQ(field(duck.json, "rows"), std::to_string(rows));
+  EXPECT_EQ(field(hyp.json, "rows"), std::to_string(rows));
+  EXPECT_FALSE(field(duck.json, "checksum").empty());
+  EXPECT_EQ(field(duck.json, "checksum"), field(hyp.json, "checksum"))
+      << "readers decoded different values of " << file;
+  const std::string types = field(duck.json, "types");
+  for (const char* t :
+       {"nmi:VARCHAR", "suffix:VARCHAR", "quality:VARCHAR", "reason_description:VARCHAR",
+        "interval_start:TIMESTAMP WITH TIME ZONE", "value:DOUBLE", "method:INTEGER",
+        "file_sequence:BIGINT", "ingest_time:TIMESTAMP WITH TIME ZONE"})
+    EXPECT_NE(types.find(t), std::string::npos) << t << " not in " << types;
+}
+
+class IndependentReaders : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = meterd::test::make_temp_dir("meterd-pqcheck"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path write(const std::string& name, ReadingBatch b, PartWriterOptions o = {}) {
+    std::sort(b.runs.begin(), b.runs.end(), [&](const ReadingRun& x, const ReadingRun& y) {
+      return std::make_tuple(b.strings[x.nmi], b.strings[x.suffix], x.first_start) <
+             std::make_tuple(b.strings[y.nmi], b.strings[y.suffix], y.first_start);
+    });
+    const auto path = dir_ / name;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    PartWriter w(fd, o);
+    w.add(b, 1700000000000000);
+    rows_ = w.finish().rows;
+    ::close(fd);
+    return path;
+  }
+  std::filesystem::path dir_;
+  std::uint64_t rows_ = 0;
+};
+
+TEST_F(IndependentReaders, AcceptTypicalPart) {
+  REQUIRE_NODE_READERS();
+  FixtureOptions o;
+  o.nmis = 5, o.days = 10;
+  const auto path = write("typical.parquet", make_batch(o));
+  expect_accepted(path, rows_);
+  // Values, not just checksums: DuckDB's view of a few facts we know.
+  const auto r =
+      read_with("duckdb", path,
+                "SELECT count(*)::INT AS n, count(method)::INT AS m, "
+                "count(DISTINCT nmi)::INT AS k, min(epoch(interval_start))::BIGINT AS t0 "
+                "FROM t");
+  ASSERT_EQ(r.status, 0) << r.json;
+  EXPECT_NE(r.json.find("\"n\":" + std::to_string(rows_)), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find("\"k\":5"), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find("\"t0\":\"1109599200\""), std::string::npos) << r.json;
+}
+
+TEST_F(IndependentReaders, AcceptManyRowGroupsAndPlainValues) {
+  REQUIRE_NODE_READERS();
+  ReadingBatch b;
+  std::vector<double> values(70000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i) / 7.0;
+  add_run(b, "NMI1", "E1", 1109599200, 5, values);
+  add_run(b, "NMI2", "B1", 1109599200, 30, {0.5, -0.0, 1e300});
+  PartWriterOptions o;
+  o.row_group_rows = 25000, o.page_rows = 6000;
+  const auto path = write("plain.parquet", b, o);
+  expect_accepted(path, rows_);
+}
+
+TEST_F(IndependentReaders, AcceptTinyAndAllNullParts) {
+  REQUIRE_NODE_READERS();
+  ReadingBatch b;
+  add_run(b, "NMI1", "", 1109599200, 30, {42});
+  const auto path = write("one.parquet", b);
+  expect_accepted(path, 1);
+}
+
+}  // namespace
+}  // namespace meterd::storage::test
