@@ -1,0 +1,105 @@
+// `meterd parse` as a user runs it: output format, report and exit status.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/test_support.hpp"
+
+namespace meterd {
+namespace {
+
+struct CommandRun {
+  int status = -1;
+  std::string out, err;
+};
+
+CommandRun run_meterd(const std::string& args) {
+  static const auto dir = test::make_temp_dir("meterd-cli");
+  const auto out = dir / "stdout", err = dir / "stderr";
+  const std::string command =
+      test::meterd_binary().string() + " " + args + " >" + out.string() + " 2>" + err.string();
+  const int raw = std::system(command.c_str());
+  CommandRun run;
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  run.out = test::read_file(out);
+  run.err = test::read_file(err);
+  return run;
+}
+
+std::string quoted(const std::filesystem::path& path) {
+  return "'" + path.string() + "'";
+}
+
+std::size_t count_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(ParseCli, CleanFilePrintsCsvWithHeaderAndExitsZero) {
+  METERD_REQUIRE_SHARED(shared);
+  const CommandRun run =
+      run_meterd("parse " + quoted(test::samples_dir() / "aemo_s01_basic_30min_E1E2.csv"));
+  EXPECT_EQ(run.status, 0) << run.err;
+  ASSERT_GT(run.out.size(), 0u);
+  EXPECT_EQ(run.out.substr(0, run.out.find('\n')),
+            "nmi,suffix,interval_start,interval_minutes,value,uom,quality,method,reason_code,"
+            "reason_description,update_datetime,msats_load_datetime,register_id,meter_serial,"
+            "file_created,line");
+  EXPECT_EQ(count_lines(run.out), 1u + 384u);
+  EXPECT_NE(run.out.find("NEM1201002,E1,2005-03-15T00:00:00+10:00,30,300,kWh,A,,,,"
+                         "2005-03-16T01:42:09+10:00,"),
+            std::string::npos);
+  EXPECT_NE(run.err.find("readings 384"), std::string::npos) << run.err;
+}
+
+TEST(ParseCli, RejectedDataExitsOneAndStillPrintsTheRest) {
+  METERD_REQUIRE_SHARED(shared);
+  const CommandRun run =
+      run_meterd("parse " + quoted(test::samples_dir() / "err_400_empty_start_end_interval.csv"));
+  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(count_lines(run.out), 1u + 144u);
+  EXPECT_NE(run.err.find("line 7"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("StartInterval"), std::string::npos) << run.err;
+}
+
+TEST(ParseCli, UnreadableInputsAndUsageErrorsExitTwo) {
+  METERD_REQUIRE_SHARED(shared);
+  EXPECT_EQ(run_meterd("parse /nonexistent/file.csv").status, 2);
+  EXPECT_EQ(run_meterd("parse " + quoted(test::samples_dir() / "err_zero_byte_file.csv")).status,
+            2);
+  EXPECT_EQ(run_meterd("parse").status, 2);
+  EXPECT_EQ(run_meterd("parse --format xml x").status, 2);
+  EXPECT_EQ(run_meterd("no-such-command").status, 2);
+  // The worst status over several files wins, and every file is still processed.
+  const CommandRun mixed =
+      run_meterd("parse " + quoted(test::samples_dir() / "aemo_s01_basic_30min_E1E2.csv") +
+                 " /nonexistent.csv");
+  EXPECT_EQ(mixed.status, 2);
+  EXPECT_EQ(count_lines(mixed.out), 1u + 384u);
+}
+
+TEST(ParseCli, JsonReadingsAndJsonReport) {
+  METERD_REQUIRE_SHARED(shared);
+  const CommandRun run = run_meterd("parse --format json --report json " +
+                                    quoted(test::samples_dir() / "nemreader_99_nmis_5min.zip"));
+  EXPECT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(count_lines(run.out), 57024u);
+  EXPECT_EQ(run.out.substr(0, 8), "{\"nmi\":\"");
+  EXPECT_NE(run.err.find("\"file\":"), std::string::npos);
+  EXPECT_NE(run.err.find("nemreader_99_nmis_5min.zip!NEM12#20200101_20200101#None#EXAMPLE.csv"),
+            std::string::npos);
+  EXPECT_NE(run.err.find("\"readings\":57024"), std::string::npos);
+}
+
+TEST(ParseCli, StrictModeFailsPortalFileWithoutHeader) {
+  METERD_REQUIRE_SHARED(shared);
+  const auto file = quoted(test::samples_dir() / "unitedenergy_portal_no100_no900_2yr_30min.csv");
+  EXPECT_EQ(run_meterd("parse --no-readings " + file).status, 0);
+  const CommandRun strict = run_meterd("parse --strict --no-readings " + file);
+  EXPECT_EQ(strict.status, 2);
+  EXPECT_NE(strict.err.find("no 100 header record"), std::string::npos) << strict.err;
+}
+
+}  // namespace
+}  // namespace meterd
