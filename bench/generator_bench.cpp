@@ -13,7 +13,9 @@ void BM_GenerateNem12(benchmark::State& state) {
   meterd::bench::GeneratorOptions options;
   options.interval_minutes = static_cast<std::uint32_t>(state.range(0));
   options.days = 365;
-  options.nmis = 32 * 30 / options.interval_minutes;
+  options.nmis = 1;
+  const auto one = meterd::bench::generate_nem12(options, [](std::string_view) {});
+  options.nmis = static_cast<std::uint32_t>((std::uint64_t{32} << 20) / one.bytes);
   std::uint64_t bytes = 0, readings = 0;
   for (auto _ : state) {
     std::uint64_t seen = 0;
