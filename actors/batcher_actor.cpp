@@ -48,6 +48,7 @@ void send_ready(batcher_pointer self) {
   while (st.credit > 0 && !st.ready.empty()) {
     --st.credit;
     st.metrics->writer.in_flight.add();
+    st.metrics->writer.peak_in_flight.raise_to(st.metrics->writer.in_flight.get());
     self->send(st.writer, std::move(st.ready.front()));
     st.ready.pop_front();
   }
@@ -120,6 +121,7 @@ batcher_actor::behavior_type batcher(batcher_pointer self, writer_actor writer,
       [=](ReaderBatch& batch) {
         auto& st = self->state;
         st.parked.push_back({self->current_sender(), std::move(batch)});
+        st.metrics->batcher.peak_parked.raise_to(st.parked.size());
         absorb(self);
         maybe_finish_drain(self);
       },

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <system_error>
 
 namespace meterd::actors {
@@ -38,8 +39,27 @@ class PlainFile final : public InputChunks {
 
 }  // namespace
 
-std::unique_ptr<InputChunks> open_input(const std::filesystem::path& path) {
+namespace {
+std::mutex g_opener_mutex;
+InputOpener g_opener;
+}  // namespace
+
+std::unique_ptr<InputChunks> open_plain_input(const std::filesystem::path& path) {
   return std::make_unique<PlainFile>(path);
+}
+
+void set_input_opener(InputOpener opener) {
+  std::lock_guard lock(g_opener_mutex);
+  g_opener = std::move(opener);
+}
+
+std::unique_ptr<InputChunks> open_input(const std::filesystem::path& path) {
+  InputOpener opener;
+  {
+    std::lock_guard lock(g_opener_mutex);
+    opener = g_opener;
+  }
+  return opener ? opener(path) : open_plain_input(path);
 }
 
 }  // namespace meterd::actors

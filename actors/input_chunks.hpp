@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 namespace meterd::actors {
@@ -20,5 +21,11 @@ class InputChunks {
 
 // Throws std::system_error when the file cannot be opened.
 std::unique_ptr<InputChunks> open_input(const std::filesystem::path& path);
+
+// Tests replace the opener to inject read failures; an empty function restores the default.
+using InputOpener = std::function<std::unique_ptr<InputChunks>(const std::filesystem::path&)>;
+void set_input_opener(InputOpener opener);
+// The default opener, for a test opener that wraps it.
+std::unique_ptr<InputChunks> open_plain_input(const std::filesystem::path& path);
 
 }  // namespace meterd::actors

@@ -44,7 +44,8 @@ std::string Metrics::to_json() const {
                            {"buffered_readings", &b.buffered_readings},
                            {"peak_buffered_readings", &b.peak_buffered_readings},
                            {"credit_stalls", &b.credit_stalls},
-                           {"input_parked", &b.input_parked}}) +
+                           {"input_parked", &b.input_parked},
+                           {"peak_parked", &b.peak_parked}}) +
          "," +
          group("writer", {{"batches", &w.batches},
                           {"readings", &w.readings},
@@ -52,6 +53,7 @@ std::string Metrics::to_json() const {
                           {"bytes", &w.bytes},
                           {"failures", &w.failures},
                           {"in_flight", &w.in_flight},
+                          {"peak_in_flight", &w.peak_in_flight},
                           {"latency_us_sum", &w.latency_us_sum},
                           {"latency_us_max", &w.latency_us_max}}) +
          "," +

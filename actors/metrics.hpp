@@ -31,11 +31,13 @@ struct BatcherMetrics {
   Counter buffered_readings, peak_buffered_readings;
   Counter credit_stalls;  // times a sealed batch waited for writer credit
   Counter input_parked;   // reader batches held back because the buffer was full
+  Counter peak_parked;    // most reader batches waiting un-credited at once
 };
 
 struct WriterMetrics {
   Counter batches, readings, parts, bytes, failures;
   Counter in_flight;  // batches sent to the writer and not yet durable or handed to safety
+  Counter peak_in_flight;
   Counter latency_us_sum, latency_us_max;
 };
 

@@ -57,12 +57,21 @@ RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake,
     std::mutex mutex;
     std::condition_variable wake;
     std::thread progress_thread;
-    if (options.on_progress) {
-      progress_thread = std::thread([&] {
+    if (options.on_progress || options.stop) {
+      progress_thread = std::thread([&, supervisor] {
         std::unique_lock lock(mutex);
+        bool stop_sent = false;
+        const auto interval =
+            options.on_progress ? options.progress_interval : std::chrono::milliseconds(10);
         while (!done) {
-          wake.wait_for(lock, options.progress_interval);
-          if (!done) options.on_progress();
+          wake.wait_for(lock, interval);
+          if (done) break;
+          if (options.on_progress) options.on_progress();
+          if (options.stop && *options.stop && !stop_sent) {
+            stop_sent = true;
+            result.interrupted = true;
+            caf::anon_send(supervisor, drain_atom::value);
+          }
         }
       });
     }

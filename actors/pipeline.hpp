@@ -3,6 +3,7 @@
 // (so the commands need no CAF headers).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 
@@ -19,6 +20,8 @@ struct RunOptions {
   // Called on a helper thread every `progress_interval` while the pipeline runs.
   std::function<void()> on_progress;
   std::chrono::milliseconds progress_interval{250};
+  // When set and it becomes true, the pipeline drains as on a signal (tests, embedding).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct RunResult {

@@ -101,7 +101,9 @@ void fill(supervisor_pointer self) {
     start_reader(self, FileState{*next});
   }
   if (reading_now(st) == 0) {
-    if (st.intake->exhausted()) return begin_drain(self);              // everything read: finish up
+    // Everything read and durable (or dead-lettered): finish up. Until then, a file whose
+    // batches wait in the safety path keeps the run going, as `meterd ingest` promises.
+    if (st.intake->exhausted() && st.files.empty()) return begin_drain(self);
     if (!st.files.empty()) self->send(st.batcher, flush_atom::value);  // idle: seal early
   } else if (st.files.size() >= kMaxFilesAwaitingDurability) {
     self->send(st.batcher, flush_atom::value);

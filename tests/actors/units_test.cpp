@@ -1,0 +1,129 @@
+// Pure helpers of the actors layer: config loader, batch assembler, journal, sha256.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "actors/batch_assembler.hpp"
+#include "actors/config.hpp"
+#include "actors/journal.hpp"
+#include "actors/sha256.hpp"
+#include "tests/test_support.hpp"
+
+namespace meterd::test {
+namespace {
+
+ReadingBatch make_batch(
+    std::initializer_list<std::tuple<const char*, const char*, epoch_seconds>> runs,
+    std::uint32_t per_run = 3) {
+  ReadingBatch b;
+  for (auto [nmi, suffix, start] : runs) {
+    ReadingRun r;
+    r.nmi = b.strings.intern(nmi);
+    r.suffix = b.strings.intern(suffix);
+    r.uom = b.strings.intern("KWH");
+    r.interval_minutes = 30;
+    r.first_start = start;
+    r.first_value = static_cast<std::uint32_t>(b.values.size());
+    r.count = per_run;
+    for (std::uint32_t k = 0; k < per_run; ++k) b.values.push_back(start / 1000.0 + k);
+    b.runs.push_back(r);
+  }
+  return b;
+}
+
+// 2024-01-15 and 2024-02-15, NEM midnight (UTC 14:00 the day before).
+constexpr epoch_seconds kJan = 1705240800, kFeb = 1707919200;
+
+TEST(ConfigTest, ShippedConfigParsesDocumentsEveryKeyAndMatchesTheDefaults) {
+  auto path = source_dir() / "conf" / "meterd.conf";
+  auto text = read_file(path);
+  for (const auto& key : actors::Config::keys())
+    EXPECT_NE(text.find("\n" + key + " ="), std::string::npos) << key << " not in " << path;
+  auto loaded = actors::Config::load(path);
+  EXPECT_EQ(loaded.render(), actors::Config{}.render())
+      << "conf/meterd.conf must show the defaults of actors/defaults.hpp";
+}
+
+TEST(ConfigTest, RejectsUnknownKeysAndBadValues) {
+  EXPECT_THROW(actors::Config::parse("nope = 1\n", "t"), std::invalid_argument);
+  EXPECT_THROW(actors::Config::parse("reader_window = -1\n", "t"), std::invalid_argument);
+  EXPECT_THROW(actors::Config::parse("writer_window = 0\n", "t"), std::invalid_argument);
+  EXPECT_THROW(actors::Config::parse("just words\n", "t"), std::invalid_argument);
+  auto c = actors::Config::parse("# comment\n reader_window = 7  # trailing\nstrict = yes\n", "t");
+  EXPECT_EQ(c.reader_window, 7u);
+  EXPECT_TRUE(c.strict);
+}
+
+TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
+  actors::BatchAssembler a;
+  auto b1 = make_batch({{"NMI2", "E1", kFeb}, {"NMI1", "E1", kJan}, {"NMI1", "B1", kFeb}});
+  auto b2 = make_batch({{"NMI0", "E1", kJan}});
+  a.add(7, b1);
+  a.add(8, b2);
+  EXPECT_TRUE(b1.empty());
+  EXPECT_EQ(a.buffered_readings(), 12u);
+  EXPECT_EQ(a.partitions(), 2u);
+  auto jan = a.seal(actors::month_of(kJan));
+  EXPECT_EQ(actors::partition_name(jan.month), "month=2024-01");
+  ASSERT_EQ(jan.batch.runs.size(), 2u);
+  EXPECT_EQ(jan.batch.strings[jan.batch.runs[0].nmi], "NMI0");
+  EXPECT_EQ(jan.batch.strings[jan.batch.runs[1].nmi], "NMI1");
+  EXPECT_EQ(jan.batch.values[0], kJan / 1000.0);  // values moved with their runs
+  std::set<std::pair<actors::StreamId, std::uint64_t>> shares;
+  for (auto s : jan.shares) shares.insert({s.stream, s.readings});
+  EXPECT_EQ(shares, (std::set<std::pair<actors::StreamId, std::uint64_t>>{{7, 3}, {8, 3}}));
+  auto feb = a.seal(actors::month_of(kFeb));
+  ASSERT_EQ(feb.batch.runs.size(), 2u);
+  EXPECT_EQ(feb.batch.strings[feb.batch.runs[0].nmi], "NMI1");
+  EXPECT_EQ(feb.batch.strings[feb.batch.runs[0].suffix], "B1");
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.buffered_readings(), 0u);
+}
+
+TEST(BatchAssemblerTest, MonthUsesNemTime) {
+  // 2024-01-31T14:00Z is 2024-02-01T00:00 NEM time.
+  EXPECT_EQ(actors::partition_name(actors::month_of(1706709600)), "month=2024-02");
+  EXPECT_EQ(actors::partition_name(actors::month_of(1706709599)), "month=2024-01");
+}
+
+TEST(JournalTest, RoundTripsABatch) {
+  auto dir = make_temp_dir("meterd-journal");
+  actors::SealedBatch s;
+  s.id = 42;
+  s.month = actors::month_of(kJan);
+  s.batch = make_batch({{"NMI1", "E1", kJan}, {"NMI2", "", kJan}});
+  s.shares = {{3, 4}, {5, 2}};
+  auto path = actors::journal::save(dir, s);
+  auto back = actors::journal::load(path);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, 42u);
+  EXPECT_EQ(back->batch.values, s.batch.values);
+  ASSERT_EQ(back->batch.runs.size(), 2u);
+  EXPECT_EQ(back->batch.strings[back->batch.runs[1].nmi], "NMI2");
+  EXPECT_EQ(back->shares.size(), 2u);
+  EXPECT_EQ(actors::journal::list(dir).size(), 1u);
+  // A torn file is not a journal entry.
+  auto text = read_file(path);
+  std::ofstream(dir / "torn.journal", std::ios::binary) << text.substr(0, text.size() / 2);
+  EXPECT_FALSE(actors::journal::load(dir / "torn.journal"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Sha256Test, KnownDigests) {
+  actors::Sha256 empty;
+  EXPECT_EQ(empty.hex_digest(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  actors::Sha256 abc;
+  abc.update("a");
+  abc.update("bc");
+  EXPECT_EQ(abc.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  actors::Sha256 longer;
+  std::string million(1000000, 'a');
+  longer.update(std::string_view(million).substr(0, 333));
+  longer.update(std::string_view(million).substr(333));
+  EXPECT_EQ(longer.hex_digest(),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+}  // namespace
+}  // namespace meterd::test
