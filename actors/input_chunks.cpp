@@ -1,5 +1,7 @@
 #include "actors/input_chunks.hpp"
 
+#include "protocol/input_sniff.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,6 +21,10 @@ class PlainFile final : public InputChunks {
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
   ~PlainFile() override { ::close(fd_); }
+  void rewind() {
+    if (::lseek(fd_, 0, SEEK_SET) != 0)
+      throw std::system_error(errno, std::generic_category(), "lseek");
+  }
   std::size_t read(char* buffer, std::size_t capacity) override {
     std::size_t got = 0;
     while (got < capacity) {
@@ -44,8 +50,16 @@ std::mutex g_opener_mutex;
 InputOpener g_opener;
 }  // namespace
 
-std::unique_ptr<InputChunks> open_plain_input(const std::filesystem::path& path) {
-  return std::make_unique<PlainFile>(path);
+std::unique_ptr<InputChunks> open_default_input(const std::filesystem::path& path) {
+  auto plain = std::make_unique<PlainFile>(path);  // throws if it cannot be opened
+  char head[kSniffBytes];
+  std::size_t n = plain->read(head, sizeof head);
+  if (sniff_input_kind(std::string_view(head, n)) == InputKind::plain) {
+    plain->rewind();
+    return plain;
+  }
+  plain.reset();
+  return open_archive_input(path);
 }
 
 void set_input_opener(InputOpener opener) {
@@ -59,7 +73,7 @@ std::unique_ptr<InputChunks> open_input(const std::filesystem::path& path) {
     std::lock_guard lock(g_opener_mutex);
     opener = g_opener;
   }
-  return opener ? opener(path) : open_plain_input(path);
+  return opener ? opener(path) : open_default_input(path);
 }
 
 }  // namespace meterd::actors

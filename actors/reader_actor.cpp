@@ -38,6 +38,9 @@ struct ReaderState {
   std::unique_ptr<InputChunks> input;
   PendingSink sink;
   std::unique_ptr<Nem12Reader> parser;
+  ReaderOptions options;
+  FileReport report;  // of the whole file (all members)
+  std::uint32_t members = 0;
   std::vector<char> buffer;
   Sha256 hash;
   std::uint64_t bytes = 0, sent = 0;
@@ -47,11 +50,73 @@ struct ReaderState {
 
 using reader_pointer = reader_actor::stateful_pointer<ReaderState>;
 
+// A zip with several members yields one report for the file: counts add up, issues are
+// concatenated (within the cap), and the report is fatal if any member was.
+void merge_report(FileReport& into, FileReport&& member, std::uint32_t members_before) {
+  if (members_before == 0) {
+    std::string name = std::move(into.name);
+    into = std::move(member);
+    if (!name.empty()) into.name = std::move(name);
+    return;
+  }
+  into.bytes += member.bytes;
+  into.lines += member.lines;
+  into.readings += member.readings;
+  into.days += member.days;
+  into.blocks += member.blocks;
+  into.b2b_events += member.b2b_events;
+  into.register_reads += member.register_reads;
+  for (const auto& [q, n] : member.quality_counts) into.quality_counts[q] += n;
+  into.value_sum += member.value_sum;
+  into.rejected_days += member.rejected_days;
+  into.rejected_blocks += member.rejected_blocks;
+  into.rejected_records += member.rejected_records;
+  into.readings_rejected += member.readings_rejected;
+  into.saw_900 = into.saw_900 && member.saw_900;
+  into.fatal = into.fatal || member.fatal;
+  for (std::size_t i = 0; i < into.issue_counts.size(); ++i)
+    into.issue_counts[i] += member.issue_counts[i];
+  into.issues_dropped += member.issues_dropped;
+  for (auto& issue : member.issues) {
+    if (into.issues.size() < FileReport::kMaxIssuesKept)
+      into.issues.push_back(std::move(issue));
+    else
+      ++into.issues_dropped;
+  }
+}
+
+void start_parser(reader_pointer self, const std::string& member) {
+  auto& st = self->state;
+  ReaderOptions options = st.options;
+  options.name = member.empty() ? st.task.file.name : member;
+  options.file_sequence = st.task.file.file_sequence;
+  st.parser = std::make_unique<Nem12Reader>(options, st.sink);
+}
+
+// End of a member: complete its last day, fold its report into the file's, go on to the next.
+void end_member(reader_pointer self) {
+  auto& st = self->state;
+  st.parser->finish();
+  if (auto why = st.input->member_error(); !why.empty()) {
+    Issue issue;
+    issue.severity = Severity::fatal;
+    issue.reason = why;
+    issue.scope = "file";
+    st.parser->report().add(std::move(issue));
+  }
+  merge_report(st.report, std::move(st.parser->report()), st.members++);
+  if (st.input->next_member())
+    start_parser(self, st.input->member_name());
+  else
+    st.eof = true;
+}
+
 void finish(reader_pointer self) {
   auto& st = self->state;
   ReaderDone done;
   done.stream = st.task.stream;
-  done.report = std::move(st.parser->report());
+  done.report = std::move(st.report);
+  done.report.name = st.task.file.name;
   done.readings_sent = st.sent;
   done.bytes = st.bytes;
   done.content_hash = st.hash.hex_digest();
@@ -88,8 +153,7 @@ void pump(reader_pointer self) {
   if (st.eof) return finish(self);
   std::size_t n = st.input->read(st.buffer.data(), st.buffer.size());  // throws -> restart
   if (n == 0) {
-    st.parser->finish();
-    st.eof = true;
+    end_member(self);
   } else {
     std::string_view chunk(st.buffer.data(), n);
     st.hash.update(chunk);
@@ -128,9 +192,9 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
     return {[](credit_atom, std::uint32_t) {}, [](pump_atom) {}, [](park_atom) {}};
   }
   st.buffer.resize(chunk_bytes);
-  options.name = st.task.file.name;
-  options.file_sequence = st.task.file.file_sequence;
-  st.parser = std::make_unique<Nem12Reader>(options, st.sink);
+  st.options = options;
+  st.report.name = st.task.file.name;
+  start_parser(self, st.input->member_name());
   log::debug("reader_start", {{"file", st.task.file.name}, {"stream", st.task.stream}});
   st.pump_scheduled = true;
   self->send(self, pump_atom::value);

@@ -143,7 +143,7 @@ TEST_F(Fixture, CrashedReaderIsRestartedAndItsFileCompletes) {
   auto victim = gen.paths[1];
   auto crashed = std::make_shared<std::atomic<bool>>(false);
   actors::set_input_opener([victim, crashed](const std::filesystem::path& p) {
-    auto inner = actors::open_plain_input(p);
+    auto inner = actors::open_default_input(p);
     if (p == victim && !crashed->exchange(true))
       return std::unique_ptr<actors::InputChunks>(new CrashOnce(std::move(inner)));
     return inner;
@@ -158,7 +158,9 @@ TEST_F(Fixture, CrashedReaderIsRestartedAndItsFileCompletes) {
   EXPECT_EQ(metrics.reader.restarts.get(), 1u);
   EXPECT_EQ(store.distinct_keys(), gen.distinct);  // the crashed attempt's part is repeated
   for (const auto& o : intake.outcomes()) {
-    if (o.file.path == victim) EXPECT_EQ(o.readings, gen.readings / 3);
+    if (o.file.path == victim) {
+      EXPECT_EQ(o.readings, gen.readings / 3);
+    }
   }
 }
 
