@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "storage/part_writer.hpp"
+#include "storage/store.hpp"
 #include "tests/storage/batch_fixture.hpp"
 #include "tests/storage/storage_test_util.hpp"
 #include "tests/test_support.hpp"
@@ -144,6 +145,50 @@ TEST_F(IndependentReaders, AcceptTinyAndAllNullParts) {
   add_run(b, "NMI1", "", 1109599200, 30, {42});
   const auto path = write("one.parquet", b);
   expect_accepted(path, 1);
+}
+
+// The DuckDB view documented in docs/storage.md must give what `meterd query` gives, before
+// compaction (duplicates across parts) and after it.
+TEST_F(IndependentReaders, DuckDbNewestVersionViewMatchesMeterdQuery) {
+  REQUIRE_NODE_READERS();
+  Model model;
+  Store store(dir_ / "data");
+  for (int f = 0; f < 3; ++f) {
+    FixtureOptions o;
+    o.days = 35, o.seed = 20 + f, o.file_sequence = 10 + f;
+    o.update_datetime = f == 1 ? 1120000000 : 1110000000;
+    o.file_created = 1109000000 + f;
+    const ReadingBatch b = make_batch(o);
+    model.add(b);
+    store.write(b);
+  }
+  // Newest version per key, the same order as meterd; NULL update/created sort lowest.
+  const std::string sql =
+      "SELECT count(*)::BIGINT AS n, sum(value)::DOUBLE AS s, "
+      "sum(epoch(interval_start) * (1 + line))::BIGINT AS k FROM ("
+      "SELECT *, row_number() OVER (PARTITION BY nmi, suffix, interval_start ORDER BY "
+      "update_datetime DESC NULLS LAST, file_created DESC NULLS LAST, file_sequence DESC) AS rn "
+      "FROM t) WHERE rn = 1";
+  std::uint64_t n = 0;
+  double sum = 0;
+  long long k = 0;
+  store.query({}, [&](const ReadingBatch& b) {
+    b.for_each([&](const ReadingRow& r) {
+      ++n, sum += r.value, k += r.interval_start * (1 + static_cast<long long>(r.line));
+    });
+  });
+  EXPECT_EQ(n, model.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto r = read_with("duckdb", dir_ / "data" / "readings" / "*" / "*.parquet", sql);
+    ASSERT_EQ(r.status, 0) << r.json;
+    EXPECT_NE(r.json.find("\"n\":\"" + std::to_string(n) + "\""), std::string::npos) << r.json;
+    EXPECT_NE(r.json.find("\"k\":\"" + std::to_string(k) + "\""), std::string::npos) << r.json;
+    const std::regex re("\"s\":([-0-9.e+]+)");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.json, m, re)) << r.json;
+    EXPECT_NEAR(std::stod(m[1]), sum, 1e-6 * std::abs(sum));
+    store.compact();
+  }
 }
 
 }  // namespace
