@@ -102,8 +102,18 @@ bool decode_hybrid(std::string_view in, int width, std::size_t n, std::uint32_t*
       const std::uint64_t bytes = groups * width;
       if (bytes > static_cast<std::uint64_t>(end - p)) return false;
       const std::uint64_t count = std::min<std::uint64_t>(groups * 8, n - got);
-      std::uint64_t bitpos = 0;
-      for (std::uint64_t i = 0; i < count; ++i, bitpos += width) {
+      std::uint64_t bitpos = 0, i = 0;
+      if (width == 0) {
+        std::fill(out + got, out + got + count, 0u);
+        i = count;
+      }
+      // Whole 8-byte loads while they stay inside the run, then byte-exact ones at its end.
+      for (; i < count && bitpos / 8 + 8 <= bytes; ++i, bitpos += width) {
+        std::uint64_t word;
+        std::memcpy(&word, p + bitpos / 8, 8);
+        out[got + i] = static_cast<std::uint32_t>((word >> (bitpos % 8)) & mask);
+      }
+      for (; i < count; ++i, bitpos += width) {
         std::uint64_t word = 0;
         const std::size_t byte = bitpos / 8;
         std::memcpy(&word, p + byte, std::min<std::size_t>(8, bytes - byte));

@@ -169,6 +169,17 @@ RowRef current(Cursor* c) {
   return {c, c->buffer(), c->row()};
 }
 
+// Same key? Within one decoded row group, dictionary indices compare for the strings.
+bool same_key(const RowRef& a, const RowRef& b) {
+  const DecodedRowGroup& x = a.cursor->data(a.buffer);
+  const DecodedRowGroup& y = b.cursor->data(b.buffer);
+  if (x.num[kIntervalStart][a.row] != y.num[kIntervalStart][b.row]) return false;
+  if (&x == &y)
+    return x.str[kNmi].idx[a.row] == y.str[kNmi].idx[b.row] &&
+           x.str[kSuffix].idx[a.row] == y.str[kSuffix].idx[b.row];
+  return a.str(kNmi) == b.str(kNmi) && a.str(kSuffix) == b.str(kSuffix);
+}
+
 // Re-forms runs from the merged rows: consecutive rows with equal attributes and evenly
 // spaced starts extend the last run, so output batches keep the run structure.
 class RunBuilder {
@@ -176,8 +187,17 @@ class RunBuilder {
   RunBuilder(const MergeSink& sink, std::size_t batch_rows) : sink_(sink), limit_(batch_rows) {}
 
   void append(const RowRef& r) {
-    std::uint32_t ids[kColumnCount];
     const DecodedRowGroup& d = r.cursor->data(r.buffer);
+    // Fast path: the next row of the same decoded run extends the output run as it is.
+    if (d.serial == last_serial_ && r.row == last_row_ + 1 && !d.run_start[r.row] &&
+        !batch_.runs.empty()) {
+      ++batch_.runs.back().count;
+      batch_.values.push_back(d.value[r.row]);
+      last_row_ = r.row;
+      return;
+    }
+    last_serial_ = d.serial, last_row_ = r.row;
+    std::uint32_t ids[kColumnCount];
     std::uint64_t& gen = r.cursor->out_generation(r.buffer);
     std::vector<std::uint32_t>* cache = r.cursor->out_ids(r.buffer);
     if (gen != generation_) {  // output strings were cleared: forget cached ids
@@ -214,8 +234,10 @@ class RunBuilder {
         return;
       }
     }
-    if (batch_.values.size() >= limit_) flush();
-    if (generation_ != gen) return append(r);  // ids were from the flushed batch
+    if (batch_.values.size() >= limit_) {
+      flush();
+      return append(r);  // ids were from the flushed batch
+    }
     ReadingRun run;
     run.first_value = static_cast<std::uint32_t>(batch_.values.size());
     run.count = 1;
@@ -245,6 +267,7 @@ class RunBuilder {
     batch_.clear();
     ingest_.clear();
     ++generation_;
+    last_serial_ = 0;
   }
   std::uint64_t rows() const { return rows_; }
 
@@ -254,6 +277,8 @@ class RunBuilder {
   ReadingBatch batch_;
   std::vector<std::int64_t> ingest_;
   std::uint64_t generation_ = 0, rows_ = 0;
+  std::uint64_t last_serial_ = 0;  // the decoded row group the last appended row came from
+  std::size_t last_row_ = 0;
 };
 
 }  // namespace
@@ -275,6 +300,16 @@ MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryF
   }
   std::make_heap(heap.begin(), heap.end(), heap_less);
   RunBuilder out(sink, batch_rows);
+  while (heap.size() == 1) {  // one source left: no heap, dedup against its own next row
+    Cursor* c = heap.front();
+    const RowRef row = current(c);
+    c->advance();
+    if (!c->valid())
+      heap.clear();
+    else if (same_key(current(c), row))
+      continue;
+    out.append(row);
+  }
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), heap_less);
     Cursor* c = heap.back();
@@ -287,8 +322,21 @@ MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryF
     }
     // The smallest remaining row is the next version of this key, if there is one: then
     // `row` is superseded. Rows of a key arrive oldest first, so the last one is kept.
-    if (!heap.empty() && compare_key(current(heap.front()), row) == 0) continue;
+    if (!heap.empty() && same_key(current(heap.front()), row)) continue;
     out.append(row);
+    if (heap.size() == 1) {  // the rest comes from one source
+      Cursor* last = heap.front();
+      for (;;) {
+        const RowRef r = current(last);
+        last->advance();
+        if (!last->valid()) {
+          out.append(r);
+          heap.clear();
+          break;
+        }
+        if (!same_key(current(last), r)) out.append(r);
+      }
+    }
   }
   out.flush();
   stats.rows_out = out.rows();

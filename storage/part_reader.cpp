@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -50,10 +51,12 @@ std::int64_t null_value(int c) {
   }
 }
 
+// Per-thread decoding scratch: buffers and the zstd context are reused across row groups.
 struct Decoder {
-  explicit Decoder(const std::string& p) : path(p) {}
+  Decoder() = default;
   Decoder(const Decoder&) = delete;
-  const std::string& path;
+  std::string path;
+  std::string bytes;  // the row group's column chunks
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   std::string page;  // decompressed page body
   std::vector<std::uint32_t> levels, indices;
@@ -355,15 +358,35 @@ PartReader& PartReader::operator=(PartReader&& o) noexcept {
 
 void PartReader::read(std::size_t g, DecodedRowGroup& out) const {
   const RowGroupInfo& rg = groups_.at(g);
-  std::string bytes(static_cast<std::size_t>(rg.end - rg.begin), '\0');
-  read_exact(fd_, bytes.data(), bytes.size(), static_cast<std::uint64_t>(rg.begin));
-  const std::string name = path_.string();
-  Decoder d(name);
+  thread_local Decoder d;
+  d.path = path_.string();
+  d.bytes.resize(static_cast<std::size_t>(rg.end - rg.begin));
+  read_exact(fd_, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(rg.begin));
   out.rows = static_cast<std::size_t>(rg.rows);
+  static std::atomic<std::uint64_t> serials{0};
+  out.serial = ++serials;
   for (int c = 0; c < kColumnCount; ++c) {
     const ChunkInfo& ci = rg.chunks[c];
-    d.column(c, ci, bytes.data() + (ci.start - rg.begin), out.rows, out);
+    d.column(c, ci, d.bytes.data() + (ci.start - rg.begin), out.rows, out);
   }
+  // Where a new writer run may start: any run-constant column changes, or the interval step
+  // breaks. The merge extends its output run without comparing fields when this is 0.
+  auto& starts = out.run_start;
+  starts.assign(out.rows, 0);
+  if (out.rows) starts[0] = 1;
+  for (int c = 0; c < kColumnCount; ++c) {
+    if (c == kIntervalStart || c == kValue) continue;
+    if (kColumns[c].kind == Kind::kString) {
+      const std::uint32_t* v = out.str[c].idx.data();
+      for (std::size_t i = 1; i < out.rows; ++i) starts[i] |= v[i] != v[i - 1];
+    } else {
+      const std::int64_t* v = out.num[c].data();
+      for (std::size_t i = 1; i < out.rows; ++i) starts[i] |= v[i] != v[i - 1];
+    }
+  }
+  const std::int64_t* t = out.num[kIntervalStart].data();
+  const std::int64_t* m = out.num[kIntervalMinutes].data();
+  for (std::size_t i = 1; i < out.rows; ++i) starts[i] |= t[i] != t[i - 1] + m[i] * 60;
 }
 
 }  // namespace meterd::storage

@@ -51,6 +51,8 @@ struct DecodedRowGroup {
   Strings str[kColumnCount];
   std::vector<std::int64_t> num[kColumnCount];
   std::vector<double> value;
+  std::vector<std::uint8_t> run_start;  // 1 where a row may not continue the previous row's run
+  std::uint64_t serial = 0;             // unique per read(): tells reused buffers apart
 };
 
 // What the manifest says about a part; checked on open when given.
