@@ -24,6 +24,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// METERD_KEEP_TEST_DIRS=1 keeps the directories (logs, spool, data) for a post-mortem.
+void remove_unless_kept(const fs::path& dir) {
+  if (!std::getenv("METERD_KEEP_TEST_DIRS")) fs::remove_all(dir);
+}
+
 struct Daemon {
   fs::path dir, spool, data, log;
   pid_t pid = -1;
@@ -172,7 +177,7 @@ TEST(DaemonE2ETest, BootsWithShippedConfigAndQueryEqualsParserAfterSupersession)
     return (m.first == got.end() ? std::string("<end>") : *m.first) + "\n vs " +
            (m.second == want.end() ? std::string("<end>") : *m.second);
   }();
-  fs::remove_all(dir);
+  remove_unless_kept(dir);
 }
 
 // Overlapping generated files: same NMIs, shifted days, so supersession between files (and
@@ -203,12 +208,16 @@ void stage_into(const std::vector<fs::path>& files, const fs::path& incoming) {
 
 TEST(DaemonE2ETest, KillNineAtRandomMomentsThenRestartEqualsACleanRun) {
   auto dir = make_temp_dir("meterd-crash");
-  const int nfiles = 60;
+  const int nfiles = 120;
   auto files = overlapping_files(dir / "gen", nfiles);
   int crashes = 20;
   if (const char* env = std::getenv("METERD_CRASH_ROUNDS")) crashes = std::max(20, std::atoi(env));
 
+  // Small sealed batches, so that files become durable steadily and kills land between, during
+  // and after part commits rather than only before the first one.
+  const std::vector<std::string> small_batches = {"--set", "batch_readings=100000"};
   Daemon clean(dir / "clean");
+  clean.extra = small_batches;
   stage_into(files, clean.spool / "incoming");
   clean.start();
   ASSERT_TRUE(
@@ -218,16 +227,21 @@ TEST(DaemonE2ETest, KillNineAtRandomMomentsThenRestartEqualsACleanRun) {
   auto want = query_lines(clean.data, dir / "clean");
 
   Daemon crashy(dir / "crashy");
+  crashy.extra = small_batches;
   stage_into(files, crashy.spool / "incoming");
   std::mt19937 rng(12345);
   int killed = 0;
   for (; killed < crashes; ++killed) {
     crashy.start();
-    // Random moments, from "still starting up" to "well into a batch".
+    // Random moments, from "still starting up" to "files completing" (a clean run of these
+    // files takes a few seconds, so most kills land mid-ingest).
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 250)(rng)));
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 600)(rng)));
     crashy.kill9();
   }
+  const auto done_while_crashing = crashy.finished();
+  EXPECT_GT(done_while_crashing, 0u) << "no file completed between kills: the kills were too early";
+  EXPECT_LT(done_while_crashing, files.size()) << "everything finished before the last kill";
   crashy.start();
   ASSERT_TRUE(
       wait_until([&] { return crashy.finished() == files.size(); }, std::chrono::seconds(180)))
@@ -238,7 +252,7 @@ TEST(DaemonE2ETest, KillNineAtRandomMomentsThenRestartEqualsACleanRun) {
   auto got = query_lines(crashy.data, dir / "crashy");
   EXPECT_EQ(got.size(), want.size());
   EXPECT_TRUE(got == want) << "query after " << crashes << " kill -9 differs from a clean run";
-  fs::remove_all(dir);
+  remove_unless_kept(dir);
 }
 
 // Peak RSS of `meterd ingest` on one big generated file, from its closing summary.
@@ -269,7 +283,7 @@ TEST(DaemonE2ETest, PeakRssStaysBoundedOnALargeFile) {
   // ~300 MB by default; ~3 GB with METERD_LONG_TESTS=1.
   const std::uint32_t nmis = long_run ? 13000 : 1300;
   EXPECT_LE(ingest_peak_rss_mib(dir, nmis, 365), 256.0);
-  fs::remove_all(dir);
+  remove_unless_kept(dir);
 }
 
 }  // namespace
