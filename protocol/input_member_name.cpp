@@ -3,6 +3,12 @@
 namespace meterd {
 namespace {
 
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+bool is_control(unsigned char byte) {
+  return byte < 0x20 || byte == 0x7f;
+}
+
 bool is_absolute(std::string_view name) {
   if (name.front() == '/' || name.front() == '\\') return true;
   // "C:..." is rooted on Windows even without a separator.
@@ -33,13 +39,31 @@ std::string unsafe_member_name_reason(std::string_view name, std::size_t max_byt
            std::to_string(max_bytes);
   for (const char c : name) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f)
+    if (is_control(byte))
       return "member name contains control character 0x" +
-             std::string{"0123456789abcdef"[byte >> 4], "0123456789abcdef"[byte & 15]};
+             std::string{kHexDigits[byte >> 4], kHexDigits[byte & 15]};
   }
   if (is_absolute(name)) return "member name is an absolute path";
   if (has_parent_component(name)) return "member name contains a \"..\" component";
   return {};
+}
+
+std::string printable_member_name(std::string_view name) {
+  // Longer than any name the default limit lets through, short enough for a log line.
+  constexpr std::size_t kMaxShown = 300;
+  std::string out;
+  for (const char c : name.substr(0, kMaxShown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (is_control(byte)) {
+      out += "\\x";
+      out += kHexDigits[byte >> 4];
+      out += kHexDigits[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  if (name.size() > kMaxShown) out += "...";
+  return out;
 }
 
 }  // namespace meterd

@@ -13,4 +13,8 @@ namespace meterd {
 // an empty string if it is fine.
 std::string unsafe_member_name_reason(std::string_view name, std::size_t max_bytes);
 
+// `name` fit for messages and logs, safe or not: control characters escaped as \xNN, hostile
+// lengths cut short with "...". Unchanged for any name that passes the check above.
+std::string printable_member_name(std::string_view name);
+
 }  // namespace meterd

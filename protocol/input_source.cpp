@@ -12,25 +12,6 @@
 namespace meterd {
 namespace {
 
-// Member names go into messages and logs: control characters are escaped and hostile lengths
-// cut short (the full name is never needed to find the member again: it is refused).
-std::string printable(std::string_view name) {
-  constexpr std::size_t kMaxShown = 300;
-  std::string out;
-  for (const char c : name.substr(0, kMaxShown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += "0123456789abcdef"[byte >> 4];
-      out += "0123456789abcdef"[byte & 15];
-    } else {
-      out += c;
-    }
-  }
-  if (name.size() > kMaxShown) out += "...";
-  return out;
-}
-
 // Walks the layers of one input depth-first, handing each member to the visitor as it streams.
 class InputWalker {
  public:
@@ -79,7 +60,7 @@ class InputWalker {
     ZipMember member;
     while (zip.next(member)) {
       if (!member.regular) continue;  // directories and links carry no data of their own
-      const std::string member_name = name + "!" + printable(member.path);
+      const std::string member_name = name + "!" + printable_member_name(member.path);
       try {
         if (const std::string why = unsafe_member_name_reason(member.path, limits_.max_member_name);
             !why.empty())

@@ -1,6 +1,11 @@
 // Zip archives read as a stream through libarchive: members come out one after another, each
 // readable as a ByteSource, and the archive itself is pulled from any ByteSource, so a zip inside
 // a zip (or inside a gzip) streams straight out of its parent without a temporary copy.
+//
+// A zip in a file or buffer is read through its central directory; one that can only be streamed
+// (nested, from a pipe, or truncated so that the directory is gone) is read from its local
+// headers, which do not say which members are symlinks: there a symlink comes through as a small
+// regular member holding the link's target.
 #pragma once
 
 #include <cstdint>

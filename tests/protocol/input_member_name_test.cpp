@@ -27,5 +27,12 @@ TEST(InputMemberName, ControlCharactersEmptyAndOverlongNamesAreUnsafe) {
             std::string::npos);
 }
 
+TEST(InputMemberName, PrintableNamesEscapeControlsAndCutHostileLengths) {
+  EXPECT_EQ(printable_member_name("dir/a.csv"), "dir/a.csv");
+  EXPECT_EQ(printable_member_name("a\nb\x1b"), "a\\x0ab\\x1b");
+  const std::string shown = printable_member_name(std::string(70000, 'x'));
+  EXPECT_EQ(shown, std::string(300, 'x') + "...");
+}
+
 }  // namespace
 }  // namespace meterd
