@@ -52,7 +52,7 @@ struct StoreOptions {
   bool read_only = false;
   // Recovery reads every part in full to check its CRC-32C (otherwise size + footer only).
   bool verify_parts_on_open = true;
-  std::size_t row_group_rows = 1 << 20;
+  std::size_t row_group_rows = 1 << 18;
   std::function<void(LifecycleStep, const std::filesystem::path&)> fault_hook;
 };
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -125,6 +126,11 @@ int run_query(int argc, char** argv) {
   }
   if (data_dir.empty() || (format != "csv" && format != "json" && format != "parquet")) {
     std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (!std::filesystem::is_directory(std::filesystem::path(data_dir) / "manifest")) {
+    std::fprintf(stderr, "meterd query: %s is not a meterd data directory (no manifest/)\n",
+                 data_dir.c_str());
     return 2;
   }
   try {
