@@ -16,7 +16,7 @@ class Sha256 {
   std::string hex_digest();  // finalises; call once
 
  private:
-  void block(const unsigned char* p);
+  void blocks(const unsigned char* p, std::size_t n);  // n whole 64-byte blocks
   std::array<std::uint32_t, 8> h_;
   std::array<unsigned char, 64> buf_{};
   std::size_t buffered_ = 0;

@@ -125,5 +125,16 @@ TEST(Sha256Test, KnownDigests) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+TEST(Sha256Test, AgreesAcrossChunkingsOnLongInput) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data.push_back(static_cast<char>((i * 131) ^ (i >> 7)));
+  actors::Sha256 whole;
+  whole.update(data);
+  actors::Sha256 pieces;
+  for (std::size_t i = 0; i < data.size(); i += 37)
+    pieces.update(std::string_view(data).substr(i, 37));
+  EXPECT_EQ(whole.hex_digest(), pieces.hex_digest());
+}
+
 }  // namespace
 }  // namespace meterd::test
