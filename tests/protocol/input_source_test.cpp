@@ -378,6 +378,38 @@ TEST(InputSource, ZipInsideGzipIsOpened) {
   EXPECT_EQ(recorder.members[0].member.outer_kind, InputKind::gzip);
 }
 
+TEST(InputSource, CompressionInsideCompressionIsUndoneLayerByLayer) {
+  const std::string text = nem12_text(20);
+  InputResult result;
+  const Recorder recorder = read_buffer("twice.csv.bz2.gz", gzip(bzip2(gzip(text))), {}, &result);
+  ASSERT_EQ(recorder.names(), std::vector<std::string>{"twice.csv.bz2.gz"});
+  EXPECT_EQ(recorder.members[0].data, text);
+  EXPECT_EQ(recorder.members[0].member.depth, 3u);
+  EXPECT_EQ(result.bytes_in, gzip(bzip2(gzip(text))).size());
+}
+
+TEST(InputSource, InputsReadOnSeveralThreadsAtOnceDoNotInterfere) {
+  std::vector<std::string> texts, archives;
+  for (int i = 0; i < 4; ++i) {
+    texts.push_back(nem12_text(30 + i) + random_bytes(200000, 20 + i));
+    archives.push_back(zip({{"in.csv.gz", gzip(texts.back())}}));
+  }
+  std::vector<Recorder> recorders(archives.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < archives.size(); ++i)
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < 5; ++round) {
+        recorders[i] = Recorder{};
+        read_input_buffer("t" + std::to_string(i) + ".zip", archives[i], recorders[i]);
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < archives.size(); ++i) {
+    ASSERT_EQ(recorders[i].members.size(), 1u) << i;
+    EXPECT_EQ(recorders[i].members[0].data, texts[i]) << i;
+  }
+}
+
 TEST(InputSource, NestingBeyondTheLimitIsAnErrorForThatMemberOnly) {
   const std::string deep = zip({{"l2.zip", zip({{"l3.zip", zip({{"deep.csv", "x\n"}})}})}});
   const std::string archive =
