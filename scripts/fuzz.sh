@@ -74,7 +74,7 @@ echo "fuzz.sh: fuzzing for ${seconds}s" >&2
 status=0
 (cd "$build" && ./nem12_reader_fuzz \
   -max_total_time="$seconds" \
-  -max_len=65536 \
+  -max_len=16384 \
   -timeout=25 \
   -rss_limit_mb=2560 \
   -print_final_stats=1 \
