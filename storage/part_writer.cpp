@@ -208,6 +208,9 @@ struct PartWriter::Impl {
     }
   }
   static std::int64_t micros(epoch_seconds t) { return t * kMicros; }
+  void put_time(int c, epoch_seconds t, std::uint32_t count) {
+    put_nullable(c, t != kNoTime, t == kNoTime ? 0 : micros(t), count);
+  }
 
   void append_run(const StringTable& s, const double* vals, const ReadingRun& run,
                   std::uint32_t from, std::uint32_t count, std::int64_t ingest_us) {
@@ -228,11 +231,9 @@ struct PartWriter::Impl {
     put_int(kIntervalMinutes, run.interval_minutes);
     put_nullable(kMethod, run.method != kNoMethod, run.method, count);
     put_nullable(kReasonCode, run.reason_code != kNoReasonCode, run.reason_code, count);
-    put_nullable(kUpdateDatetime, run.update_datetime != kNoTime, micros(run.update_datetime),
-                 count);
-    put_nullable(kMsatsLoadDatetime, run.msats_load_datetime != kNoTime,
-                 micros(run.msats_load_datetime), count);
-    put_nullable(kFileCreated, run.file_created != kNoTime, micros(run.file_created), count);
+    put_time(kUpdateDatetime, run.update_datetime, count);
+    put_time(kMsatsLoadDatetime, run.msats_load_datetime, count);
+    put_time(kFileCreated, run.file_created, count);
     put_int(kLine, run.line);
     put_int(kFileSequence, static_cast<std::int64_t>(run.file_sequence));
     put_int(kIngestTime, ingest_us);

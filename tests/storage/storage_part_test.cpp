@@ -140,6 +140,12 @@ TEST_F(PartTest, CorruptBytesAreDetected) {
     }
   }
   EXPECT_EQ(detected, tried);
+  // Truncated at any point (a half-written file): rejected at open, never decoded.
+  for (std::size_t len = 0; len < bytes.size(); len += 131) {
+    const auto p3 = dir_ / "short.parquet";
+    std::ofstream(p3, std::ios::binary | std::ios::trunc) << bytes.substr(0, len);
+    EXPECT_THROW(PartReader r(p3), CorruptPart) << len;
+  }
 }
 
 }  // namespace
