@@ -29,7 +29,8 @@ constexpr epoch_seconds kMarch2005 = 1109599200;  // 2005-03-01T00:00+10:00
 
 // Runs already in (nmi, suffix, interval_start) order, as the batcher hands them over.
 ReadingBatch make_sorted_batch(int nmis, int first_nmi = 0, std::uint64_t sequence = 1,
-                               epoch_seconds update = 1110000000, int every_nth_day = 1) {
+                               epoch_seconds update = 1110000000, int every_nth_day = 1,
+                               double value_scale = 1) {
   ReadingBatch b;
   std::uint64_t state = 0x9E3779B97F4A7C15ull * (first_nmi + 1);
   auto rnd = [&] {
@@ -68,7 +69,7 @@ ReadingBatch make_sorted_batch(int nmis, int first_nmi = 0, std::uint64_t sequen
           } else {
             v = scale * (0.3 + 0.4 * std::sin((hour - 6) / 24 * 2 * M_PI) + 0.3 * rnd());
           }
-          b.values.push_back(std::round(v * 1000) / 1000);
+          b.values.push_back(std::round(v * value_scale * 1000) / 1000);
         }
         b.runs.push_back(run);
       }
@@ -108,6 +109,19 @@ void BM_WritePart(benchmark::State& state) {
 }
 // 3,400 NMIs x 2 streams x 31 days x 48 = 10.1 M rows (one partition-month).
 BENCHMARK(BM_WritePart)->Arg(3400)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Large (C&I) meters: the same shapes x 100, so ~10^5 distinct values per row group.
+void BM_WritePartLargeMeters(benchmark::State& state) {
+  const ReadingBatch batch =
+      make_sorted_batch(static_cast<int>(state.range(0)), 0, 1, 1110000000, 1, 100);
+  const auto path = bench_dir() / "write-large.parquet";
+  PartSummary s;
+  for (auto _ : state) s = write_part(path, batch);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch.readings()));
+  state.counters["bytes_per_row"] = static_cast<double>(s.bytes) / static_cast<double>(s.rows);
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_WritePartLargeMeters)->Arg(3400)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_StoreWrite(benchmark::State& state) {
   // Batches of ~65k readings (what the reader emits), through the whole lifecycle.

@@ -75,8 +75,8 @@ struct IntDict {
 
 // Open-addressing dictionary for doubles keyed by bit pattern (so -0.0 and NaNs round-trip).
 struct ValueDict {
-  static constexpr int kBits = 17;
-  static constexpr std::uint32_t kMaxEntries = 1u << 16;
+  static constexpr int kBits = 19;
+  static constexpr std::uint32_t kMaxEntries = 1u << 18;  // load factor <= 0.5
   std::vector<std::uint64_t> keys = std::vector<std::uint64_t>(1u << kBits);
   std::vector<std::uint32_t> slots = std::vector<std::uint32_t>(1u << kBits, kNull);
   std::vector<double> entries;
@@ -417,7 +417,14 @@ struct PartWriter::Impl {
     }
     value_dict.clear();
     value_idx.resize(rows);
-    const bool dict = value_dict.build(values.data(), rows, value_idx.data());
+    // Dictionary when it pays: entries + bit-packed indices well under PLAIN's 8 bytes/row
+    // (meter values with 3 decimals repeat a lot; a high-cardinality group goes PLAIN).
+    bool dict = value_dict.build(values.data(), rows, value_idx.data());
+    if (dict) {
+      const std::size_t n = value_dict.entries.size();
+      const std::size_t bits = n > 1 ? static_cast<std::size_t>(bit_width(n - 1)) : 0;
+      dict = n * 8 + rows * bits / 8 < rows * 8 * 4 / 5;
+    }
     if (dict) {
       body.assign(reinterpret_cast<const char*>(value_dict.entries.data()),
                   value_dict.entries.size() * sizeof(double));

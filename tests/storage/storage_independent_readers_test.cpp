@@ -139,6 +139,16 @@ TEST_F(IndependentReaders, AcceptManyRowGroupsAndPlainValues) {
   expect_accepted(path, rows_);
 }
 
+TEST_F(IndependentReaders, AcceptLargeValueDictionary) {
+  REQUIRE_NODE_READERS();
+  ReadingBatch b;
+  std::vector<double> values(120000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 30011) / 100;
+  add_run(b, "NMI1", "E1", 1109599200, 5, values);
+  const auto path = write("bigdict.parquet", b);
+  expect_accepted(path, rows_);
+}
+
 TEST_F(IndependentReaders, AcceptTinyAndAllNullParts) {
   REQUIRE_NODE_READERS();
   ReadingBatch b;
