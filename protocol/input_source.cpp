@@ -51,7 +51,8 @@ class InputWalker {
     CountingByteSource counted(source, compressed);
     const auto decoded = make_decompressing_source(kind, counted, name);
     // The decompressor starts reading only now: nothing of it was counted before.
-    ExpansionGuard guarded(*decoded, &compressed, 0, name, budget_);
+    ExpansionGuard guarded(*decoded, &compressed, 0, name, budget_,
+                           kind == InputKind::bzip2 ? limits_.max_ratio_bzip2 : limits_.max_ratio);
     walk(name, guarded, depth);
   }
 
@@ -68,7 +69,7 @@ class InputWalker {
         if (member.encrypted)
           throw InputError(member_name + ": encrypted members are not supported");
         ExpansionGuard guarded(zip.data(), zip.raw_bytes_counter(), ZipReader::kMaxReadAhead,
-                               member_name, budget_);
+                               member_name, budget_, limits_.max_ratio);
         walk(member_name, guarded, depth);
       } catch (InputError& e) {
         report(e, member_name);
