@@ -37,7 +37,8 @@ class StoreAdapter final : public IngestStore {
 }  // namespace
 
 std::unique_ptr<IngestStore> open_store(const std::filesystem::path& data_dir) {
-  return std::make_unique<StoreAdapter>(data_dir);
+  // Absolute: the store's directory creation does not terminate on a bare relative name.
+  return std::make_unique<StoreAdapter>(std::filesystem::absolute(data_dir));
 }
 
 }  // namespace meterd::actors
