@@ -333,6 +333,10 @@ PartReader::PartReader(const std::filesystem::path& path, const PartExpectation*
     fd_ = -1;
     throw;
   }
+  // Do not keep the descriptor: a query over thousands of uncompacted parts would otherwise
+  // run out of file descriptors. read() opens the file for each row group.
+  ::close(fd_);
+  fd_ = -1;
 }
 
 PartReader::~PartReader() {
@@ -361,7 +365,18 @@ void PartReader::read(std::size_t g, DecodedRowGroup& out) const {
   thread_local Decoder d;
   d.path = path_.string();
   d.bytes.resize(static_cast<std::size_t>(rg.end - rg.begin));
-  read_exact(fd_, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(rg.begin));
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path_.string());
+  try {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != size_)
+      throw CorruptPart(path_.string() + ": changed since it was opened");
+    read_exact(fd, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(rg.begin));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
   out.rows = static_cast<std::size_t>(rg.rows);
   static std::atomic<std::uint64_t> serials{0};
   out.serial = ++serials;

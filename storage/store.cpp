@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <set>
 #include <system_error>
 #include <tuple>
 
@@ -414,63 +416,91 @@ struct Store::Impl {
     return out;
   }
 
-  std::vector<PartReader> open_parts(const std::vector<const ManifestPart*>& parts) const {
-    std::vector<PartReader> readers;
+  // Parts are immutable, so their parsed footers are cached (a query over many parts would
+  // otherwise re-read every footer). Entries go when compaction removes the part.
+  std::vector<std::shared_ptr<const PartReader>> open_parts(
+      const std::vector<const ManifestPart*>& parts) const {
+    std::vector<std::shared_ptr<const PartReader>> readers;
     readers.reserve(parts.size());
+    std::lock_guard lock(cache_mutex);
     for (const ManifestPart* p : parts) {
-      PartExpectation expect{p->bytes, p->footer_crc32c};
-      readers.emplace_back(readings / p->partition / p->file, &expect);
+      auto& slot = footer_cache[p->key()];
+      if (!slot) {
+        PartExpectation expect{p->bytes, p->footer_crc32c};
+        slot = std::make_shared<const PartReader>(readings / p->partition / p->file, &expect);
+      }
+      readers.push_back(slot);
     }
     return readers;
   }
+  void forget(const std::vector<std::string>& keys) {
+    std::lock_guard lock(cache_mutex);
+    for (const auto& k : keys) footer_cache.erase(k);
+  }
+  mutable std::mutex cache_mutex;
+  mutable std::map<std::string, std::shared_ptr<const PartReader>> footer_cache;
 
   void query(const QueryFilter& f, const MergeSink& sink) const {
     const auto readers = open_parts(select(f));
     std::vector<const PartReader*> ptrs;
-    for (const auto& r : readers) ptrs.push_back(&r);
+    for (const auto& r : readers) ptrs.push_back(r.get());
     merge_parts(ptrs, f, sink);
   }
 
   // --- compaction --------------------------------------------------------------------------
 
+  // At most this many parts are merged at once: each open cursor holds two decoded row
+  // groups, so the fan-in bounds compaction's memory (16 x 2 x 256k rows x ~125 B = 1 GiB
+  // worst case; typical daemon parts are far smaller).
+  static constexpr std::size_t kMaxFanIn = 16;
+
+  std::vector<const ManifestPart*> parts_of(const std::string& partition) const {
+    std::vector<const ManifestPart*> out;
+    for (const auto& [key, p] : manifest->parts())
+      if (p.partition == partition) out.push_back(&p);
+    return out;  // manifest order: oldest (lowest id) first
+  }
+
+  // Merges `parts` (oldest first) of one partition into one part, swapping them atomically.
+  void merge_group(const std::string& partition, const std::vector<const ManifestPart*>& parts) {
+    const auto readers = open_parts(parts);
+    std::vector<const PartReader*> ptrs;
+    std::vector<std::string> removed;
+    for (const auto& r : readers) ptrs.push_back(r.get());
+    for (const ManifestPart* p : parts) removed.push_back(p->key());
+    std::vector<Staged> staged;
+    try {
+      staged.push_back(stage_part(partition, [&](PartWriter& w) {
+        merge_parts(
+            ptrs, QueryFilter{},
+            [&](const ReadingBatch& b, std::span<const std::int64_t> ingest) { w.add(b, ingest); });
+      }));
+    } catch (const std::system_error&) {
+      unstage(staged);
+      throw;
+    }
+    publish(staged, removed);
+    forget(removed);
+    // The old files are now orphans; recovery would remove them too if we crashed here.
+    std::error_code ec;
+    for (const auto& key : removed) std::filesystem::remove(readings / key, ec);
+    fs::fsync_dir(readings / partition);
+    hook(LifecycleStep::kOldPartsRemoved, readings / partition);
+  }
+
   std::uint64_t compact() {
     if (opt.read_only) throw std::logic_error("Store opened read-only");
-    std::map<std::string, std::vector<const ManifestPart*>> by_partition;
-    for (const auto& [key, p] : manifest->parts()) by_partition[p.partition].push_back(&p);
+    std::set<std::string> partitions;
+    for (const auto& [key, p] : manifest->parts()) partitions.insert(p.partition);
     std::uint64_t compacted = 0;
-    for (auto& [partition, parts] : by_partition) {
-      if (parts.size() < 2) continue;
-      const auto readers = open_parts(parts);
-      std::vector<const PartReader*> ptrs;
-      std::vector<std::string> removed;
-      for (const auto& r : readers) ptrs.push_back(&r);
-      for (const ManifestPart* p : parts) removed.push_back(p->key());
-      std::vector<Staged> staged;
-      try {
-        staged.push_back(stage_part(partition, [&](PartWriter& w) {
-          merge_parts(ptrs, QueryFilter{},
-                      [&](const ReadingBatch& b, std::span<const std::int64_t> ingest) {
-                        w.add(b, ingest);
-                      });
-        }));
-      } catch (const std::system_error&) {
-        unstage(staged);
-        throw;
+    for (const auto& partition : partitions) {
+      bool merged = false;
+      for (auto parts = parts_of(partition); parts.size() > 1; parts = parts_of(partition)) {
+        if (parts.size() > kMaxFanIn) parts.resize(kMaxFanIn);
+        merge_group(partition, parts);
+        merged = true;
       }
-      if (staged.back().part.rows == 0) {  // everything superseded? keep an empty part out
-        unstage(staged);
-        manifest->commit({}, removed);
-      } else {
-        publish(staged, removed);
-      }
-      // The old files are now orphans; recovery would remove them too if we crash here.
-      std::vector<std::filesystem::path> old;
-      for (const auto& key : removed) old.push_back(readings / key);
-      std::error_code ec;
-      for (const auto& path : old) std::filesystem::remove(path, ec);
-      fs::fsync_dir(readings / partition);
-      hook(LifecycleStep::kOldPartsRemoved, readings / partition);
-      ++compacted;
+      compacted += merged;
     }
     return compacted;
   }

@@ -170,6 +170,25 @@ TEST_F(StoreTest, CompactionLeavesOnePartPerPartitionAndSameAnswers) {
   EXPECT_EQ(store.compact(), 0u);  // nothing left to merge
 }
 
+TEST_F(StoreTest, CompactionOfManyPartsMergesInBoundedGroups) {
+  Model model;
+  Store store(dir_);
+  for (int f = 0; f < 40; ++f) {  // more parts than one merge takes at once
+    FixtureOptions o;
+    o.nmis = 2, o.days = 2 + f % 3, o.seed = 100 + f, o.file_sequence = 1 + f;
+    o.update_datetime = 1110000000 + (f * 7919) % 13;  // versions in no particular order
+    const ReadingBatch b = make_batch(o);
+    model.add(b);
+    store.write(b);
+  }
+  EXPECT_EQ(store.parts().size(), 40u);
+  EXPECT_EQ(store.compact(), 1u);
+  ASSERT_EQ(store.parts().size(), 1u);
+  EXPECT_EQ(store.parts()[0].rows, model.size());
+  EXPECT_EQ(query_csv(store), model.csv());
+  expect_no_orphans(store);
+}
+
 TEST_F(StoreTest, CrashAtEveryWriteStepLosesNothingAndLeavesNoOrphan) {
   const auto batches = versions();
   Model model;
