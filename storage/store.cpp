@@ -162,6 +162,13 @@ struct Store::Impl {
                                 " torn or corrupt record(s)");
     const auto& parts = manifest->parts();
     std::error_code ec;
+    // Leftovers of an interrupted atomic replace (manifest checkpoint, sequence mark).
+    for (const char* sub : {"manifest", "ledger"})
+      for (const auto& f : std::filesystem::directory_iterator(dir / sub, ec))
+        if (is_temporary(f.path().filename().string())) {
+          std::filesystem::remove(f.path(), ec);
+          ++report.temporaries_removed;
+        }
     for (const auto& pdir : std::filesystem::directory_iterator(readings, ec)) {
       if (!pdir.is_directory()) continue;
       const std::string partition = pdir.path().filename().string();
