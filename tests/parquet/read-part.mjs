@@ -24,7 +24,7 @@ async function duckdb() {
   const { DuckDBInstance } = await import('@duckdb/node-api')
   const db = await DuckDBInstance.create(':memory:', { threads: '1' })
   const con = await db.connect()
-  await con.run(`CREATE VIEW t AS SELECT * FROM read_parquet('${file.replaceAll("'", "''")}')`)
+  await con.run(`CREATE VIEW t AS SELECT * FROM read_parquet('${file.replaceAll("'", "''")}', hive_partitioning = false)`)
   const desc = (await con.runAndReadAll('DESCRIBE t')).getRowObjectsJS()
   const names = desc.map(d => d.column_name)
   const columns = names.map(() => [])
