@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <system_error>
 #include <tuple>
 
@@ -308,8 +309,14 @@ struct Store::Impl {
     // Cut runs into per-partition pieces (a run never crosses a NEM day, but be safe).
     std::vector<Piece> pieces;
     pieces.reserve(batch.runs.size());
+    const auto nstrings = batch.strings.size();
     for (const ReadingRun& run : batch.runs) {
       if (run.count == 0) continue;
+      // A malformed batch must not become out-of-bounds reads (or a corrupt part).
+      if (std::uint64_t{run.first_value} + run.count > batch.values.size() || run.nmi >= nstrings ||
+          run.suffix >= nstrings || run.register_id >= nstrings || run.meter_serial >= nstrings ||
+          run.uom >= nstrings || run.reason_description >= nstrings)
+        throw std::invalid_argument("Store::write: run refers outside its batch");
       std::uint32_t k = 0;
       while (k < run.count) {
         const int m = nem_month(run.interval_start(k));
