@@ -53,10 +53,12 @@ void write_all(int fd, std::string_view bytes, const std::filesystem::path& what
 }
 
 void make_dirs(const std::filesystem::path& dir) {
-  if (std::filesystem::is_directory(dir)) return;
-  make_dirs(dir.parent_path());
+  if (dir.empty() || std::filesystem::is_directory(dir)) return;
+  std::filesystem::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";  // a relative path's first component
+  make_dirs(parent);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail("mkdir", dir);
-  fsync_dir(dir.parent_path());
+  fsync_dir(parent);
 }
 
 void atomic_replace(const std::filesystem::path& path, std::string_view content) {

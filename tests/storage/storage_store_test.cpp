@@ -323,6 +323,21 @@ TEST_F(StoreTest, LedgerAndSequenceSurviveRestart) {
   EXPECT_GT(store.next_file_sequence(), last);
 }
 
+TEST_F(StoreTest, RelativeDataDirAndMalformedBatch) {
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_);
+  {
+    Store store("data");
+    FixtureOptions o;
+    ReadingBatch b = make_batch(o);
+    EXPECT_EQ(store.write(b).size(), 1u);
+    b.runs[0].first_value = static_cast<std::uint32_t>(b.values.size());  // points past values
+    EXPECT_THROW(store.write(b), std::invalid_argument);
+  }
+  std::filesystem::current_path(cwd);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "readings" / "month=2005-03"));
+}
+
 TEST_F(StoreTest, SecondWriterIsRefused) {
   Store store(dir_);
   EXPECT_THROW(Store second(dir_), std::system_error);
