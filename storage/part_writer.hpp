@@ -21,7 +21,7 @@ struct PartWriterOptions {
   // 256k rows: big enough for scans and zstd; a merge cursor holds two decoded row groups
   // (~125 bytes/row each), so bigger groups cost memory per part being merged.
   std::size_t row_group_rows = 1 << 18;
-  std::size_t page_rows = 1 << 17;       // ~1 MiB of doubles per page at most
+  std::size_t page_rows = 1 << 17;  // ~1 MiB of doubles per page at most
   int zstd_level = 1;
 };
 
