@@ -62,6 +62,11 @@ const std::vector<Field>& fields() {
       u32("reader_window", &Config::reader_window),
       {"strict", [](Config& c, const std::string& v) { c.strict = parse_bool("strict", v); },
        [](const Config& c) { return std::string(c.strict ? "true" : "false"); }},
+      {"skip_known_files",
+       [](Config& c, const std::string& v) {
+         c.skip_known_files = parse_bool("skip_known_files", v);
+       },
+       [](const Config& c) { return std::string(c.skip_known_files ? "true" : "false"); }},
       u32("batch_readings", &Config::batch_readings),
       u32("batcher_max_readings", &Config::batcher_max_readings),
       u32("flush_interval_ms", &Config::flush_interval_ms),
@@ -108,6 +113,7 @@ Config::Config()
       reader_batch_readings(defaults::reader_batch_readings),
       reader_window(defaults::reader_window),
       strict(defaults::strict),
+      skip_known_files(defaults::skip_known_files),
       batch_readings(defaults::batch_readings),
       batcher_max_readings(defaults::batcher_max_readings),
       flush_interval_ms(defaults::flush_interval_ms),

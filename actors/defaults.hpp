@@ -27,6 +27,8 @@ inline constexpr std::uint32_t read_chunk_bytes = 1u << 20;    // bytes fed per 
 inline constexpr std::uint32_t reader_batch_readings = 65536;  // readings per reader batch
 inline constexpr std::uint32_t reader_window = 4;              // reader -> batcher credit
 inline constexpr bool strict = false;                          // spec-exact parsing
+// A file whose sha256 is already in the ledger is not read again (reported as a duplicate).
+inline constexpr bool skip_known_files = true;
 
 // Batcher.
 inline constexpr std::uint32_t batch_readings = 1u << 20;        // seal a partition at this

@@ -50,6 +50,10 @@ std::mutex g_opener_mutex;
 InputOpener g_opener;
 }  // namespace
 
+std::unique_ptr<InputChunks> open_raw_input(const std::filesystem::path& path) {
+  return std::make_unique<PlainFile>(path);
+}
+
 std::unique_ptr<InputChunks> open_default_input(const std::filesystem::path& path) {
   auto plain = std::make_unique<PlainFile>(path);  // throws if it cannot be opened
   char head[kSniffBytes];

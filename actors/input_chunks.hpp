@@ -36,6 +36,8 @@ using InputOpener = std::function<std::unique_ptr<InputChunks>(const std::filesy
 void set_input_opener(InputOpener opener);
 // The default opener (sniffs the content), for a test opener that wraps it.
 std::unique_ptr<InputChunks> open_default_input(const std::filesystem::path& path);
+// The raw bytes of a file, whatever it contains (for the content hash).
+std::unique_ptr<InputChunks> open_raw_input(const std::filesystem::path& path);
 // Compressed or archived input (archive_chunks.cpp).
 std::unique_ptr<InputChunks> open_archive_input(const std::filesystem::path& path);
 

@@ -26,6 +26,7 @@ enum class FileStatus {
   dead_letter,  // some readings went to dead_letter/ after the safety path gave up
   failed,       // the reader kept crashing; left for the next start
   parked,       // shutdown came first; left in processing/ for the next start
+  duplicate,    // same content hash as a file already ingested: not read again
 };
 const char* to_string(FileStatus status);
 

@@ -45,7 +45,8 @@ struct ReaderDone {
   FileReport report;
   std::uint64_t readings_sent = 0, bytes = 0;
   std::string content_hash;
-  std::string error;  // non-empty: the file could not be opened (not worth a restart)
+  std::string error;       // non-empty: the file could not be opened (not worth a restart)
+  bool duplicate = false;  // its content hash is in the ledger: not read again
   double read_seconds = 0;
 };
 
@@ -119,8 +120,10 @@ struct ReaderTask {
   ClaimedFile file;
 };
 
+// `ledger`: where to look up content hashes (skip_known_files); may be null.
 reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batcher_actor batcher,
-                          supervisor_actor supervisor, const Config& config, Metrics& metrics);
+                          supervisor_actor supervisor, const Config& config, IngestStore* ledger,
+                          Metrics& metrics);
 batcher_actor spawn_batcher(caf::local_actor* parent, writer_actor writer, const Config& config,
                             Metrics& metrics);
 writer_actor spawn_writer(caf::local_actor* parent, IngestStore& store, safety_actor safety,

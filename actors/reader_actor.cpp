@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "actors/config.hpp"
+#include "actors/ingest_store.hpp"
 #include "actors/input_chunks.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
@@ -43,6 +44,9 @@ struct ReaderState {
   std::uint32_t members = 0;
   std::vector<char> buffer;
   Sha256 hash;
+  std::string content_hash;
+  std::unique_ptr<InputChunks> raw;  // the hashing pass reads the raw bytes
+  IngestStore* ledger = nullptr;     // set: skip files whose hash is already recorded
   std::uint64_t bytes = 0, sent = 0;
   std::chrono::steady_clock::time_point started;
   static inline const char* name = "meterd.reader";
@@ -119,7 +123,7 @@ void finish(reader_pointer self) {
   done.report.name = st.task.file.name;
   done.readings_sent = st.sent;
   done.bytes = st.bytes;
-  done.content_hash = st.hash.hex_digest();
+  done.content_hash = st.content_hash;
   done.read_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
   st.metrics->reader.files_finished.add();
@@ -127,6 +131,55 @@ void finish(reader_pointer self) {
   st.metrics->reader.warnings.add(done.report.warnings());
   self->send(st.supervisor, std::move(done));
   self->quit();
+}
+
+void parse_step(reader_pointer self);
+bool hash_step(reader_pointer self);
+
+// Unreadable (missing, permissions, not a known container): a restart would not help.
+void unreadable(reader_pointer self, const std::string& why) {
+  auto& st = self->state;
+  ReaderDone done;
+  done.stream = st.task.stream;
+  done.report.name = st.task.file.name;
+  done.report.fatal = true;
+  done.error = why;
+  done.content_hash = st.content_hash;
+  self->send(st.supervisor, std::move(done));
+  self->quit();
+}
+
+// One chunk of the hashing pass. At its end: a file already in the ledger is reported as a
+// duplicate and not read again; any other is opened for parsing (decoded by content).
+// Returns false when the reader is done.
+bool hash_step(reader_pointer self) {
+  auto& st = self->state;
+  std::size_t n = st.raw->read(st.buffer.data(), st.buffer.size());  // throws -> restart
+  if (n > 0) {
+    st.hash.update(std::string_view(st.buffer.data(), n));
+    return true;
+  }
+  st.raw.reset();
+  st.content_hash = st.hash.hex_digest();
+  if (st.ledger && st.ledger->ledger_contains(st.content_hash)) {
+    ReaderDone done;
+    done.stream = st.task.stream;
+    done.report.name = st.task.file.name;
+    done.content_hash = st.content_hash;
+    done.duplicate = true;
+    st.metrics->files.skipped_duplicates.add();
+    self->send(st.supervisor, std::move(done));
+    self->quit();
+    return false;
+  }
+  try {
+    st.input = open_input(st.task.file.path);
+  } catch (const std::system_error& e) {
+    unreadable(self, e.what());
+    return false;
+  }
+  start_parser(self, st.input->member_name());
+  return true;
 }
 
 // Sends what credit allows, then reads one more chunk and schedules itself again, so that a
@@ -151,24 +204,32 @@ void pump(reader_pointer self) {
   }
   st.stalled = false;
   if (st.eof) return finish(self);
-  std::size_t n = st.input->read(st.buffer.data(), st.buffer.size());  // throws -> restart
-  if (n == 0) {
-    end_member(self);
+  if (st.raw) {
+    if (!hash_step(self)) return;
   } else {
-    std::string_view chunk(st.buffer.data(), n);
-    st.hash.update(chunk);
-    st.bytes += n;
-    st.metrics->reader.bytes.add(n);
-    st.parser->feed(chunk);
+    parse_step(self);
   }
   st.pump_scheduled = true;
   self->send(self, pump_atom::value);
 }
 
+void parse_step(reader_pointer self) {
+  auto& st = self->state;
+  std::size_t n = st.input->read(st.buffer.data(), st.buffer.size());  // throws -> restart
+  if (n == 0) {
+    end_member(self);
+  } else {
+    std::string_view chunk(st.buffer.data(), n);
+    st.bytes += n;
+    st.metrics->reader.bytes.add(n);
+    st.parser->feed(chunk);
+  }
+}
+
 reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher_actor batcher,
                                    supervisor_actor supervisor, std::uint32_t window,
                                    ReaderOptions options, std::uint32_t chunk_bytes,
-                                   Metrics* metrics) {
+                                   IngestStore* ledger, Metrics* metrics) {
   auto& st = self->state;
   st.task = std::move(task);
   st.batcher = std::move(batcher);
@@ -178,23 +239,17 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
   st.chunk_bytes = chunk_bytes;
   st.started = std::chrono::steady_clock::now();
   metrics->reader.files_started.add();
-  try {
-    st.input = open_input(st.task.file.path);
-  } catch (const std::system_error& e) {
-    // Unreadable (missing, permissions): a restart would not help, so say so and stop.
-    ReaderDone done;
-    done.stream = st.task.stream;
-    done.report.name = st.task.file.name;
-    done.report.fatal = true;
-    done.error = e.what();
-    self->send(st.supervisor, std::move(done));
-    self->quit();
-    return {[](credit_atom, std::uint32_t) {}, [](pump_atom) {}, [](park_atom) {}};
-  }
   st.buffer.resize(chunk_bytes);
   st.options = options;
   st.report.name = st.task.file.name;
-  start_parser(self, st.input->member_name());
+  st.ledger = ledger;
+  try {
+    // First pass: the sha256 of the raw bytes (the ledger's content hash), a chunk per step.
+    st.raw = open_raw_input(st.task.file.path);
+  } catch (const std::system_error& e) {
+    unreadable(self, e.what());
+    return {[](credit_atom, std::uint32_t) {}, [](pump_atom) {}, [](park_atom) {}};
+  }
   log::debug("reader_start", {{"file", st.task.file.name}, {"stream", st.task.stream}});
   st.pump_scheduled = true;
   self->send(self, pump_atom::value);
@@ -216,13 +271,14 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
 }  // namespace
 
 reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batcher_actor batcher,
-                          supervisor_actor supervisor, const Config& config, Metrics& metrics) {
+                          supervisor_actor supervisor, const Config& config, IngestStore* ledger,
+                          Metrics& metrics) {
   ReaderOptions options;
   options.strict = config.strict;
   options.batch_readings = config.reader_batch_readings;
   return parent->spawn<caf::monitored>(reader, task, std::move(batcher), std::move(supervisor),
                                        config.reader_window, options, config.read_chunk_bytes,
-                                       &metrics);
+                                       config.skip_known_files ? ledger : nullptr, &metrics);
 }
 
 }  // namespace meterd::actors

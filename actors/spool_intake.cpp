@@ -147,6 +147,12 @@ void SpoolIntake::finished(const ClaimedFile& file, const FileOutcome& outcome) 
   const std::string report_name = claimed_name(file.file_sequence, file.name) + ".json";
   journal::write_file_durably(root_ / "reports" / report_name, report);
   switch (outcome.status) {
+    case FileStatus::duplicate:  // already in the store: done, and nothing to record
+      if (done_mode_ == "delete")
+        fs::remove(file.path);
+      else
+        fs::rename(file.path, free_target(root_ / "done", file.name, file.file_sequence));
+      break;
     case FileStatus::durable:
       // Ledger first: if we crash before the move, the file is read again and its readings
       // are exact repeats (same version), which supersession removes.

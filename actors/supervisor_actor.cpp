@@ -64,7 +64,7 @@ void start_reader(supervisor_pointer self, FileState&& state) {
   StreamId stream = st.next_stream++;
   auto& f = st.files.emplace(stream, std::move(state)).first->second;
   auto reader = spawn_reader(self, ReaderTask{stream, f.file}, st.batcher, supervisor_actor{self},
-                             st.config, *st.metrics);
+                             st.config, st.store, *st.metrics);
   st.readers[reader.address()] = stream;
 }
 
@@ -152,6 +152,7 @@ void check_complete(supervisor_pointer self, std::map<StreamId, FileState>::iter
   FileStatus status = FileStatus::durable;
   if (!f.done.error.empty() || f.done.report.fatal) status = FileStatus::rejected;
   if (f.dead > 0) status = FileStatus::dead_letter;
+  if (f.done.duplicate) status = FileStatus::duplicate;
   complete(self, it, status);
 }
 
@@ -362,6 +363,8 @@ const char* to_string(FileStatus status) {
       return "dead_letter";
     case FileStatus::failed:
       return "failed";
+    case FileStatus::duplicate:
+      return "duplicate";
     case FileStatus::parked:
       return "parked";
   }

@@ -2,6 +2,8 @@
 //
 // The daemon: watches the spool directory, ingests every file dropped into incoming/, and on
 // SIGTERM/SIGINT drains (stop intake, flush every batch, commit) and exits 0.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -61,6 +63,13 @@ int run_serve(int argc, char** argv) {
     return 2;
   }
   try {
+    // From here on a SIGTERM/SIGINT is held until the pipeline waits for it, so that one sent
+    // during start-up (store recovery can take a moment) still means "drain", not "die".
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     actors::log::set_level(config.log_level);
     actors::log::info("start", {{"data_dir", config.data_dir.string()},
                                 {"spool_dir", config.spool_dir.string()},
