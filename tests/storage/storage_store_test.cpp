@@ -338,6 +338,23 @@ TEST_F(StoreTest, RelativeDataDirAndMalformedBatch) {
   EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "readings" / "month=2005-03"));
 }
 
+TEST_F(StoreTest, RunCrossingAMonthIsSplitAcrossPartitions) {
+  ReadingBatch b;
+  std::vector<double> v(48);
+  std::iota(v.begin(), v.end(), 0.5);
+  // 2005-03-31T22:00+10:00, 5-minute intervals: the last 24 fall in April (NEM time).
+  add_run(b, "NMI1", "E1", 1109599200 + 30 * 86400 + 22 * 3600, 5, v);
+  Model model;
+  model.add(b);
+  Store store(dir_);
+  const auto parts = store.write(b);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].partition, "month=2005-03");
+  EXPECT_EQ(parts[0].rows, 24u);
+  EXPECT_EQ(parts[1].partition, "month=2005-04");
+  EXPECT_EQ(query_csv(store), model.csv());
+}
+
 TEST_F(StoreTest, SecondWriterIsRefused) {
   Store store(dir_);
   EXPECT_THROW(Store second(dir_), std::system_error);
