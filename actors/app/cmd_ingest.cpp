@@ -122,7 +122,8 @@ int run_ingest(int argc, char** argv) {
       std::fputc('\n', stderr);
     }
 
-    std::uint64_t readings = 0, rejects = 0, unreadable = 0, not_durable = 0, fatal = 0;
+    std::uint64_t readings = 0, rejects = 0, unreadable = 0, not_durable = 0, fatal = 0,
+                  duplicates = 0;
     for (const auto& d : intake.outcomes()) {
       readings += d.readings;
       rejects += d.rejects;
@@ -132,17 +133,20 @@ int run_ingest(int argc, char** argv) {
       } else if (d.fatal) {
         ++fatal;
       }
-      if (d.status != actors::FileStatus::durable && d.status != actors::FileStatus::rejected)
+      if (d.status == actors::FileStatus::duplicate) ++duplicates;
+      if (d.status != actors::FileStatus::durable && d.status != actors::FileStatus::rejected &&
+          d.status != actors::FileStatus::duplicate)
         ++not_durable;
     }
     const double secs = result.seconds > 0 ? result.seconds : 1e-9;
     std::printf(
-        "files: %zu  readings: %llu  rejects: %llu  unreadable: %llu  not durable: %llu\n"
+        "files: %zu  readings: %llu  rejects: %llu  unreadable: %llu  not durable: %llu  "
+        "already ingested: %llu\n"
         "time: %.3f s  %.2f M readings/s  %.1f MB/s  peak RSS: %.1f MiB\n",
         files.size(), static_cast<unsigned long long>(readings),
         static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(unreadable),
-        static_cast<unsigned long long>(not_durable), result.seconds,
-        static_cast<double>(readings) / secs / 1e6,
+        static_cast<unsigned long long>(not_durable), static_cast<unsigned long long>(duplicates),
+        result.seconds, static_cast<double>(readings) / secs / 1e6,
         static_cast<double>(metrics.reader.bytes.get()) / secs / 1e6,
         static_cast<double>(actors::peak_rss_bytes()) / (1024.0 * 1024.0));
     if (!result.ok || unreadable > 0 || not_durable > 0 || result.interrupted) return 2;

@@ -74,6 +74,21 @@ TEST_F(Fixture, IngestsEveryReadingOfEveryFile) {
   EXPECT_EQ(durable, gen.readings);
 }
 
+TEST_F(Fixture, AFileAlreadyInTheLedgerIsNotReadAgain) {
+  auto gen = generate_files(dir / "in", 1, 5, 10);
+  FakeStore store;
+  for (int run = 0; run < 2; ++run) {
+    ListIntake intake(gen.paths, store);
+    Metrics metrics;
+    actors::run_pipeline(small_config(dir), store, intake, metrics);
+    auto outcomes = intake.outcomes();
+    ASSERT_EQ(outcomes.size(), 1u);
+    EXPECT_EQ(outcomes[0].status, run == 0 ? FileStatus::durable : FileStatus::duplicate);
+    EXPECT_EQ(metrics.reader.readings.get(), run == 0 ? gen.readings : 0u);
+  }
+  EXPECT_EQ(store.readings.load(), gen.readings);
+}
+
 TEST_F(Fixture, CreditWindowsAreNeverExceeded) {
   auto gen = generate_files(dir / "in", 3, 10, 20);
   FakeStore store;
