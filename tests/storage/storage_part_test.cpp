@@ -104,6 +104,32 @@ TEST_F(PartTest, ManyRowGroupsPagesAndPlainValueFallback) {
   EXPECT_EQ(r.row_groups()[0].min_start(), 1109599200);
 }
 
+TEST_F(PartTest, RowGroupStatisticsPruneReads) {
+  FixtureOptions o;
+  o.nmis = 10, o.days = 20;
+  ReadingBatch b = make_batch(o);
+  sort_runs(b);
+  PartWriterOptions po;
+  po.row_group_rows = 1000;  // 1,920 rows per NMI: each NMI spans 2-3 row groups
+  const auto path = dir_ / "p.parquet";
+  write_part(path, b, po);
+  PartReader reader(path);
+  ASSERT_GT(reader.row_groups().size(), 15u);
+  Model model;
+  model.add(b);
+  QueryFilter f;
+  f.nmi = "NMI0001004";
+  f.from = 1109599200 + 5 * 86400;
+  f.to = 1109599200 + 7 * 86400;
+  std::string got;
+  const MergeStats stats =
+      merge_parts({&reader}, f, [&](const ReadingBatch& out, auto) { got += to_csv(out); });
+  EXPECT_EQ(got, model.csv(f));
+  EXPECT_EQ(stats.rows_out, 2u * 2 * 48);
+  EXPECT_LE(stats.row_groups_read, 3u);  // only the groups whose nmi/time stats match
+  EXPECT_EQ(stats.row_groups_read + stats.row_groups_skipped, reader.row_groups().size());
+}
+
 TEST_F(PartTest, AllNullOptionalColumnsAndEmptyStrings) {
   ReadingBatch b;
   auto& run = add_run(b, "NMI1", "", 1109599200, 15, {0, 1, 2, 3});
