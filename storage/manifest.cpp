@@ -17,6 +17,7 @@ std::string Manifest::encode_add(const ManifestPart& p) {
   std::ostringstream o;
   o << "+ " << p.partition << ' ' << p.file << ' ' << p.id << ' ' << p.rows << ' ' << p.bytes << ' '
     << p.min_start << ' ' << p.max_start << ' ' << p.crc32c << ' ' << p.footer_crc32c;
+  if (p.may_have_duplicates) o << " dup";
   return o.str();
 }
 
@@ -32,6 +33,11 @@ void Manifest::apply(const std::string& record) {
     in >> p.partition >> p.file;
     if (op == "+") {
       in >> p.id >> p.rows >> p.bytes >> p.min_start >> p.max_start >> p.crc32c >> p.footer_crc32c;
+      std::string flag;
+      if (in) {
+        if (in >> flag) p.may_have_duplicates = flag == "dup";
+        in.clear();
+      }
       if (in) {
         max_id_ = std::max(max_id_, p.id);
         parts_[p.key()] = p;

@@ -3,7 +3,8 @@
 // between rename and record) and recovery removes them.
 //
 // Records (in a RecordLog, each atomic):
-//   "+ <partition> <file> <id> <rows> <bytes> <min_start> <max_start> <crc32c> <footer_crc32c>"
+//   "+ <partition> <file> <id> <rows> <bytes> <min_start> <max_start> <crc32c> <footer_crc32c>
+//   [dup]"
 //   "- <partition> <file>"                                                        part removed
 // joined by " ; " when several must happen at once (compaction: adds and removes in one).
 #pragma once
@@ -24,8 +25,9 @@ struct ManifestPart {
   std::string partition, file;  // "month=2005-03", "part-000000000001.parquet"
   std::uint64_t id = 0, rows = 0, bytes = 0;
   epoch_seconds min_start = 0, max_start = 0;
-  std::uint32_t crc32c = 0;         // of the whole file (checked at recovery)
-  std::uint32_t footer_crc32c = 0;  // of the footer (checked whenever the part is opened)
+  std::uint32_t crc32c = 0;          // of the whole file (checked at recovery)
+  std::uint32_t footer_crc32c = 0;   // of the footer (checked whenever the part is opened)
+  bool may_have_duplicates = false;  // several versions of a key inside this one part
   std::string key() const { return partition + "/" + file; }
 };
 

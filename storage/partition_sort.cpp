@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 
@@ -21,7 +22,9 @@ struct Piece {
 // Runs of one (partition, nmi, suffix) normally follow each other without overlap, so the
 // run order is the row order. Where they overlap (two versions of a day in one batch, or
 // mixed interval lengths), split that group into single readings and sort those.
-void explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
+// Returns the months where runs overlapped (their parts may hold several versions of a key).
+std::set<int> explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
+  std::set<int> months;
   bool any = false;
   for (std::size_t i = 1; i < pieces.size() && !any; ++i) {
     const Piece& a = pieces[i - 1];
@@ -29,7 +32,7 @@ void explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
     any = a.month == b.month && a.run.nmi == b.run.nmi && a.run.suffix == b.run.suffix &&
           b.run.first_start <= a.last_start();
   }
-  if (!any) return;
+  if (!any) return months;
   std::vector<Piece> out;
   out.reserve(pieces.size());
   for (std::size_t i = 0; i < pieces.size();) {
@@ -43,6 +46,7 @@ void explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
       last = std::max(last, pieces[j].last_start());
       ++j;
     }
+    if (overlap) months.insert(pieces[i].month);
     if (!overlap) {
       out.insert(out.end(), pieces.begin() + static_cast<std::ptrdiff_t>(i),
                  pieces.begin() + static_cast<std::ptrdiff_t>(j));
@@ -67,6 +71,7 @@ void explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
     i = j;
   }
   pieces.swap(out);
+  return months;
 }
 
 }  // namespace
@@ -127,11 +132,11 @@ std::vector<PartitionRuns> sort_into_partitions(const ReadingBatch& batch) {
   };
   std::stable_sort(pieces.begin(), pieces.end(),
                    [&](const Piece& a, const Piece& b) { return key(a) < key(b); });
-  explode_overlaps(pieces, st);
+  const std::set<int> overlapping = explode_overlaps(pieces, st);
 
   std::vector<PartitionRuns> out;
   for (std::size_t i = 0; i < pieces.size();) {
-    PartitionRuns p{partition_name(pieces[i].month), {}};
+    PartitionRuns p{partition_name(pieces[i].month), {}, overlapping.count(pieces[i].month) > 0};
     std::size_t j = i;
     while (j < pieces.size() && pieces[j].month == pieces[i].month)
       p.runs.push_back(pieces[j++].run);

@@ -19,7 +19,8 @@ std::string partition_name(int month);  // "month=2005-03"
 
 struct PartitionRuns {
   std::string partition;
-  std::vector<ReadingRun> runs;  // index into the batch's values and strings
+  std::vector<ReadingRun> runs;      // index into the batch's values and strings
+  bool may_have_duplicates = false;  // runs overlapped: several versions of a key possible
 };
 
 // Throws std::invalid_argument if a run points outside its batch.

@@ -283,11 +283,13 @@ struct Store::Impl {
     std::vector<Staged> staged;
     const std::int64_t ingest = now_micros();
     try {
-      for (const PartitionRuns& p : sorted)
+      for (const PartitionRuns& p : sorted) {
         staged.push_back(stage_part(p.partition, [&](PartWriter& w) {
           w.add(batch.strings, p.runs, batch.values.data(),
                 std::span<const std::int64_t>(&ingest, 1));
         }));
+        staged.back().part.may_have_duplicates = p.may_have_duplicates;
+      }
     } catch (const std::system_error&) {
       unstage(staged);
       throw;
@@ -389,7 +391,11 @@ struct Store::Impl {
     std::uint64_t compacted = 0;
     for (const auto& partition : partitions) {
       bool merged = false;
-      for (auto parts = parts_of(partition); parts.size() > 1; parts = parts_of(partition)) {
+      // Until one duplicate-free part is left (a lone part can hold several versions of a key
+      // when one batch carried them).
+      for (auto parts = parts_of(partition);
+           parts.size() > 1 || (parts.size() == 1 && parts[0]->may_have_duplicates);
+           parts = parts_of(partition)) {
         if (parts.size() > kMaxFanIn) parts.resize(kMaxFanIn);
         merge_group(partition, parts);
         merged = true;

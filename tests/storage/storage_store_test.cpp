@@ -355,6 +355,25 @@ TEST_F(StoreTest, RunCrossingAMonthIsSplitAcrossPartitions) {
   EXPECT_EQ(query_csv(store), model.csv());
 }
 
+TEST_F(StoreTest, CompactionRemovesVersionsWithinASinglePart) {
+  ReadingBatch b;
+  add_run(b, "NMI1", "E1", 1109599200, 30, {1, 2, 3}).update_datetime = 100;
+  add_run(b, "NMI1", "E1", 1109599200 + 1800, 30, {9}).update_datetime = 200;  // newer 2nd
+  Model model;
+  model.add(b);
+  {
+    Store store(dir_);
+    ASSERT_EQ(store.write(b).size(), 1u);
+    EXPECT_EQ(store.parts()[0].rows, 4u);  // both versions kept (lineage)
+  }
+  Store store(dir_);  // the flag survives a restart (manifest)
+  EXPECT_EQ(store.compact(), 1u);
+  ASSERT_EQ(store.parts().size(), 1u);
+  EXPECT_EQ(store.parts()[0].rows, 3u);
+  EXPECT_EQ(query_csv(store), model.csv());
+  EXPECT_EQ(store.compact(), 0u);
+}
+
 TEST_F(StoreTest, SecondWriterIsRefused) {
   Store store(dir_);
   EXPECT_THROW(Store second(dir_), std::system_error);
