@@ -1,0 +1,67 @@
+#include "protocol/reading_decoder.hpp"
+
+namespace meterd {
+
+ReadingFormat sniff_reading_format(std::string_view bytes) {
+  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+  for (char c : bytes) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '{' ? ReadingFormat::ndjson : ReadingFormat::nem12;
+  }
+  return ReadingFormat::undecided;
+}
+
+ReadingDecoder::ReadingDecoder(ReaderOptions options, ReadingSink& sink)
+    : options_(std::move(options)), sink_(sink) {}
+ReadingDecoder::~ReadingDecoder() = default;
+
+void ReadingDecoder::decide(ReadingFormat format) {
+  format_ = format;
+  if (format == ReadingFormat::ndjson)
+    ndjson_ = std::make_unique<NdjsonReader>(options_, sink_);
+  else
+    nem12_ = std::make_unique<Nem12Reader>(options_, sink_);
+  if (!held_.empty()) {
+    std::string held = std::move(held_);
+    held_.clear();
+    feed(held);
+  }
+}
+
+void ReadingDecoder::feed(std::string_view chunk) {
+  if (format_ == ReadingFormat::undecided) {
+    // A leading BOM/whitespace may be split over chunks: hold it (it is tiny) until a real
+    // byte arrives. Anything long that is all whitespace is left to the NEM12 reader.
+    const auto format = sniff_reading_format(held_.empty() ? chunk : held_ + std::string(chunk));
+    if (format == ReadingFormat::undecided && held_.size() + chunk.size() < 4096) {
+      held_.append(chunk);
+      return;
+    }
+    decide(format == ReadingFormat::ndjson ? ReadingFormat::ndjson : ReadingFormat::nem12);
+  }
+  if (ndjson_)
+    ndjson_->feed(chunk);
+  else
+    nem12_->feed(chunk);
+}
+
+void ReadingDecoder::finish() {
+  if (format_ == ReadingFormat::undecided) decide(ReadingFormat::nem12);
+  if (ndjson_)
+    ndjson_->finish();
+  else
+    nem12_->finish();
+}
+
+const FileReport& ReadingDecoder::report() const {
+  static const FileReport kNothingYet;
+  if (ndjson_) return ndjson_->report();
+  return nem12_ ? nem12_->report() : kNothingYet;
+}
+
+FileReport& ReadingDecoder::report() {
+  if (format_ == ReadingFormat::undecided) decide(ReadingFormat::nem12);
+  return ndjson_ ? ndjson_->report() : nem12_->report();
+}
+
+}  // namespace meterd

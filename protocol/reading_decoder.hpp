@@ -1,0 +1,44 @@
+// The pipeline's decoder for one input member: NEM12/NEM13 or NDJSON, chosen by content (the
+// first byte that is not a BOM or whitespace: '{' means NDJSON). Same API as Nem12Reader, so
+// the reader actor does not care which format a file is in.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "protocol/file_report.hpp"
+#include "protocol/ndjson_reader.hpp"
+#include "protocol/nem12_reader.hpp"
+
+namespace meterd {
+
+enum class ReadingFormat { undecided, nem12, ndjson };
+
+// Which format `first_bytes` start (undecided while only a BOM/whitespace has been seen).
+ReadingFormat sniff_reading_format(std::string_view first_bytes);
+
+class ReadingDecoder {
+ public:
+  ReadingDecoder(ReaderOptions options, ReadingSink& sink);
+  ~ReadingDecoder();
+  ReadingDecoder(const ReadingDecoder&) = delete;
+  ReadingDecoder& operator=(const ReadingDecoder&) = delete;
+
+  void feed(std::string_view chunk);
+  void finish();
+  const FileReport& report() const;
+  FileReport& report();
+  ReadingFormat format() const { return format_; }
+
+ private:
+  void decide(ReadingFormat format);
+
+  ReaderOptions options_;
+  ReadingSink& sink_;
+  ReadingFormat format_ = ReadingFormat::undecided;
+  std::string held_;  // leading whitespace seen before the format was known
+  std::unique_ptr<Nem12Reader> nem12_;
+  std::unique_ptr<NdjsonReader> ndjson_;
+};
+
+}  // namespace meterd

@@ -1,0 +1,211 @@
+// The NDJSON reader: what `meterd parse --format json` prints reads back to the same readings
+// (any chunking), consecutive lines become runs, and every bad line is rejected on its own with
+// its line, field and reason while the lines around it are kept.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bench/lib/nem12_generator.hpp"
+#include "parse_collect.hpp"
+#include "protocol/iso_time.hpp"
+#include "protocol/ndjson_reader.hpp"
+#include "protocol/reading_decoder.hpp"
+#include "protocol/reading_format.hpp"
+
+namespace meterd::test {
+namespace {
+
+struct Decoded {
+  ParsedInput parsed;
+  FileReport report;
+  std::size_t runs = 0;
+};
+
+class CountingSink : public CollectingSink {
+ public:
+  CountingSink(ParsedInput& out, std::size_t& runs) : CollectingSink(out), runs_(runs) {}
+  void on_readings(ReadingBatch& batch) override {
+    runs_ += batch.runs.size();
+    CollectingSink::on_readings(batch);
+  }
+
+ private:
+  std::size_t& runs_;
+};
+
+Decoded decode_ndjson(std::string_view text, std::size_t chunk, std::uint32_t batch = 65536) {
+  Decoded d;
+  CountingSink sink(d.parsed, d.runs);
+  ReaderOptions options;
+  options.batch_readings = batch;
+  ReadingDecoder reader(options, sink);
+  if (chunk == 0) chunk = text.size() + 1;
+  for (std::size_t at = 0; at < text.size(); at += chunk) reader.feed(text.substr(at, chunk));
+  reader.finish();
+  EXPECT_EQ(reader.format(), ReadingFormat::ndjson);
+  d.report = reader.report();
+  return d;
+}
+
+std::string as_ndjson(const ParsedInput& parsed) {
+  std::string out;
+  for (const auto& r : parsed.readings) {
+    ReadingRow row{r.nmi,
+                   r.suffix,
+                   r.register_id,
+                   r.meter_serial,
+                   r.uom,
+                   r.reason_description,
+                   r.interval_minutes,
+                   r.quality,
+                   r.method,
+                   r.reason_code,
+                   r.line,
+                   r.interval_start,
+                   r.update_datetime,
+                   r.msats_load_datetime,
+                   r.file_created,
+                   0,
+                   r.value};
+    append_json_row(out, row);
+  }
+  return out;
+}
+
+const char* kGood =
+    R"({"nmi":"NEM1201002","suffix":"E1","interval_start":"2005-03-01T00:00:00+10:00","interval_minutes":30,"value":1.5,"uom":"kWh","quality":"A"})";
+
+TEST(NdjsonReaderTest, ParseJsonOutputReadsBackToTheSameReadingsInAnyChunking) {
+  bench::GeneratorOptions g;
+  g.nmis = 7;
+  g.days = 5;
+  g.interval_minutes = 15;
+  auto nem12 = bench::generate_nem12_string(g);
+  auto parsed = parse_bytes(nem12, 0);
+  ASSERT_GT(parsed.readings.size(), 1000u);
+  const std::string text = as_ndjson(parsed);
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
+    auto d = decode_ndjson(text, chunk, 500);
+    EXPECT_TRUE(d.report.clean()) << "chunk " << chunk;
+    EXPECT_EQ(d.report.version_header, "NDJSON");
+    ASSERT_EQ(d.parsed.readings.size(), parsed.readings.size()) << "chunk " << chunk;
+    EXPECT_TRUE(d.parsed.readings == parsed.readings) << "chunk " << chunk;
+    EXPECT_EQ(d.report.readings, parsed.readings.size());
+    // Consecutive intervals of a stream's day share a run (not one run per line).
+    EXPECT_LT(d.runs * 10, parsed.readings.size()) << "chunk " << chunk;
+  }
+}
+
+TEST(NdjsonReaderTest, EachBadLineIsRejectedWithLineFieldAndReasonTheRestIsKept) {
+  std::string good = kGood;
+  auto with = [&](const std::string& from, const std::string& to) {
+    auto s = good;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  std::string text;
+  text += good + "\n";                                                  // 1 ok
+  text += "{\"nmi\": \"X\", \n";                                        // 2 malformed
+  text += with("\"quality\":\"A\"", "\"quality\":\"Q\"") + "\n";        // 3 bad quality
+  text += with(",\"value\":1.5", "") + "\n";                            // 4 missing value
+  text += "\n";                                                         // 5 blank: fine
+  text += good + " " + good + "\n";                                     // 6 two values
+  text += "[1,2]\n";                                                    // 7 not an object
+  text += with("00:00:00+10:00", "00:10:00+10:00") + "\n";              // 8 misaligned
+  text += with("1.5", "-1") + "\n";                                     // 9 negative
+  text += with("30,", "\"30\",") + "\n";                                // 10 string minutes
+  text += with("2005-03-01T00:00:00", "2005-03-01T00:30:00") + "\r\n";  // 11 ok (CRLF)
+  text += with("\"A\"", "\"F\"");  // 12 F without reason, no \n
+  auto d = decode_ndjson(text, 5);
+  EXPECT_EQ(d.parsed.readings.size(), 2u);
+  EXPECT_EQ(d.report.rejects(), 9u);
+  std::map<std::uint32_t, std::string> fields;
+  for (const auto& issue : d.report.issues) {
+    EXPECT_EQ(issue.severity, Severity::reject);
+    EXPECT_FALSE(issue.reason.empty()) << issue.line;
+    fields[issue.line] = issue.field;
+  }
+  std::map<std::uint32_t, std::string> want = {{2, ""},
+                                               {3, "quality"},
+                                               {4, "value"},
+                                               {6, ""},
+                                               {7, ""},
+                                               {8, "interval_start"},
+                                               {9, "value"},
+                                               {10, "interval_minutes"},
+                                               {12, "reason_code"}};
+  EXPECT_EQ(fields, want);
+  // The two good lines are consecutive intervals of one stream: one run, lines 1.
+  ASSERT_EQ(d.parsed.readings.size(), 2u);
+  EXPECT_EQ(d.parsed.readings[1].interval_start - d.parsed.readings[0].interval_start, 1800);
+  EXPECT_EQ(d.report.lines, 12u);
+}
+
+TEST(NdjsonReaderTest, OptionalFieldsNullsAndTimesWithOtherOffsets) {
+  std::string line =
+      R"({"nmi":"N1","suffix":"B1","interval_start":"2005-02-28T14:00:00Z","interval_minutes":5,)"
+      R"("value":0,"uom":"kWh","quality":"S","method":52,"reason_code":14,)"
+      R"("reason_description":"x\"y","update_datetime":"2005-03-02T01:00:00+10:00",)"
+      R"("msats_load_datetime":null,"register_id":null,"meter_serial":"M1",)"
+      R"("file_created":"2005-03-02T02:00:00+10:00","line":42,"ignored":{"a":[1]}})";
+  auto d = decode_ndjson(line + "\n", 0);
+  ASSERT_EQ(d.parsed.readings.size(), 1u)
+      << (d.report.issues.empty() ? "" : d.report.issues[0].reason);
+  const auto& r = d.parsed.readings[0];
+  EXPECT_EQ(format_nem_time(r.interval_start), "2005-03-01T00:00:00+10:00");
+  EXPECT_EQ(r.method, 52);
+  EXPECT_EQ(r.reason_code, 14);
+  EXPECT_EQ(r.reason_description, "x\"y");
+  EXPECT_EQ(r.msats_load_datetime, kNoTime);
+  EXPECT_EQ(r.meter_serial, "M1");
+  EXPECT_EQ(r.line, 42u);
+  EXPECT_EQ(format_nem_time(r.update_datetime), "2005-03-02T01:00:00+10:00");
+  EXPECT_EQ(d.report.quality_counts.at("S52"), 1u);
+}
+
+TEST(NdjsonReaderTest, OverLongLinesAreRejectedWithoutBufferingThem) {
+  std::string text = std::string(kGood) + "\n{\"nmi\":\"" +
+                     std::string(NdjsonReader::kMaxLineBytes + 10, 'x') + "\"}\n" + kGood + "\n";
+  auto d = decode_ndjson(text, 65536);
+  EXPECT_EQ(d.parsed.readings.size(), 2u);
+  ASSERT_EQ(d.report.rejects(), 1u);
+  EXPECT_EQ(d.report.issues[0].line, 2u);
+}
+
+TEST(ReadingDecoderTest, PicksTheFormatFromTheFirstByte) {
+  EXPECT_EQ(sniff_reading_format("  \n{\"a\":1}"), ReadingFormat::ndjson);
+  EXPECT_EQ(sniff_reading_format("\xEF\xBB\xBF{"), ReadingFormat::ndjson);
+  EXPECT_EQ(sniff_reading_format("100,NEM12,"), ReadingFormat::nem12);
+  EXPECT_EQ(sniff_reading_format(" \r\n"), ReadingFormat::undecided);
+  bench::GeneratorOptions g;
+  g.nmis = 2;
+  g.days = 2;
+  auto nem12 = bench::generate_nem12_string(g);
+  ParsedInput parsed;
+  CollectingSink sink(parsed);
+  ReadingDecoder decoder({}, sink);
+  decoder.feed(" ");
+  decoder.feed(nem12);
+  decoder.finish();
+  EXPECT_EQ(decoder.format(), ReadingFormat::nem12);
+  EXPECT_EQ(parsed.readings.size(), parse_bytes(nem12, 0).readings.size());
+}
+
+TEST(IsoTimeTest, OffsetsDatesAndRejects) {
+  epoch_seconds t = 0;
+  ASSERT_TRUE(parse_iso_time("1970-01-01T10:00:00+10:00", t));
+  EXPECT_EQ(t, 0);
+  ASSERT_TRUE(parse_iso_time("1970-01-01T00:00:00Z", t));
+  EXPECT_EQ(t, 0);
+  ASSERT_TRUE(parse_iso_time("1970-01-01T10:00", t, true));
+  EXPECT_EQ(t, 0);
+  EXPECT_FALSE(parse_iso_time("1970-01-01T10:00", t, false));
+  ASSERT_TRUE(parse_iso_time("19700102", t, false, true));
+  EXPECT_EQ(t, 86400 - 36000);
+  EXPECT_FALSE(parse_iso_time("2005-02-29T00:00:00Z", t));
+  EXPECT_FALSE(parse_iso_time("2005-03-01T00:00:00+1000", t));
+  EXPECT_FALSE(parse_iso_time("2005-03-01", t));
+}
+
+}  // namespace
+}  // namespace meterd::test
