@@ -3,6 +3,7 @@
 // End to end: generates NEM12 data (deterministic), ingests it through the actor pipeline into
 // a fresh data directory (file -> durable parts) and prints readings/s, MB/s and peak RSS.
 // Generation is not timed.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +27,13 @@ constexpr const char* kUsage =
     "  Generates F files of N NMIs x D days (2 suffixes) of M-minute data, ingests them end\n"
     "  to end into DIR/data (default: a fresh temporary directory) and prints readings/s,\n"
     "  MB/s and peak RSS. Defaults: 1000 NMIs, 365 days, 30 minutes, 1 file (~35 M readings).\n";
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 }  // namespace
 
@@ -102,7 +110,9 @@ int run_bench(int argc, char** argv) {
     auto store = actors::open_store(config.data_dir);
     actors::ListIntake intake(files, *store);
     actors::Metrics metrics;
+    const double cpu0 = cpu_seconds();
     auto result = actors::run_pipeline(config, *store, intake, metrics);
+    const double cpu = cpu_seconds() - cpu0;
 
     std::uint64_t readings = 0;
     for (const auto& d : intake.outcomes()) readings += d.readings;
@@ -111,7 +121,8 @@ int run_bench(int argc, char** argv) {
     std::printf(
         "ingested %llu readings in %.3f s: %.2f M readings/s, %.1f MB/s, peak RSS %.1f MiB\n"
         "writer: %llu batches, %llu parts, %.1f MB written, mean write %.1f ms, max %.1f ms\n"
-        "stalls: reader %llu, batcher %llu\n",
+        "stalls: reader %llu, batcher %llu\n"
+        "cpu: %.2f s user+sys = %.2f cores busy on average; writer busy %.0f%% of the time\n",
         static_cast<unsigned long long>(readings), result.seconds,
         static_cast<double>(readings) / secs / 1e6, static_cast<double>(bytes) / secs / 1e6,
         static_cast<double>(actors::peak_rss_bytes()) / (1024.0 * 1024.0),
@@ -120,7 +131,8 @@ int run_bench(int argc, char** argv) {
         w.batches.get() ? static_cast<double>(w.latency_us_sum.get()) / w.batches.get() / 1e3 : 0.0,
         static_cast<double>(w.latency_us_max.get()) / 1e3,
         static_cast<unsigned long long>(metrics.reader.credit_stalls.get()),
-        static_cast<unsigned long long>(metrics.batcher.credit_stalls.get()));
+        static_cast<unsigned long long>(metrics.batcher.credit_stalls.get()), cpu, cpu / secs,
+        100.0 * static_cast<double>(w.latency_us_sum.get()) / 1e6 / secs);
     if (temporary && !keep) std::filesystem::remove_all(dir);
     if (!result.ok || readings != expected) {
       std::fprintf(stderr, "meterd bench: expected %llu readings, stored %llu\n",
