@@ -300,17 +300,16 @@ MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryF
   }
   std::make_heap(heap.begin(), heap.end(), heap_less);
   RunBuilder out(sink, batch_rows);
-  while (heap.size() == 1) {  // one source left: no heap, dedup against its own next row
-    Cursor* c = heap.front();
-    const RowRef row = current(c);
-    c->advance();
-    if (!c->valid())
-      heap.clear();
-    else if (same_key(current(c), row))
-      continue;
-    out.append(row);
-  }
-  while (!heap.empty()) {
+  // One source left: no heap; a row is superseded iff its own next row has the same key.
+  auto drain = [&](Cursor* c) {
+    for (;;) {
+      const RowRef r = current(c);
+      c->advance();
+      if (!c->valid()) return out.append(r);
+      if (!same_key(current(c), r)) out.append(r);
+    }
+  };
+  while (heap.size() > 1) {
     std::pop_heap(heap.begin(), heap.end(), heap_less);
     Cursor* c = heap.back();
     const RowRef row = current(c);
@@ -322,22 +321,9 @@ MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryF
     }
     // The smallest remaining row is the next version of this key, if there is one: then
     // `row` is superseded. Rows of a key arrive oldest first, so the last one is kept.
-    if (!heap.empty() && same_key(current(heap.front()), row)) continue;
-    out.append(row);
-    if (heap.size() == 1) {  // the rest comes from one source
-      Cursor* last = heap.front();
-      for (;;) {
-        const RowRef r = current(last);
-        last->advance();
-        if (!last->valid()) {
-          out.append(r);
-          heap.clear();
-          break;
-        }
-        if (!same_key(current(last), r)) out.append(r);
-      }
-    }
+    if (!same_key(current(heap.front()), row)) out.append(row);
   }
+  if (heap.size() == 1) drain(heap.front());
   out.flush();
   stats.rows_out = out.rows();
   return stats;
