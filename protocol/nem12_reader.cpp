@@ -857,9 +857,15 @@ struct Nem12Reader::Impl {
     }
     if (next <= block.intervals)
       add_run(next, block.intervals, day.quality, day.reason_code, day.reason_description);
-    double sum = 0;
-    for (std::size_t i = day.value_begin; i < batch.values.size(); ++i) sum += batch.values[i];
-    report.value_sum += sum;
+    // Four partial sums: one accumulator would chain every addition on the previous one.
+    double partial[4] = {0, 0, 0, 0};
+    const double* v = batch.values.data() + day.value_begin;
+    const std::size_t n = batch.values.size() - day.value_begin;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int j = 0; j < 4; ++j) partial[j] += v[i + j];
+    for (; i < n; ++i) partial[0] += v[i];
+    report.value_sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
     report.readings += block.intervals;
     block.last_date = day.date;
     b2b_day = day.date;
