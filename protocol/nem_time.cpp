@@ -54,19 +54,10 @@ bool parse_nem_datetime(std::string_view text, epoch_seconds& out, bool* twelve)
 void append_nem_time(std::string& out, epoch_seconds t) {
   if (t == kNoTime) return;
   const epoch_seconds local = t + kNemOffsetSeconds;
-  std::int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-  std::int64_t secs = local - days * 86400;
-  // civil_from_days (Hinnant)
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-  const auto year = static_cast<unsigned>(y);
+  const epoch_seconds secs = local - (local >= 0 ? local / 86400 : (local - 86399) / 86400) * 86400;
+  const CivilDate date = nem_date_of(t);
+  const auto year = static_cast<unsigned>(date.year);
+  const unsigned m = date.month, d = date.day;
   append_2(out, year / 100);
   append_2(out, year % 100);
   out.push_back('-');

@@ -22,6 +22,31 @@ constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+struct CivilDate {
+  std::int64_t year;
+  unsigned month, day;
+};
+
+// The date of a day count since 1970-01-01 (Howard Hinnant's algorithm, exact for every
+// proleptic Gregorian date).
+constexpr CivilDate civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
+// The NEM (UTC+10) calendar date of an instant.
+constexpr CivilDate nem_date_of(epoch_seconds t) {
+  const epoch_seconds local = t + kNemOffsetSeconds;
+  return civil_from_days(local >= 0 ? local / 86400 : (local - 86399) / 86400);
+}
+
 // CCYYMMDD → epoch seconds of NEM midnight. False if not 8 digits or not a real date.
 bool parse_nem_date(std::string_view text, epoch_seconds& out);
 // CCYYMMDDhhmmss (14) or CCYYMMDDhhmm (12) → epoch seconds. `twelve` tells which was seen.

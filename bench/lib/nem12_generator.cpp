@@ -10,36 +10,10 @@
 
 #include "bench/lib/chunk_writer.hpp"
 #include "bench/lib/splitmix64.hpp"
+#include "protocol/nem_time.hpp"
 
 namespace meterd::bench {
 namespace {
-
-// Howard Hinnant's civil-calendar algorithms: exact for every proleptic Gregorian date.
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct Civil {
-  std::int64_t year;
-  unsigned month, day;
-};
-
-constexpr Civil civil_from_days(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
-}
 
 std::int64_t parse_date8(const std::string& text) {
   const auto bad = [&] { return std::invalid_argument("start_date must be CCYYMMDD: " + text); };
@@ -50,7 +24,7 @@ std::int64_t parse_date8(const std::string& text) {
   const unsigned m = static_cast<unsigned>(std::stoi(text.substr(4, 2)));
   const unsigned d = static_cast<unsigned>(std::stoi(text.substr(6, 2)));
   const std::int64_t days = days_from_civil(y, m, d);
-  const Civil back = civil_from_days(days);
+  const CivilDate back = civil_from_days(days);
   if (y < 1000 || back.year != y || back.month != m || back.day != d) throw bad();
   return days;
 }
@@ -60,7 +34,7 @@ class DateTexts {
  public:
   DateTexts(std::int64_t first_day, std::size_t count) : texts_(count) {
     for (std::size_t i = 0; i < count; ++i) {
-      const Civil c = civil_from_days(first_day + static_cast<std::int64_t>(i));
+      const CivilDate c = civil_from_days(first_day + static_cast<std::int64_t>(i));
       if (c.year > 9999) throw std::invalid_argument("dates beyond the year 9999");
       char* p = texts_[i].data();
       p = ChunkWriter::put_digits(p, static_cast<std::uint32_t>(c.year), 4);
