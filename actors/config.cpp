@@ -38,6 +38,8 @@ Field u32(const char* key, std::uint32_t T::*member) {
           [=](const Config& c) { return std::to_string(c.*member); }};
 }
 
+std::string trim(const std::string& s);
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> all = {
       {"data_dir", [](Config& c, const std::string& v) { c.data_dir = v; },
@@ -87,6 +89,47 @@ const std::vector<Field>& fields() {
          c.log_level = v;
        },
        [](const Config& c) { return c.log_level; }},
+      // ---- HTTP API (docs/http.md) ----
+      {"http_listen", [](Config& c, const std::string& v) { c.http_listen = v; },
+       [](const Config& c) { return c.http_listen; }},
+      {"http_tokens",
+       [](Config& c, const std::string& v) {
+         // Each entry: sha256:<64 hex digits> (the hash of a token, never the token).
+         std::size_t at = 0;
+         while (at < v.size()) {
+           auto comma = v.find(',', at);
+           auto item = trim(v.substr(at, comma == std::string::npos ? std::string::npos
+                                                                    : comma - at));
+           bool ok = item.size() == 71 && item.compare(0, 7, "sha256:") == 0 &&
+                     item.find_first_not_of("0123456789abcdefABCDEF", 7) == std::string::npos;
+           if (!ok)
+             throw std::invalid_argument("http_tokens: expected sha256:<64 hex digits>, got '" +
+                                         item.substr(0, 16) + "...'");
+           if (comma == std::string::npos) break;
+           at = comma + 1;
+         }
+         c.http_tokens = v;
+       },
+       [](const Config& c) { return c.http_tokens; }},
+      {"http_tls_cert", [](Config& c, const std::string& v) { c.http_tls_cert = v; },
+       [](const Config& c) { return c.http_tls_cert.string(); }},
+      {"http_tls_key", [](Config& c, const std::string& v) { c.http_tls_key = v; },
+       [](const Config& c) { return c.http_tls_key.string(); }},
+      {"http_allow_insecure",
+       [](Config& c, const std::string& v) {
+         c.http_allow_insecure = parse_bool("http_allow_insecure", v);
+       },
+       [](const Config& c) { return std::string(c.http_allow_insecure ? "true" : "false"); }},
+      u32("http_threads", &Config::http_threads),
+      u32("http_max_connections", &Config::http_max_connections),
+      u32("http_max_header_bytes", &Config::http_max_header_bytes),
+      u32("http_max_body_bytes", &Config::http_max_body_bytes),
+      u32("http_request_timeout_ms", &Config::http_request_timeout_ms),
+      u32("http_ack_timeout_ms", &Config::http_ack_timeout_ms),
+      u32("http_max_inflight_requests", &Config::http_max_inflight_requests),
+      u32("http_max_inflight_bytes", &Config::http_max_inflight_bytes),
+      u32("http_rate_limit_rps", &Config::http_rate_limit_rps),
+      u32("http_rate_limit_burst", &Config::http_rate_limit_burst),
   };
   return all;
 }

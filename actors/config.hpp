@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/defaults.hpp"
+
 namespace meterd::actors {
 
 struct Config {
@@ -20,6 +22,21 @@ struct Config {
   std::uint32_t restart_initial_ms, restart_max_ms, max_restarts;
   std::uint32_t scheduler_threads, metrics_interval_ms;
   std::string log_level;
+  // HTTP API (docs/http.md), see actors/defaults.hpp.
+  std::string http_listen{defaults::http_listen}, http_tokens{defaults::http_tokens};
+  std::filesystem::path http_tls_cert{std::string(defaults::http_tls_cert)};
+  std::filesystem::path http_tls_key{std::string(defaults::http_tls_key)};
+  bool http_allow_insecure = defaults::http_allow_insecure;
+  std::uint32_t http_threads = defaults::http_threads;
+  std::uint32_t http_max_connections = defaults::http_max_connections;
+  std::uint32_t http_max_header_bytes = defaults::http_max_header_bytes;
+  std::uint32_t http_max_body_bytes = defaults::http_max_body_bytes;
+  std::uint32_t http_request_timeout_ms = defaults::http_request_timeout_ms;
+  std::uint32_t http_ack_timeout_ms = defaults::http_ack_timeout_ms;
+  std::uint32_t http_max_inflight_requests = defaults::http_max_inflight_requests;
+  std::uint32_t http_max_inflight_bytes = defaults::http_max_inflight_bytes;
+  std::uint32_t http_rate_limit_rps = defaults::http_rate_limit_rps;
+  std::uint32_t http_rate_limit_burst = defaults::http_rate_limit_burst;
 
   Config();  // all defaults
 

@@ -51,4 +51,29 @@ inline constexpr std::uint32_t scheduler_threads = 2;
 inline constexpr std::uint32_t metrics_interval_ms = 10000;  // metrics line in the log
 inline constexpr std::string_view log_level = "info";        // debug | info | warn | error
 
+// HTTP API (docs/http.md; actors/http_*.cpp). Empty http_listen = no listener.
+// "127.0.0.1:8080", "8080" (loopback) or port 0 for any free port (logged as http_listening).
+inline constexpr std::string_view http_listen = "";
+// Bearer tokens as "sha256:<64 hex>" of the token, comma-separated. Empty = no authentication,
+// allowed on loopback only.
+inline constexpr std::string_view http_tokens = "";
+// TLS when both are set (PEM files).
+inline constexpr std::string_view http_tls_cert = "";
+inline constexpr std::string_view http_tls_key = "";
+// Listening on anything but loopback needs TLS and tokens, unless this is true.
+inline constexpr bool http_allow_insecure = false;
+inline constexpr std::uint32_t http_threads = 2;
+inline constexpr std::uint32_t http_max_connections = 256;
+inline constexpr std::uint32_t http_max_header_bytes = 16384;
+inline constexpr std::uint32_t http_max_body_bytes = 256u << 20;
+inline constexpr std::uint32_t http_request_timeout_ms = 30000;  // to receive one request
+inline constexpr std::uint32_t http_ack_timeout_ms = 300000;     // to make it durable
+// Ingest requests being validated or waiting to be durable, and their bytes: above either the
+// server answers 503 with Retry-After without reading the body.
+inline constexpr std::uint32_t http_max_inflight_requests = 64;
+inline constexpr std::uint32_t http_max_inflight_bytes = 1024u << 20;
+// Per-token rate limit (token bucket): requests per second and burst; 0 = unlimited.
+inline constexpr std::uint32_t http_rate_limit_rps = 0;
+inline constexpr std::uint32_t http_rate_limit_burst = 100;
+
 }  // namespace meterd::actors::defaults

@@ -2,6 +2,7 @@
 // the log's periodic metrics line, the progress bar and the closing summary read them.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -17,6 +18,25 @@ struct Counter {
     auto cur = get();
     while (v > cur && !value.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
     }
+  }
+};
+
+// Fixed-bucket latency histogram (Prometheus style): a few compares and two relaxed increments.
+struct LatencyHistogram {
+  // Upper bounds in seconds (cumulative buckets; +Inf is `count`).
+  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05,  0.1,    0.25,  0.5,  1,
+                                                     2.5,   5,      10,    30};
+  std::array<Counter, kBounds.size()> buckets;  // not cumulative: one bucket per observation
+  Counter count, sum_us;
+  void observe_us(std::uint64_t us) {
+    for (std::size_t i = 0; i < kBounds.size(); ++i)
+      if (static_cast<double>(us) <= kBounds[i] * 1e6) {
+        buckets[i].add();
+        break;
+      }
+    count.add();
+    sum_us.add(us);
   }
 };
 
@@ -39,6 +59,7 @@ struct WriterMetrics {
   Counter in_flight;  // batches sent to the writer and not yet durable or handed to safety
   Counter peak_in_flight;
   Counter latency_us_sum, latency_us_max;
+  LatencyHistogram latency;  // per part write (Store::write, fsyncs included)
 };
 
 struct SafetyMetrics {

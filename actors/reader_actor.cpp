@@ -12,7 +12,7 @@
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/sha256.hpp"
-#include "protocol/nem12_reader.hpp"
+#include "protocol/reading_decoder.hpp"  // NEM12/NEM13 or NDJSON, by content
 
 namespace meterd::actors {
 namespace {
@@ -38,7 +38,7 @@ struct ReaderState {
   bool pump_scheduled = false, eof = false, parked = false, stalled = false;
   std::unique_ptr<InputChunks> input;
   PendingSink sink;
-  std::unique_ptr<Nem12Reader> parser;
+  std::unique_ptr<ReadingDecoder> parser;
   ReaderOptions options;
   FileReport report;  // of the whole file (all members)
   std::uint32_t members = 0;
@@ -94,7 +94,7 @@ void start_parser(reader_pointer self, const std::string& member) {
   ReaderOptions options = st.options;
   options.name = member.empty() ? st.task.file.name : member;
   options.file_sequence = st.task.file.file_sequence;
-  st.parser = std::make_unique<Nem12Reader>(options, st.sink);
+  st.parser = std::make_unique<ReadingDecoder>(options, st.sink);
 }
 
 // End of a member: complete its last day, fold its report into the file's, go on to the next.

@@ -66,6 +66,7 @@ writer_actor::behavior_type writer(writer_pointer self, IngestStore* store, safe
           for (const auto& p : parts) m.bytes.add(p.bytes);
           m.latency_us_sum.add(static_cast<std::uint64_t>(us));
           m.latency_us_max.raise_to(static_cast<std::uint64_t>(us));
+          m.latency.observe_us(static_cast<std::uint64_t>(us));
           self->send(st.supervisor, Durable{std::move(batch.shares)});
           give_credit(self, self->current_sender(), 1);
         } catch (const std::system_error& e) {

@@ -9,6 +9,7 @@ packages=(
   libarchive-dev libzstd-dev zlib1g-dev libbz2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
+  prometheus  # promtool: the HTTP metrics test checks /metrics with a real Prometheus parser
 )
 # The test-only Parquet readers come from npm; Debian's npm is needed only where no npm exists.
 command -v npm >/dev/null || packages+=(nodejs npm)

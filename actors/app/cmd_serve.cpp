@@ -12,6 +12,7 @@
 
 #include "actors/app/commands.hpp"
 #include "actors/config.hpp"
+#include "actors/http_server.hpp"
 #include "actors/log.hpp"
 #include "actors/pipeline.hpp"
 #include "actors/spool_intake.hpp"
@@ -78,8 +79,10 @@ int run_serve(int argc, char** argv) {
     auto store = actors::open_store(config.data_dir);
     actors::SpoolIntake intake(config, *store);
     actors::Metrics metrics;
+    // The HTTP API (docs/http.md), when http_listen is set: its requests join the spool.
+    auto http = actors::HttpFront::start(config, intake, metrics);
     actors::log::info("ready", {{"incoming", intake.dir("incoming").string()}});
-    auto result = actors::run_pipeline(config, *store, intake, metrics);
+    auto result = actors::run_pipeline(config, *store, http ? http->intake() : intake, metrics);
     actors::log::info("exit", {{"ok", result.ok}, {"seconds", result.seconds}});
     return result.ok ? 0 : 2;
   } catch (const std::exception& e) {
