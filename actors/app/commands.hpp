@@ -11,5 +11,6 @@ int run_ingest(int argc, char** argv);
 int run_serve(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_generate(int argc, char** argv);
+int run_forward(int argc, char** argv);  // docs/http.md
 
 }  // namespace meterd::app

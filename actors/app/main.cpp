@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"compact", meterd::app::run_compact, "merge each partition's parts into one"},
     {"bench", meterd::app::run_bench, "generate data and ingest it end to end, with figures"},
     {"generate", meterd::app::run_generate, "write a deterministic generated NEM12 file"},
+    {"forward", meterd::app::run_forward, "ship files to a central meterd serve over HTTP"},
 };
 
 void usage(std::FILE* out) {
