@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/app/commands.hpp"
@@ -38,6 +39,8 @@ double cpu_seconds() {
 }  // namespace
 
 int run_bench(int argc, char** argv) {
+  // `meterd bench http ...`: forwarded readings over loopback (cmd_bench_http.cpp).
+  if (argc > 1 && std::string_view(argv[1]) == "http") return run_bench_http(argc - 1, argv + 1);
   bench::GeneratorOptions gen;
   gen.nmis = 1000;
   gen.days = 365;

@@ -11,6 +11,7 @@ int run_ingest(int argc, char** argv);
 int run_serve(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_generate(int argc, char** argv);
-int run_forward(int argc, char** argv);  // docs/http.md
+int run_forward(int argc, char** argv);     // docs/http.md
+int run_bench_http(int argc, char** argv);  // `meterd bench http`
 
 }  // namespace meterd::app

@@ -209,3 +209,29 @@ TEST(IsoTimeTest, OffsetsDatesAndRejects) {
 
 }  // namespace
 }  // namespace meterd::test
+
+namespace meterd::test {
+namespace {
+
+TEST(NdjsonReaderTest, CompactValuesFormIsOneRunOfConsecutiveIntervals) {
+  const std::string head =
+      R"({"nmi":"N2","suffix":"E1","interval_minutes":30,"uom":"kWh","quality":"A",)";
+  std::string text =
+      head + R"("interval_start":"2024-01-01T23:00:00+10:00","values":[1,2.5,0]})" +
+      "\n" +  // 23:00, 23:30 and ... 00:00 next day: rejected
+      head + R"("interval_start":"2024-01-01T22:30:00+10:00","values":[1,2.5,0]})" + "\n" + head +
+      R"("interval_start":"2024-01-01T00:00:00+10:00","values":[]})" + "\n" + head +
+      R"("interval_start":"2024-01-01T00:00:00+10:00","value":1,"values":[1]})" + "\n" + head +
+      R"("interval_start":"2024-01-01T00:00:00+10:00","values":[1,"x"]})" + "\n";
+  auto d = decode_ndjson(text, 3);
+  ASSERT_EQ(d.parsed.readings.size(), 3u);
+  EXPECT_EQ(d.runs, 1u);
+  EXPECT_EQ(format_nem_time(d.parsed.readings[0].interval_start), "2024-01-01T22:30:00+10:00");
+  EXPECT_EQ(format_nem_time(d.parsed.readings[2].interval_start), "2024-01-01T23:30:00+10:00");
+  EXPECT_EQ(d.parsed.readings[1].value, 2.5);
+  EXPECT_EQ(d.report.rejects(), 4u);
+  for (const auto& issue : d.report.issues) EXPECT_EQ(issue.field, "values") << issue.line;
+}
+
+}  // namespace
+}  // namespace meterd::test
