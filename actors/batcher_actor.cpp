@@ -39,6 +39,7 @@ using batcher_pointer = batcher_actor::stateful_pointer<BatcherState>;
 void seal(batcher_pointer self, MonthKey month) {
   auto& st = self->state;
   st.ready.push_back(st.assembler.seal(month));
+  st.metrics->batcher.buffered_readings.value = st.assembler.buffered_readings();
   st.metrics->batcher.batches_sealed.add();
   st.metrics->batcher.readings_sealed.add(st.ready.back().batch.readings());
 }

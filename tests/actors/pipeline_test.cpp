@@ -243,6 +243,56 @@ TEST_F(Fixture, BatchesGoToDeadLetterAfterMaxRetries) {
   EXPECT_EQ(held, gen.readings);
 }
 
+TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
+  auto gen = generate_files(dir / "in", 2, 10, 20);
+  auto config = small_config(dir);
+  config.retry_initial_ms = 10000;  // no retry during the first run
+  config.retry_max_ms = 10000;
+  FakeStore store;
+  store.failing = true;
+  {
+    actors::SpoolIntake intake(config, store);
+    for (const auto& p : gen.paths)
+      std::filesystem::rename(p, intake.dir("incoming") / p.filename());
+    Metrics metrics;
+    std::atomic<bool> stop{false};
+    actors::RunOptions options;
+    options.drain_on_signal = false;
+    options.stop = &stop;
+    options.progress_interval = std::chrono::milliseconds(2);
+    options.on_progress = [&] {
+      // The breaker is open and holds the readers; stop once something is in the journal.
+      if (metrics.safety.batches_held.get() >= 1 &&
+          !actors::journal::list(config.effective_journal_dir()).empty())
+        stop = true;
+    };
+    actors::run_pipeline(config, store, intake, metrics, options);
+    EXPECT_GE(metrics.safety.batches_held.get(), 1u);
+  }
+  EXPECT_FALSE(actors::journal::list(config.effective_journal_dir()).empty());
+  EXPECT_EQ(store.distinct_keys(), 0u);
+  // Space is back: the journal is replayed at start-up, the claimed files are read again, and
+  // every reading is there once.
+  store.failing = false;
+  config.retry_initial_ms = 5;
+  {
+    actors::SpoolIntake intake(config, store);
+    Metrics metrics;
+    std::atomic<bool> stop{false};
+    actors::RunOptions options;
+    options.drain_on_signal = false;
+    options.stop = &stop;
+    options.on_progress = [&] {
+      if (metrics.files.durable.get() == gen.paths.size() && metrics.safety.held_now.get() == 0)
+        stop = true;
+    };
+    actors::run_pipeline(config, store, intake, metrics, options);
+    EXPECT_GE(metrics.safety.landed.get(), 1u) << "the journal was not replayed";
+  }
+  EXPECT_TRUE(actors::journal::list(config.effective_journal_dir()).empty());
+  EXPECT_EQ(store.distinct_keys(), gen.distinct);
+}
+
 TEST_F(Fixture, DrainFlushesEverythingAndLeavesTheRestClaimed) {
   auto gen = generate_files(dir / "in", 8, 10, 20);
   auto config = small_config(dir);
