@@ -239,7 +239,7 @@ class Forwarder {
   }
 
   void send_loop() {
-    HttpClient client(parse_http_url(o_.url), o_.token, o_.timeout);
+    HttpClient client(parse_http_url(o_.url), o_.token, o_.timeout, o_.ca_file);
     while (auto item = queue_.pop()) {
       if (stop_.load()) continue;  // drain without sending
       auto backoff = o_.backoff_initial;

@@ -21,8 +21,9 @@
 namespace meterd::actors {
 
 struct ForwardOptions {
-  std::string url;                           // http://host:port
-  std::string token;                         // bearer token ("" = none)
+  std::string url;      // http://host:port
+  std::string token;    // bearer token ("" = none)
+  std::string ca_file;  // https: CA certificates (PEM) to verify the server; "" = the system's
   std::vector<std::filesystem::path> paths;  // files, or directories of files
   std::filesystem::path state_file;
   bool watch = false;  // keep watching directories for new files until stopped

@@ -5,6 +5,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/rfc2818_verification.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
 #include <stdexcept>
 
@@ -63,8 +65,25 @@ struct HttpClient::Impl {
   std::string token;
   std::chrono::milliseconds timeout;
   net::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
+  std::optional<beast::tcp_stream> stream;  // plain
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::unique_ptr<net::ssl::context> ssl;  // set for https://
   beast::flat_buffer buffer;
+
+  bool connected() const { return stream.has_value() || tls.has_value(); }
+  void drop() {
+    tls.reset();
+    stream.reset();
+  }
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *stream; }
+  // Calls f with the stream in use (plain or TLS).
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls)
+      f(*tls);
+    else
+      f(*stream);
+  }
 
   // Runs the queued asynchronous operation to completion (the stream's expiry bounds it).
   void run() {
@@ -73,7 +92,7 @@ struct HttpClient::Impl {
   }
 
   bool connect(std::string& error) {
-    if (stream) return true;
+    if (connected()) return true;
     beast::error_code ec;
     tcp::resolver resolver(ioc);
     auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
@@ -81,24 +100,45 @@ struct HttpClient::Impl {
       error = "resolve " + url.host + ": " + ec.message();
       return false;
     }
-    stream.emplace(ioc);
-    stream->expires_after(timeout);
-    stream->async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    if (ssl)
+      tls.emplace(ioc, *ssl);
+    else
+      stream.emplace(ioc);
+    lowest().expires_after(timeout);
+    lowest().async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run();
+    if (!ec && tls) {
+      // SNI and certificate name check against the host we were given.
+      if (!SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str()))
+        ec = beast::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category());
+      tls->set_verify_callback(net::ssl::rfc2818_verification(url.host));
+      if (!ec) {
+        tls->async_handshake(net::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+        run();
+      }
+    }
     if (ec) {
       error = "connect " + url.host + ":" + std::to_string(url.port) + ": " + ec.message();
-      stream.reset();
+      drop();
       return false;
     }
-    stream->socket().set_option(tcp::no_delay(true), ec);
+    lowest().socket().set_option(tcp::no_delay(true), ec);
     buffer.clear();
     return true;
   }
 };
 
-HttpClient::HttpClient(HttpUrl url, std::string token, std::chrono::milliseconds timeout)
+HttpClient::HttpClient(HttpUrl url, std::string token, std::chrono::milliseconds timeout,
+                       const std::string& ca_file)
     : impl_(std::make_unique<Impl>()) {
-  if (url.tls) throw std::invalid_argument("https is not supported by this build yet");
+  if (url.tls) {
+    impl_->ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+    impl_->ssl->set_verify_mode(net::ssl::verify_peer);
+    if (ca_file.empty())
+      impl_->ssl->set_default_verify_paths();
+    else
+      impl_->ssl->load_verify_file(ca_file);
+  }
   impl_->url = std::move(url);
   impl_->token = std::move(token);
   impl_->timeout = timeout;
@@ -118,7 +158,7 @@ HttpAnswer HttpClient::request(bool post, const std::string& target, std::string
   HttpAnswer answer;
   // A kept-alive connection may have been closed by the server meanwhile: one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = im.stream.has_value();
+    const bool reused = im.connected();
     if (!im.connect(answer.error)) return answer;
     http::request<http::span_body<const char>> req{post ? http::verb::post : http::verb::get,
                                                    target, 11};
@@ -130,19 +170,23 @@ HttpAnswer HttpClient::request(bool post, const std::string& target, std::string
     req.keep_alive(true);
     req.prepare_payload();
     beast::error_code ec;
-    im.stream->expires_after(im.timeout);
-    http::async_write(*im.stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    im.lowest().expires_after(im.timeout);
+    im.with_stream([&](auto& stream) {
+      http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
     im.run();
     http::response_parser<http::string_body> parser;
     parser.body_limit(64u << 20);
     if (!ec) {
-      im.stream->expires_after(im.timeout);
-      http::async_read(*im.stream, im.buffer, parser,
-                       [&](beast::error_code e, std::size_t) { ec = e; });
+      im.lowest().expires_after(im.timeout);
+      im.with_stream([&](auto& stream) {
+        http::async_read(stream, im.buffer, parser,
+                         [&](beast::error_code e, std::size_t) { ec = e; });
+      });
       im.run();
     }
     if (ec) {
-      im.stream.reset();
+      im.drop();
       answer.error = ec.message();
       if (reused && (ec == http::error::end_of_stream || ec == net::error::eof ||
                      ec == net::error::connection_reset || ec == net::error::broken_pipe))
@@ -159,7 +203,7 @@ HttpAnswer HttpClient::request(bool post, const std::string& target, std::string
       } catch (const std::exception&) {
       }
     }
-    if (!res.keep_alive()) im.stream.reset();
+    if (!res.keep_alive()) im.drop();
     return answer;
   }
   return answer;

@@ -28,7 +28,9 @@ struct HttpAnswer {
 
 class HttpClient {
  public:
-  HttpClient(HttpUrl url, std::string token, std::chrono::milliseconds timeout);
+  // `ca_file`: PEM CA certificates to verify an https server (empty: the system's).
+  HttpClient(HttpUrl url, std::string token, std::chrono::milliseconds timeout,
+             const std::string& ca_file = {});
   ~HttpClient();
   HttpAnswer post(const std::string& target, std::string_view body);
   HttpAnswer get(const std::string& target);

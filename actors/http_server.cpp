@@ -5,10 +5,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cmath>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "actors/http_auth.hpp"
@@ -30,6 +32,7 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr std::size_t kMaxIssuesInResponse = 1000;
 constexpr std::size_t kQueryChunkBytes = 256u << 10;
@@ -161,10 +164,15 @@ std::vector<std::pair<std::string, std::string>> query_params(std::string_view q
   return out;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection. Stream is beast::tcp_stream (plain) or ssl_stream<tcp_stream> (TLS).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket&& socket, Shared& shared)
-      : stream_(std::move(socket)), sh_(shared), ack_timer_(stream_.get_executor()) {
+  template <class... StreamArgs>
+  explicit Session(Shared& shared, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
+        sh_(shared),
+        ack_timer_(stream_.get_executor()) {
     sh_.hm.connections_open.add();
     sh_.hm.connections_total.add();
   }
@@ -174,7 +182,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void run() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->lowest().expires_after(
+            std::chrono::milliseconds(self->sh_.config.http_request_timeout_ms));
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();
+          self->read_header();
+        });
+      } else {
+        self->read_header();
+      }
+    });
   }
 
  private:
@@ -185,10 +204,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(sh_.config.http_max_header_bytes);
     parser_->body_limit(sh_.config.http_max_body_bytes);
     answered_ = false;
-    stream_.expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    lowest().expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
   }
 
   // Most answers to a request whose body was not read close the connection: the unread body
@@ -241,19 +261,21 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ingest_ && beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
-      return http::async_write(stream_, *cont,
-                               [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
-                                 if (e) return self->close();
-                                 self->read_body();
-                               });
+      return http::async_write(
+          stream_, *cont,
+          [self = this->shared_from_this(), cont](beast::error_code e, std::size_t) {
+            if (e) return self->close();
+            self->read_body();
+          });
     }
     read_body();
   }
 
   void read_body() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_body(ec);
+                     });
   }
 
   void on_body(beast::error_code ec) {
@@ -264,7 +286,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::partial_message || ec == net::error::eof)
       return close();  // truncated: the client went away
     if (ec) return respond(http::status::bad_request, json_error(ec.message()), false);
-    stream_.expires_never();
+    lowest().expires_never();
     try {
       route();
     } catch (const std::exception& e) {
@@ -359,7 +381,7 @@ class Session : public std::enable_shared_from_this<Session> {
     hash.update(body);
     id_ = hash.hex_digest();
     sh_.hm.ingest_bytes.add(body.size());
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     ack_timer_.expires_after(std::chrono::milliseconds(sh_.config.http_ack_timeout_ms));
     ack_timer_.async_wait([self](beast::error_code ec) {
       if (!ec) self->on_ack_timeout();
@@ -465,18 +487,19 @@ class Session : public std::enable_shared_from_this<Session> {
     head += "\r\nTransfer-Encoding: chunked\r\n";
     head += keep_alive_ ? "\r\n" : "Connection: close\r\n\r\n";
     beast::error_code ec;
-    auto& socket = stream_.socket();
+    auto& socket = stream_;
     net::write(socket, net::buffer(head), ec);
-    std::string chunk;
+    std::string chunk, framed;
     if (csv) append_csv_header(chunk);
     auto flush = [&] {
       if (chunk.empty() || ec) return;
+      // One buffer: Beast 1.74's flat_stream (under ssl_stream) spins on a sequence of two.
       char size[24];
       int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
-      chunk += "\r\n";
-      std::array<net::const_buffer, 2> parts = {net::buffer(size, static_cast<std::size_t>(n)),
-                                                net::buffer(chunk)};
-      net::write(socket, parts, ec);
+      framed.assign(size, static_cast<std::size_t>(n));
+      framed += chunk;
+      framed += "\r\n";
+      net::write(socket, net::buffer(framed), ec);
       chunk.clear();
     };
     try {
@@ -519,9 +542,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive);
     res->prepare_payload();
     log::debug("http_request", {{"path", path_}, {"status", code}});
-    stream_.expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
+    lowest().expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec || !res->keep_alive()) return self->close();
                         self->read_header();
                       });
@@ -530,11 +553,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     beast::error_code ec;
     ack_timer_.cancel();
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Shared& sh_;
@@ -579,11 +605,13 @@ struct HttpFront::Impl {
   std::unique_ptr<Shared> shared;
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
+  std::unique_ptr<net::ssl::context> ssl;  // set: HTTPS
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
 
   void accept() {
-    acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+    auto* ssl = this->ssl.get();
+    acceptor->async_accept(net::make_strand(ioc), [this, ssl](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec == net::error::operation_aborted) return;
         return accept();
@@ -603,7 +631,10 @@ struct HttpFront::Impl {
         s.shutdown(tcp::socket::shutdown_both, ignored);
         s.close(ignored);
       } else {
-        std::make_shared<Session>(std::move(s), *shared)->run();
+        if (ssl)
+          std::make_shared<Session<TlsStream>>(*shared, std::move(s), *ssl)->run();
+        else
+          std::make_shared<Session<beast::tcp_stream>>(*shared, std::move(s))->run();
       }
       accept();
     });
@@ -628,8 +659,8 @@ std::unique_ptr<HttpFront> HttpFront::start(const Config& config, Intake& spool,
   if (config.http_listen.empty()) return nullptr;
   const auto address = parse_listen_address(config.http_listen);
   const bool tls = !config.http_tls_cert.empty() || !config.http_tls_key.empty();
-  if (tls)
-    throw std::runtime_error("http_tls_cert/http_tls_key: TLS is not built into this server yet");
+  if (tls && (config.http_tls_cert.empty() || config.http_tls_key.empty()))
+    throw std::runtime_error("TLS needs both http_tls_cert and http_tls_key");
   if (!address.loopback && !config.http_allow_insecure && (!tls || config.http_tokens.empty()))
     throw std::runtime_error("http_listen " + config.http_listen +
                              " is not a loopback address: it needs TLS (http_tls_cert, "
@@ -638,6 +669,17 @@ std::unique_ptr<HttpFront> HttpFront::start(const Config& config, Intake& spool,
   auto& impl = *front->impl_;
   impl.intake = std::make_unique<HttpIntake>(spool, config.spool_dir);
   impl.shared = std::make_unique<Shared>(config, *impl.intake, metrics);
+  if (tls) {
+    impl.ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    impl.ssl->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                          net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                          net::ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    impl.ssl->use_certificate_chain_file(config.http_tls_cert.string(), ec);
+    if (!ec)
+      impl.ssl->use_private_key_file(config.http_tls_key.string(), net::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("http_tls_cert/http_tls_key: " + ec.message());
+  }
   tcp::endpoint endpoint(net::ip::make_address(address.host), address.port);
   impl.acceptor.emplace(impl.ioc);
   impl.acceptor->open(endpoint.protocol());

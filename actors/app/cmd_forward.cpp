@@ -18,9 +18,10 @@ namespace meterd::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: meterd forward --to URL [--token TOKEN] [--state FILE] [--watch]\n"
+    "usage: meterd forward --to URL [--token TOKEN] [--cacert PEM] [--state FILE] [--watch]\n"
     "                      [--batch-bytes N] [--parallel N] [--timeout-ms N] [--quiet] PATH...\n"
-    "  Sends files to a central `meterd serve` (http://host:port) and waits until each is\n"
+    "  Sends files to a central `meterd serve` (http:// or https://host:port; --cacert verifies\n"
+    "  an https server against these CA certificates) and waits until each is\n"
     "  durable there. NDJSON files go to /v1/readings in requests of at most --batch-bytes\n"
     "  (default 8 MiB) cut at line ends; other files (NEM12/NEM13, compressed) to /v1/files.\n"
     "  A PATH that is a directory: every file in it (not .*, *.tmp, *.part); with --watch the\n"
@@ -62,6 +63,8 @@ int run_forward(int argc, char** argv) {
         o.url = value();
       } else if (a == "--token") {
         o.token = value();
+      } else if (a == "--cacert") {
+        o.ca_file = value();
       } else if (a == "--state") {
         o.state_file = value();
       } else if (a == "--watch") {
