@@ -5,20 +5,13 @@
 #include <limits>
 #include <numeric>
 
+#include "protocol/nem_time.hpp"
+
 namespace meterd::actors {
 
 MonthKey month_of(epoch_seconds t) {
-  // NEM time is UTC+10 without daylight saving; civil_from_days (Howard Hinnant).
-  std::int64_t z = (t + 36000) / 86400 - ((t + 36000) % 86400 < 0 ? 1 : 0);
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-  return static_cast<MonthKey>(y * 12 + (m - 1));
+  const CivilDate date = nem_date_of(t);
+  return static_cast<MonthKey>(date.year * 12 + (date.month - 1));
 }
 
 std::string partition_name(MonthKey month) {

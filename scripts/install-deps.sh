@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libcaf-dev libsimdjson-dev libmimalloc-dev libboost-iostreams-dev libboost-dev
-  libarchive-dev libzstd-dev zlib1g-dev libbz2-dev
+  libarchive-dev libzstd-dev zlib1g-dev libbz2-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
+  libssl-dev openssl  # TLS of the HTTP API; the TLS test makes a certificate
   prometheus  # promtool: the HTTP metrics test checks /metrics with a real Prometheus parser
 )
 # The test-only Parquet readers come from npm; Debian's npm is needed only where no npm exists.
