@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libcaf-dev libsimdjson-dev libmimalloc-dev libboost-iostreams-dev libboost-dev
-  libarchive-dev libzstd-dev zlib1g-dev libbz2-dev libssl-dev
+  libarchive-dev libzstd-dev zlib1g-dev libbz2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   libssl-dev openssl  # TLS of the HTTP API; the TLS test makes a certificate
