@@ -8,6 +8,10 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -177,6 +181,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     sh_.hm.connections_total.add();
   }
   ~Session() {
+    if (query_job_) query_job_->cancel();
     release();
     sh_.hm.connections_open.sub();
   }
@@ -477,50 +482,136 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     storage::StoreOptions options;
     options.read_only = true;
-    storage::Store store(sh_.config.data_dir, options);
+    auto store = std::make_shared<storage::Store>(sh_.config.data_dir, options);
     answered_ = true;
     sh_.hm.responses_2xx.add();
-    // Written synchronously on this connection's strand: a slow reader holds one server thread
-    // (documented); the memory held is one chunk.
+    auto job = std::make_shared<QueryJob>();
     std::string head = "HTTP/1.1 200 OK\r\nContent-Type: ";
     head += csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
     head += "\r\nTransfer-Encoding: chunked\r\n";
     head += keep_alive_ ? "\r\n" : "Connection: close\r\n\r\n";
-    beast::error_code ec;
-    auto& socket = stream_;
-    net::write(socket, net::buffer(head), ec);
-    std::string chunk, framed;
-    if (csv) append_csv_header(chunk);
-    auto flush = [&] {
-      if (chunk.empty() || ec) return;
-      // One buffer: Beast 1.74's flat_stream (under ssl_stream) spins on a sequence of two.
+    job->frames.push_back(std::move(head));
+    // A strong reference: while the session waits for the next chunk, no I/O holds it. The
+    // job (and with it this reference) goes when the producer thread ends.
+    job->wake = [self = this->shared_from_this()] {
+      net::post(self->stream_.get_executor(), [self] { self->pump_query(); });
+    };
+    query_job_ = job;
+    // The merge runs on a thread of its own and hands over framed chunks through a queue of
+    // QueryJob::kMaxFrames: memory stays bounded, and a client that stops reading only stops
+    // that thread (each chunk write has http_request_timeout_ms), never a server thread.
+    std::thread([job, store, filter, csv] { run_query(*job, *store, filter, csv); }).detach();
+    pump_query();
+  }
+
+  struct QueryJob {
+    static constexpr std::size_t kMaxFrames = 4;
+    std::mutex mutex;
+    std::condition_variable room;
+    std::deque<std::string> frames;
+    bool done = false, cancelled = false, waiting = false, failed = false;
+    std::function<void()> wake;  // the session wants the next frame (posts to its strand)
+
+    void cancel() {
+      std::lock_guard lock(mutex);
+      cancelled = true;
+      room.notify_all();
+    }
+    // Producer side; false when the session has gone.
+    bool push(std::string frame) {
+      std::function<void()> to_wake;
+      {
+        std::unique_lock lock(mutex);
+        room.wait(lock, [&] { return frames.size() < kMaxFrames || cancelled; });
+        if (cancelled) return false;
+        frames.push_back(std::move(frame));
+        if (waiting) waiting = false, to_wake = wake;
+      }
+      if (to_wake) to_wake();
+      return true;
+    }
+    void finish(bool ok) {
+      std::function<void()> to_wake;
+      {
+        std::lock_guard lock(mutex);
+        done = true;
+        failed = !ok;
+        if (waiting) waiting = false, to_wake = wake;
+      }
+      if (to_wake) to_wake();
+    }
+  };
+
+  static void run_query(QueryJob& job, const storage::Store& store,
+                        const storage::QueryFilter& filter, bool csv) {
+    struct Gone {};
+    std::string chunk;
+    auto frame = [&] {
+      // One buffer per chunk: Beast 1.74's flat_stream (under ssl_stream) spins on a sequence
+      // of two buffers.
       char size[24];
       int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
-      framed.assign(size, static_cast<std::size_t>(n));
+      std::string framed(size, static_cast<std::size_t>(n));
       framed += chunk;
       framed += "\r\n";
-      net::write(socket, net::buffer(framed), ec);
       chunk.clear();
+      if (!job.push(std::move(framed))) throw Gone{};
     };
     try {
+      if (csv) append_csv_header(chunk);
       store.query(filter, [&](const ReadingBatch& batch) {
-        if (ec) throw std::runtime_error("client went away");
         batch.for_each([&](const ReadingRow& row) {
           if (csv)
             append_csv_row(chunk, row);
           else
             append_json_row(chunk, row);
-          if (chunk.size() >= kQueryChunkBytes) flush();
+          if (chunk.size() >= kQueryChunkBytes) frame();
         });
       });
-      flush();
-      if (!ec) net::write(socket, net::buffer(std::string_view("0\r\n\r\n")), ec);
+      if (!chunk.empty()) frame();
+      if (!job.push("0\r\n\r\n")) throw Gone{};
+      job.finish(true);
+    } catch (const Gone&) {
     } catch (const std::exception& e) {
       log::warn("http_query_aborted", {{"error", e.what()}});
-      return close();
+      job.finish(false);
     }
-    if (ec || !keep_alive_) return close();
-    read_header();
+  }
+
+  // Writes the next frame of the query answer, or waits for the producer to wake us.
+  void pump_query() {
+    auto job = query_job_;
+    if (!job) return;
+    bool finished = false, failed = false;
+    {
+      std::lock_guard lock(job->mutex);
+      if (!job->frames.empty()) {
+        query_frame_ = std::move(job->frames.front());
+        job->frames.pop_front();
+        job->room.notify_all();
+      } else if (job->done) {
+        finished = true;
+        failed = job->failed;
+      } else {
+        job->waiting = true;
+        return;
+      }
+    }
+    if (finished) {
+      query_job_.reset();
+      if (failed || !keep_alive_) return close();  // a failed merge: cut the chunked body
+      return read_header();
+    }
+    lowest().expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
+    net::async_write(stream_, net::buffer(query_frame_),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) {
+                         self->query_job_->cancel();
+                         self->query_job_.reset();
+                         return self->close();
+                       }
+                       self->pump_query();
+                     });
   }
 
   // ---- responses ----
@@ -570,6 +661,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool keep_alive_ = true, ingest_ = false, admitted_ = false, answered_ = false;
   std::uint64_t admitted_bytes_ = 0;
   Clock::time_point received_{};
+  std::shared_ptr<QueryJob> query_job_;  // a GET /v1/readings being streamed
+  std::string query_frame_;              // the frame being written
 };
 
 }  // namespace
