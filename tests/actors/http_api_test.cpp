@@ -140,6 +140,19 @@ TEST(HttpApiTest, ARequestWithAnInvalidLineStoresNothing) {
   EXPECT_EQ(json_field(r.body, "readings"), "2");
   q = daemon.get("/v1/readings?format=csv");
   EXPECT_EQ(split_lines(q.body).size(), 3u) << q.body;
+  // A gzip body is recognised by its content.
+  {
+    auto plain = dir / "third.ndjson";
+    auto third = good;
+    third.replace(third.find("00:00:00"), 8, "01:00:00");
+    std::ofstream(plain) << third << "\n";
+    ASSERT_EQ(run_to_file({"/bin/sh", "-c", "gzip -c '" + plain.string() + "'"}, dir / "third.gz",
+                          dir / "gzip.log"),
+              0);
+    r = daemon.post("/v1/readings", read_file(dir / "third.gz"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json_field(r.body, "readings"), "1");
+  }
   // Not NDJSON at all, an empty body, unknown endpoints and parameters.
   EXPECT_EQ(daemon.post("/v1/readings", "100,NEM12,x\n").status, 415);
   EXPECT_EQ(daemon.post("/v1/readings", "").status, 400);
@@ -165,7 +178,8 @@ TEST(HttpApiTest, AbuseGetsClearErrorsAndTheDaemonStaysUp) {
                      "http_request_timeout_ms=700",
                      "http_max_connections=6",
                      "http_rate_limit_rps=2",
-                     "http_rate_limit_burst=20"};
+                     "http_rate_limit_burst=20",
+                     "http_max_inflight_bytes=900000"};
   ASSERT_TRUE(daemon.start()) << read_file(daemon.log);
   const std::vector<std::string> auth = {"Authorization: Bearer " + kToken};
 
@@ -177,6 +191,11 @@ TEST(HttpApiTest, AbuseGetsClearErrorsAndTheDaemonStaysUp) {
   EXPECT_EQ(daemon.get("/metrics", {"Authorization: Bearer wrong"}).status, 401);
   EXPECT_EQ(daemon.post("/v1/readings", "{}", {"Authorization: Basic abc"}).status, 401);
   EXPECT_EQ(daemon.get("/metrics", auth).status, 200);
+
+  // Backpressure: a body that would take the in-flight bytes over the limit is refused, unread.
+  r = daemon.post("/v1/readings", std::string(950000, ' '), auth);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.headers["retry-after"], "1");
 
   // Bodies: malformed JSON, oversized, truncated.
   r = daemon.post("/v1/readings", "{\"nmi\": [1, \n", auth);
