@@ -160,4 +160,124 @@ void append_json_row(std::string& out, const ReadingRow& r) {
   out.append("}\n");
 }
 
+namespace {
+
+// Writes one record as CSV or JSON from (name, text-or-null) pairs, so both forms stay in step.
+class RecordWriter {
+ public:
+  RecordWriter(std::string& out, bool json) : out_(out), json_(json) {
+    if (json_) out_.push_back('{');
+  }
+  void text(const char* name, std::string_view value) {
+    separator(name);
+    if (json_) {
+      append_json_string(out_, value);
+    } else {
+      append_csv_field(out_, value);
+    }
+  }
+  void time(const char* name, epoch_seconds t) {
+    separator(name);
+    if (t == kNoTime) {
+      if (json_) out_.append("null");
+      return;
+    }
+    if (json_) out_.push_back('"');
+    append_nem_time(out_, t);
+    if (json_) out_.push_back('"');
+  }
+  void number(const char* name, double value) {
+    separator(name);
+    append_double(out_, value);
+  }
+  void integer(const char* name, std::int64_t value, bool present = true) {
+    separator(name);
+    if (!present) {
+      if (json_) out_.append("null");
+      return;
+    }
+    out_.append(std::to_string(value));
+  }
+  void end() { out_.append(json_ ? "}\n" : "\n"); }
+
+ private:
+  void separator(const char* name) {
+    if (json_) {
+      out_.append(first_ ? "\"" : ",\"");
+      out_.append(name);
+      out_.append("\":");
+    } else if (!first_) {
+      out_.push_back(',');
+    }
+    first_ = false;
+  }
+  std::string& out_;
+  bool json_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void append_register_read_csv_header(std::string& out) {
+  out.append(
+      "nmi,suffix,register_id,meter_serial,direction,previous_read,previous_read_datetime,"
+      "previous_quality_method,previous_reason_code,previous_reason_description,current_read,"
+      "current_read_datetime,current_quality_method,current_reason_code,"
+      "current_reason_description,quantity,uom,next_scheduled_read,update_datetime,"
+      "msats_load_datetime,previous_trans_code,previous_ret_service_order,current_trans_code,"
+      "current_ret_service_order,file_created,line\n");
+}
+
+void append_register_read(std::string& out, const RegisterReadPeriod& r, bool json) {
+  RecordWriter w(out, json);
+  w.text("nmi", r.nmi);
+  w.text("suffix", r.suffix);
+  w.text("register_id", r.register_id);
+  w.text("meter_serial", r.meter_serial);
+  w.text("direction", r.direction ? std::string_view(&r.direction, 1) : std::string_view{});
+  w.text("previous_read", r.previous_read);
+  w.time("previous_read_datetime", r.previous_read_datetime);
+  w.text("previous_quality_method", r.previous_quality_method);
+  w.integer("previous_reason_code", r.previous_reason_code,
+            r.previous_reason_code != kNoReasonCode);
+  w.text("previous_reason_description", r.previous_reason_description);
+  w.text("current_read", r.current_read);
+  w.time("current_read_datetime", r.current_read_datetime);
+  w.text("current_quality_method", r.current_quality_method);
+  w.integer("current_reason_code", r.current_reason_code, r.current_reason_code != kNoReasonCode);
+  w.text("current_reason_description", r.current_reason_description);
+  w.number("quantity", r.quantity);
+  w.text("uom", r.uom);
+  w.time("next_scheduled_read", r.next_scheduled_read);
+  w.time("update_datetime", r.update_datetime);
+  w.time("msats_load_datetime", r.msats_load_datetime);
+  w.text("previous_trans_code", r.previous_trans_code);
+  w.text("previous_ret_service_order", r.previous_ret_service_order);
+  w.text("current_trans_code", r.current_trans_code);
+  w.text("current_ret_service_order", r.current_ret_service_order);
+  w.time("file_created", r.file_created);
+  w.integer("line", r.line);
+  w.end();
+}
+
+void append_b2b_event_csv_header(std::string& out) {
+  out.append(
+      "nmi,suffix,interval_date,trans_code,ret_service_order,read_datetime,index_read,"
+      "file_created,line\n");
+}
+
+void append_b2b_event(std::string& out, const B2BEvent& e, bool json) {
+  RecordWriter w(out, json);
+  w.text("nmi", e.nmi);
+  w.text("suffix", e.suffix);
+  w.time("interval_date", e.interval_date);
+  w.text("trans_code", e.trans_code ? std::string_view(&e.trans_code, 1) : std::string_view{});
+  w.text("ret_service_order", e.ret_service_order);
+  w.time("read_datetime", e.read_datetime);
+  w.text("index_read", e.index_read);
+  w.time("file_created", e.file_created);
+  w.integer("line", e.line);
+  w.end();
+}
+
 }  // namespace meterd

@@ -16,6 +16,13 @@ void append_csv_row(std::string& out, const ReadingRow& row);
 // One JSON object per reading (NDJSON), same field names as the CSV header.
 void append_json_row(std::string& out, const ReadingRow& row);
 
+// NEM13 register-read periods (250 + 550) and NEM12 B2B events (500), for `meterd parse
+// --output register-reads|b2b-events`: CSV with a header, or one JSON object per line.
+void append_register_read_csv_header(std::string& out);
+void append_register_read(std::string& out, const RegisterReadPeriod& read, bool json);
+void append_b2b_event_csv_header(std::string& out);
+void append_b2b_event(std::string& out, const B2BEvent& event, bool json);
+
 // Shortest text that reads back as the same double.
 void append_double(std::string& out, double value);
 // Field text for CSV: quoted only if it holds a comma, quote or line break.

@@ -1,4 +1,5 @@
-// meterd parse [--strict] [--format csv|json] [--no-readings] [--report text|json] FILE...
+// meterd parse [--strict] [--format csv|json] [--output readings|register-reads|b2b-events]
+//              [--no-readings] [--report text|json] FILE...
 //
 // Readings go to stdout, the per-file report to stderr, so that `meterd parse f > out.csv`
 // gives a clean CSV while the operator still sees what was rejected and why.
@@ -16,19 +17,24 @@ namespace meterd::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: meterd parse [--strict] [--format csv|json] [--no-readings] [--report text|json] "
-    "FILE...\n"
+    "usage: meterd parse [--strict] [--format csv|json] [--output WHAT] [--no-readings]\n"
+    "                    [--report text|json] FILE...\n"
     "  Parses NEM12/NEM13 files (plain, gzip, bzip2, zip, nested zip; sniffed by content) and\n"
     "  prints every interval reading to stdout and a report per file to stderr.\n"
     "  --strict       spec-exact checking: real-world quirks become errors\n"
     "  --format       csv (default, with a header) or json (one object per line)\n"
+    "  --output       readings (default: NEM12 interval readings), register-reads (NEM13\n"
+    "                 250/550 periods) or b2b-events (NEM12 500 records)\n"
     "  --no-readings  print only the reports\n"
     "  --report       text (default) or json report on stderr\n"
     "  exit status: 0 clean, 1 some data rejected (the rest is printed), 2 a file could not be\n"
     "  read at all, or a usage error\n";
 
+enum class Output { readings, register_reads, b2b_events };
+
 struct Options {
   bool strict = false, json = false, readings = true, json_report = false;
+  Output output = Output::readings;
   std::vector<std::string> files;
 };
 
@@ -36,7 +42,7 @@ class PrintingSink : public ReadingSink {
  public:
   PrintingSink(const Options& options) : options_(options) {}
   void on_readings(ReadingBatch& batch) override {
-    if (!options_.readings) return;
+    if (!options_.readings || options_.output != Output::readings) return;
     batch.for_each([this](const ReadingRow& row) {
       if (options_.json) {
         append_json_row(out_, row);
@@ -45,6 +51,16 @@ class PrintingSink : public ReadingSink {
       }
       if (out_.size() > (1u << 20)) flush();
     });
+  }
+  void on_register_reads(std::vector<RegisterReadPeriod>& reads) override {
+    if (options_.readings && options_.output == Output::register_reads)
+      for (const auto& read : reads) append_register_read(out_, read, options_.json);
+    reads.clear();
+  }
+  void on_b2b_events(std::vector<B2BEvent>& events) override {
+    if (options_.readings && options_.output == Output::b2b_events)
+      for (const auto& event : events) append_b2b_event(out_, event, options_.json);
+    events.clear();
   }
   void flush() {
     std::fwrite(out_.data(), 1, out_.size(), stdout);
@@ -129,6 +145,18 @@ int run_parse(int argc, char** argv) {
         return 2;
       }
       (arg == "--format" ? options.json : options.json_report) = value == "json";
+    } else if (arg == "--output" && i + 1 < argc) {
+      const std::string value = argv[++i];
+      if (value == "readings") {
+        options.output = Output::readings;
+      } else if (value == "register-reads") {
+        options.output = Output::register_reads;
+      } else if (value == "b2b-events") {
+        options.output = Output::b2b_events;
+      } else {
+        std::fprintf(stderr, "meterd parse: unknown --output '%s'\n%s", value.c_str(), kUsage);
+        return 2;
+      }
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -145,7 +173,17 @@ int run_parse(int argc, char** argv) {
   }
   PrintingSink sink(options);
   if (options.readings && !options.json) {
-    append_csv_header(sink.buffer());
+    switch (options.output) {
+      case Output::readings:
+        append_csv_header(sink.buffer());
+        break;
+      case Output::register_reads:
+        append_register_read_csv_header(sink.buffer());
+        break;
+      case Output::b2b_events:
+        append_b2b_event_csv_header(sink.buffer());
+        break;
+    }
     sink.flush();
   }
   int worst = 0;

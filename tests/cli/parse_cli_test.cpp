@@ -101,5 +101,22 @@ TEST(ParseCli, StrictModeFailsPortalFileWithoutHeader) {
   EXPECT_NE(strict.err.find("no 100 header record"), std::string::npos) << strict.err;
 }
 
+TEST(ParseCli, RegisterReadsAndB2BEventsOnRequest) {
+  METERD_REQUIRE_SHARED(shared);
+  const CommandRun nem13 =
+      run_meterd("parse --output register-reads " +
+                 quoted(test::samples_dir() / "nem13_multi_nmi_excel_padded.csv"));
+  EXPECT_EQ(nem13.status, 0) << nem13.err;
+  EXPECT_EQ(count_lines(nem13.out), 1u + 10u);
+  EXPECT_EQ(nem13.out.substr(0, 17), "nmi,suffix,regist");
+  const CommandRun events =
+      run_meterd("parse --format json --output b2b-events " +
+                 quoted(test::samples_dir() / "aemo_powermdp_meter_change_nmiconfig_400_500.csv"));
+  EXPECT_EQ(events.status, 0) << events.err;
+  EXPECT_EQ(count_lines(events.out), 5u);
+  EXPECT_NE(events.out.find("\"trans_code\":\"D\""), std::string::npos) << events.out;
+  EXPECT_EQ(run_meterd("parse --output nothing x").status, 2);
+}
+
 }  // namespace
 }  // namespace meterd
