@@ -3,9 +3,9 @@
 #include <utility>  // before Boost 1.74's asio: its awaitable.hpp needs std::exchange
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/rfc2818_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/asio/ssl/rfc2818_verification.hpp>
 #include <boost/beast/ssl.hpp>
 #include <optional>
 #include <stdexcept>

@@ -131,8 +131,9 @@ std::string render_prometheus(const Metrics& m, const HttpMetrics& h) {
   histogram(out, "writer_latency_seconds", "Part write latency (fsyncs included).", w.latency);
   char max[48];
   std::snprintf(max, sizeof max, "%.6f", static_cast<double>(w.latency_us_max.get()) / 1e6);
-  out += "# HELP meterd_writer_latency_max_seconds Longest part write.\n"
-         "# TYPE meterd_writer_latency_max_seconds gauge\nmeterd_writer_latency_max_seconds ";
+  out +=
+      "# HELP meterd_writer_latency_max_seconds Longest part write.\n"
+      "# TYPE meterd_writer_latency_max_seconds gauge\nmeterd_writer_latency_max_seconds ";
   out += max;
   out += '\n';
   return out;
