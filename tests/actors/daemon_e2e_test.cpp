@@ -301,6 +301,11 @@ double ingest_peak_rss_mib(const fs::path& dir, std::uint32_t nmis, std::uint32_
 }
 
 TEST(DaemonE2ETest, PeakRssStaysBoundedOnALargeFile) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in a quarantine (256 MiB by default) and adds shadow memory, so RSS
+  // says nothing about meterd's own bound there; the normal build of this suite checks it.
+  GTEST_SKIP() << "peak RSS is not meaningful under AddressSanitizer";
+#endif
   auto dir = make_temp_dir("meterd-rss");
   const bool long_run =
       std::getenv("METERD_LONG_TESTS") && std::string(std::getenv("METERD_LONG_TESTS")) == "1";
