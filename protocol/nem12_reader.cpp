@@ -83,6 +83,10 @@ struct Nem12Reader::Impl {
     epoch_seconds update_datetime = kNoTime, msats_load_datetime = kNoTime;
     std::vector<Override> overrides;
   } day;
+  // The 250 a following 550 completes: none (no 250 just before), kept, or rejected (the 550
+  // is then dropped with it).
+  enum class Last250 : std::uint8_t { none, kept, rejected } last_250 = Last250::none;
+
   // The last day of the block that a 500 may refer to.
   epoch_seconds b2b_day = kNoTime;
   bool last_day_rejected = false;
@@ -326,6 +330,7 @@ struct Nem12Reader::Impl {
       return;
     }
     end_day();
+    if (bare != "550") last_250 = Last250::none;  // a 550 must follow its 250 directly
     mdff::split_fields(line, fields);
     fields[0] = bare;
     if (bare == "100") {
@@ -909,7 +914,9 @@ struct Nem12Reader::Impl {
 
   void parse_250() {
     // Until this record is complete, a following 550 belongs to a rejected 250.
-    last_250_rejected = true;
+    last_250 = Last250::rejected;
+    // Flushed here, not after the record: the 550 that may follow needs its 250 at hand.
+    if (register_reads.size() >= 4096) flush_events();
     RegisterReadPeriod r;
     std::string_view f[23];
     static constexpr const char* kNames[23] = {"RecordIndicator",
@@ -1016,15 +1023,12 @@ struct Nem12Reader::Impl {
     r.line = line_no;
     register_reads.push_back(std::move(r));
     ++report.register_reads;
-    last_250_line = line_no;
-    last_250_rejected = false;
+    last_250 = Last250::kept;
   }
-  std::uint32_t last_250_line = 0;
-  bool last_250_rejected = false;
 
   void parse_550() {
-    if (last_250_rejected) return;  // dropped with its 250
-    if (register_reads.empty() || last_250_line == 0) {
+    if (last_250 == Last250::rejected) return;  // dropped with its 250
+    if (last_250 == Last250::none) {
       reject_record("550", "RecordIndicator", "550 record without a preceding 250 record");
       return;
     }
@@ -1042,7 +1046,7 @@ struct Nem12Reader::Impl {
     r.previous_ret_service_order = previous_order;
     r.current_trans_code = current_code;
     r.current_ret_service_order = current_order;
-    last_250_line = 0;
+    last_250 = Last250::none;
   }
 };
 

@@ -253,6 +253,22 @@ TEST(Reader, Nem13RegisterReadsAreKeptAsPeriods) {
   EXPECT_TRUE(only_report(p).clean());
 }
 
+TEST(Reader, Nem13ManyReadsAreFlushedInBatchesWith550sKeptOnTheirRead) {
+  std::string file = "100,NEM13,200401101030,MDA1,Ret1\n";
+  for (int i = 0; i < 10000; ++i) {
+    file += "250,VDEF" + std::to_string(100000 + i) +
+            ",1141,1,11,11,MET12345,E,000888,20040108103055,A,,,000999,20040408000000,"
+            "E64,,,111,kWh,20040408,20040409000000,20040109103023\n550,N,,E,SO" +
+            std::to_string(i) + "\n";
+  }
+  file += "550,N,,E,\n900\n";  // a 550 with no 250 directly before it
+  auto p = parse_bytes(file, 4096);
+  ASSERT_EQ(p.register_reads.size(), 10000u);
+  for (int i = 0; i < 10000; i += 997)
+    EXPECT_EQ(p.register_reads[i].current_ret_service_order, "SO" + std::to_string(i));
+  EXPECT_EQ(only_report(p).rejected_records, 1u);
+}
+
 TEST(Reader, SmallBatchesCarryTheSameReadings) {
   std::vector<std::string> days;
   for (int d = 1; d <= 28; ++d)
