@@ -323,7 +323,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   bool admit() {
     const auto& c = sh_.config;
-    const std::uint64_t bytes = parser_->content_length().value_or(0);
+    // A chunked body (no Content-Length) counts as the largest allowed.
+    const std::uint64_t bytes = parser_->content_length().value_or(c.http_max_body_bytes);
     if (sh_.hm.inflight_requests.get() >= c.http_max_inflight_requests ||
         sh_.hm.inflight_bytes.get() + bytes > c.http_max_inflight_bytes ||
         sh_.metrics.safety.held_now.get() > 0)
