@@ -27,7 +27,7 @@ REPO := $repo
 CXX := $cxx
 COMMON := -std=c++20 -g -march=haswell -I\$(REPO) -Wall -Wextra
 SANITIZE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS := -lboost_iostreams -larchive -lz -lbz2
+LIBS := -lboost_iostreams -larchive -lsimdjson -lz -lbz2
 PROTOCOL := \$(wildcard \$(REPO)/protocol/*.cpp)
 OBJECTS := \$(patsubst \$(REPO)/protocol/%.cpp,obj/%.o,\$(PROTOCOL))
 
