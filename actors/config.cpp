@@ -98,8 +98,8 @@ const std::vector<Field>& fields() {
          std::size_t at = 0;
          while (at < v.size()) {
            auto comma = v.find(',', at);
-           auto item = trim(v.substr(at, comma == std::string::npos ? std::string::npos
-                                                                    : comma - at));
+           auto item =
+               trim(v.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
            bool ok = item.size() == 71 && item.compare(0, 7, "sha256:") == 0 &&
                      item.find_first_not_of("0123456789abcdefABCDEF", 7) == std::string::npos;
            if (!ok)

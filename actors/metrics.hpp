@@ -24,9 +24,8 @@ struct Counter {
 // Fixed-bucket latency histogram (Prometheus style): a few compares and two relaxed increments.
 struct LatencyHistogram {
   // Upper bounds in seconds (cumulative buckets; +Inf is `count`).
-  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                     0.05,  0.1,    0.25,  0.5,  1,
-                                                     2.5,   5,      10,    30};
+  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
   std::array<Counter, kBounds.size()> buckets;  // not cumulative: one bucket per observation
   Counter count, sum_us;
   void observe_us(std::uint64_t us) {

@@ -27,10 +27,10 @@ class ReadingSink {
 };
 
 struct ReaderOptions {
-  bool strict = false;                     // spec-exact: real-world quirks become errors
-  std::uint32_t batch_readings = 65536;    // flush a batch at about this many readings
-  std::uint64_t file_sequence = 0;         // stamped on every run
-  std::string name;                        // for the report
+  bool strict = false;                   // spec-exact: real-world quirks become errors
+  std::uint32_t batch_readings = 65536;  // flush a batch at about this many readings
+  std::uint64_t file_sequence = 0;       // stamped on every run
+  std::string name;                      // for the report
 };
 
 class Nem12Reader {
