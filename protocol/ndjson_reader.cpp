@@ -53,59 +53,128 @@ bool json_fail(Problem& p, std::string_view field, simdjson::error_code e) {
   return false;
 }
 
-// Reads a string, or "" for null when `nullable`.
+// The raw text of the value's token (a string with its quotes, a number, null…) without
+// consuming it: the input buffer itself, so field data is never copied.
+std::string_view peek_token(od::value& v) {
+  return v.raw_json_token();
+}
+
+// Reads a string, or "" for null when `nullable`. A string without escapes (the usual case) is
+// a view into the input buffer; only one with escapes is unescaped by simdjson.
 bool get_text(od::value& v, std::string_view key, std::string_view& out, Problem& p,
               bool nullable) {
+  const std::string_view token = peek_token(v);
+  if (!token.empty() && token[0] == '"') {
+    const auto close = token.rfind('"');
+    const std::string_view text = token.substr(1, close == 0 ? 0 : close - 1);
+    if (close > 0 && text.find('\\') == std::string_view::npos) {
+      od::raw_json_string skipped;
+      if (auto e = v.get_raw_json_string().get(skipped)) return json_fail(p, key, e);
+      out = text;
+      return true;
+    }
+    if (auto e = v.get_string().get(out)) return json_fail(p, key, e);
+    return true;
+  }
   od::json_type t;
   if (auto e = v.type().get(t)) return json_fail(p, key, e);
   if (t == od::json_type::null && nullable) {
+    bool is_null = false;
+    if (auto e = v.is_null().get(is_null)) return json_fail(p, key, e);
     out = {};
     return true;
   }
-  if (t != od::json_type::string) return fail(p, std::string(key), "expected a string");
-  if (auto e = v.get_string().get(out)) return json_fail(p, key, e);
-  return true;
+  return fail(p, std::string(key), "expected a string");
 }
 
+// The last text of one time field and its value: consecutive lines usually repeat
+// update_datetime, msats_load_datetime and file_created, so most are a compare, not a parse.
+struct CachedTime {
+  std::array<char, 40> text{};
+  std::size_t size = 0;
+  epoch_seconds value = kNoTime;
+  bool lookup(std::string_view s, epoch_seconds& out) const {
+    if (s.size() != size || size == 0 || std::memcmp(s.data(), text.data(), size) != 0)
+      return false;
+    out = value;
+    return true;
+  }
+  void store(std::string_view s, epoch_seconds v) {
+    if (s.size() > text.size()) return;
+    std::memcpy(text.data(), s.data(), s.size());
+    size = s.size();
+    value = v;
+  }
+};
+
 // An ISO-8601 instant, or kNoTime for null when `nullable`.
-bool get_time(od::value& v, std::string_view key, epoch_seconds& out, Problem& p, bool nullable) {
+bool get_time(od::value& v, std::string_view key, epoch_seconds& out, Problem& p, bool nullable,
+              CachedTime* cache = nullptr) {
   std::string_view text;
   if (!get_text(v, key, text, p, nullable)) return false;
   if (text.empty() && nullable) {
     out = kNoTime;
     return true;
   }
+  if (cache && cache->lookup(text, out)) return true;
   if (!parse_iso_time(text, out, /*nem_if_no_offset=*/true))
     return fail(p, std::string(key),
                 "expected an ISO-8601 time like 2005-03-01T00:30:00+10:00, got '" +
                     std::string(text.substr(0, 64)) + "'");
+  if (cache) cache->store(text, out);
   return true;
 }
 
 // An integer in [lo, hi], or `none` for null when nullable.
 bool get_int(od::value& v, std::string_view key, std::int64_t lo, std::int64_t hi,
              std::int64_t& out, Problem& p, bool nullable, std::int64_t none = 0) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return json_fail(p, key, e);
-  if (t == od::json_type::null && nullable) {
-    out = none;
-    return true;
+  const std::string_view token = peek_token(v);
+  if (nullable && !token.empty() && token[0] == 'n') {
+    bool is_null = false;
+    if (auto e = v.is_null().get(is_null)) return json_fail(p, key, e);
+    if (is_null) {
+      out = none;
+      return true;
+    }
   }
-  if (t != od::json_type::number) return fail(p, std::string(key), "expected an integer");
   std::int64_t n = 0;
-  if (v.get_int64().get(n) != simdjson::SUCCESS || n < lo || n > hi)
+  if (v.get_int64().get(n) != simdjson::SUCCESS) {
+    od::json_type t;
+    if (auto e = v.type().get(t)) return json_fail(p, key, e);
+    if (t != od::json_type::number) return fail(p, std::string(key), "expected an integer");
+    return fail(p, std::string(key),
+                "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  if (n < lo || n > hi)
     return fail(p, std::string(key),
                 "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
   out = n;
   return true;
 }
 
-bool decode(od::object& object, Line& line, Problem& p, bool strict) {
-  for (auto field : object) {
+// The key of a field: a view into the input buffer unless it has escapes (then unescaped).
+bool get_key(od::field& field, std::string_view& key, Problem& p) {
+  const char* raw = field.key().raw();
+  const char* close = raw ? static_cast<const char*>(std::memchr(raw, '"', 64)) : nullptr;
+  if (close && std::memchr(raw, '\\', static_cast<std::size_t>(close - raw)) == nullptr) {
+    key = std::string_view(raw, static_cast<std::size_t>(close - raw));
+    return true;
+  }
+  if (auto e = field.unescaped_key().get(key)) return json_fail(p, "", e);
+  return true;
+}
+
+struct TimeCaches {
+  CachedTime update_datetime, msats_load_datetime, file_created;
+};
+
+bool decode(od::object& object, Line& line, Problem& p, bool strict, TimeCaches& times) {
+  for (auto field_result : object) {
+    od::field field;
+    if (auto e = std::move(field_result).get(field)) return json_fail(p, "", e);
     std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return json_fail(p, "", e);
-    od::value v;
-    if (auto e = field.value().get(v)) return json_fail(p, key, e);
+    if (!get_key(field, key, p)) return false;
+    od::value& v = field.value();
     std::int64_t n = 0;
     switch (key.size()) {
       case 3:
@@ -129,9 +198,12 @@ bool decode(od::object& object, Line& line, Problem& p, bool strict) {
         break;
       case 5:
         if (key == "value") {
-          od::json_type t;
-          if (auto e = v.type().get(t)) return json_fail(p, key, e);
-          if (t != od::json_type::number) return fail(p, "value", "expected a number");
+          const std::string_view token = peek_token(v);
+          if (token.empty() || (token[0] != '-' && (token[0] < '0' || token[0] > '9'))) {
+            od::json_type t;
+            if (auto e = v.type().get(t)) return json_fail(p, key, e);
+            return fail(p, "value", "expected a number");
+          }
           if (auto e = v.get_double().get(line.value)) return json_fail(p, key, e);
           if (!std::isfinite(line.value) || line.value < 0)
             return fail(p, "value", "expected a finite, non-negative number");
@@ -199,7 +271,7 @@ bool decode(od::object& object, Line& line, Problem& p, bool strict) {
           continue;
         }
         if (key == "file_created") {
-          if (!get_time(v, key, line.file_created, p, true)) return false;
+          if (!get_time(v, key, line.file_created, p, true, &times.file_created)) return false;
           continue;
         }
         break;
@@ -211,7 +283,8 @@ bool decode(od::object& object, Line& line, Problem& p, bool strict) {
         break;
       case 15:
         if (key == "update_datetime") {
-          if (!get_time(v, key, line.update_datetime, p, true)) return false;
+          if (!get_time(v, key, line.update_datetime, p, true, &times.update_datetime))
+            return false;
           continue;
         }
         break;
@@ -230,7 +303,8 @@ bool decode(od::object& object, Line& line, Problem& p, bool strict) {
         break;
       case 19:
         if (key == "msats_load_datetime") {
-          if (!get_time(v, key, line.msats_load_datetime, p, true)) return false;
+          if (!get_time(v, key, line.msats_load_datetime, p, true, &times.msats_load_datetime))
+            return false;
           continue;
         }
         break;
@@ -323,6 +397,7 @@ struct NdjsonReader::Impl {
   bool run_open = false, run_line_given = false;
   std::array<std::array<std::uint64_t, 100>, 5> quality_counts{};  // [quality][method]
   std::vector<double> values_buffer;                               // "values" of the current line
+  TimeCaches times;
 
   Impl(ReaderOptions o, ReadingSink& s) : options(std::move(o)), sink(s) {
     report.name = options.name;
@@ -449,7 +524,7 @@ struct NdjsonReader::Impl {
         return reject(line_no, (fail(p, "", "expected a JSON object"), p));
       return reject(line_no, (json_fail(p, "", e2), p));
     }
-    if (!decode(object, line, p, options.strict)) return reject(line_no, p, line.nmi);
+    if (!decode(object, line, p, options.strict, times)) return reject(line_no, p, line.nmi);
     if (doc.current_location().error() == simdjson::SUCCESS)  // more tokens after the object
       return reject(line_no, (fail(p, "", "more than one JSON value on the line"), p), line.nmi);
     commit_line(line, line_no);
@@ -500,7 +575,7 @@ struct NdjsonReader::Impl {
             break;
           }
           reject(scan_line, (fail(p, "", "expected a JSON object"), p));
-        } else if (!decode(object, line, p, options.strict)) {
+        } else if (!decode(object, line, p, options.strict, times)) {
           if (p.json) {
             fallback = true;
             break;

@@ -3,6 +3,9 @@
 namespace meterd {
 
 ReadingFormat sniff_reading_format(std::string_view bytes) {
+  if (bytes.substr(0, kBatchFileMagic.size()) == kBatchFileMagic.substr(0, bytes.size()))
+    return bytes.size() >= kBatchFileMagic.size() ? ReadingFormat::batch_file
+                                                  : ReadingFormat::undecided;
   if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
   for (char c : bytes) {
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
@@ -19,6 +22,8 @@ void ReadingDecoder::decide(ReadingFormat format) {
   format_ = format;
   if (format == ReadingFormat::ndjson)
     ndjson_ = std::make_unique<NdjsonReader>(options_, sink_);
+  else if (format == ReadingFormat::batch_file)
+    batches_ = std::make_unique<BatchFileReader>(options_, sink_);
   else
     nem12_ = std::make_unique<Nem12Reader>(options_, sink_);
   if (!held_.empty()) {
@@ -37,10 +42,12 @@ void ReadingDecoder::feed(std::string_view chunk) {
       held_.append(chunk);
       return;
     }
-    decide(format == ReadingFormat::ndjson ? ReadingFormat::ndjson : ReadingFormat::nem12);
+    decide(format == ReadingFormat::undecided ? ReadingFormat::nem12 : format);
   }
   if (ndjson_)
     ndjson_->feed(chunk);
+  else if (batches_)
+    batches_->feed(chunk);
   else
     nem12_->feed(chunk);
 }
@@ -49,6 +56,8 @@ void ReadingDecoder::finish() {
   if (format_ == ReadingFormat::undecided) decide(ReadingFormat::nem12);
   if (ndjson_)
     ndjson_->finish();
+  else if (batches_)
+    batches_->finish();
   else
     nem12_->finish();
 }
@@ -56,11 +65,13 @@ void ReadingDecoder::finish() {
 const FileReport& ReadingDecoder::report() const {
   static const FileReport kNothingYet;
   if (ndjson_) return ndjson_->report();
+  if (batches_) return batches_->report();
   return nem12_ ? nem12_->report() : kNothingYet;
 }
 
 FileReport& ReadingDecoder::report() {
   if (format_ == ReadingFormat::undecided) decide(ReadingFormat::nem12);
+  if (batches_) return batches_->report();
   return ndjson_ ? ndjson_->report() : nem12_->report();
 }
 

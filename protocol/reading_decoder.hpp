@@ -1,18 +1,20 @@
-// The pipeline's decoder for one input member: NEM12/NEM13 or NDJSON, chosen by content (the
-// first byte that is not a BOM or whitespace: '{' means NDJSON). Same API as Nem12Reader, so
-// the reader actor does not care which format a file is in.
+// The pipeline's decoder for one input member: NEM12/NEM13, NDJSON or a batch file, chosen by
+// content (the batch file's magic; else the first byte that is not a BOM or whitespace: '{'
+// means NDJSON). Same API as Nem12Reader, so the reader actor does not care which format a
+// file is in.
 #pragma once
 
 #include <memory>
 #include <string_view>
 
+#include "protocol/batch_file.hpp"
 #include "protocol/file_report.hpp"
 #include "protocol/ndjson_reader.hpp"
 #include "protocol/nem12_reader.hpp"
 
 namespace meterd {
 
-enum class ReadingFormat { undecided, nem12, ndjson };
+enum class ReadingFormat { undecided, nem12, ndjson, batch_file };
 
 // Which format `first_bytes` start (undecided while only a BOM/whitespace has been seen).
 ReadingFormat sniff_reading_format(std::string_view first_bytes);
@@ -39,6 +41,7 @@ class ReadingDecoder {
   std::string held_;  // leading whitespace seen before the format was known
   std::unique_ptr<Nem12Reader> nem12_;
   std::unique_ptr<NdjsonReader> ndjson_;
+  std::unique_ptr<BatchFileReader> batches_;
 };
 
 }  // namespace meterd

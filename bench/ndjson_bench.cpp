@@ -1,0 +1,101 @@
+// NdjsonReader throughput (the decoder of POST /v1/readings) on generated readings held in
+// memory, fed in 1 MiB chunks. Forms as in bench/lib/ndjson_lines.hpp: one reading per line with
+// every field (full) or without null/empty optional fields (lean), or one line per run
+// (compact). The HTTP target (issue 5) is >= 2 M readings/s end to end over loopback; this is
+// the decoder's share of it.
+//
+//   build-release/bench/ndjson_bench --benchmark_repetitions=5
+//   --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bench/lib/ndjson_lines.hpp"
+#include "bench/lib/nem12_generator.hpp"
+#include "protocol/ndjson_reader.hpp"
+#include "protocol/nem12_reader.hpp"
+
+namespace {
+
+using meterd::bench::NdjsonForm;
+
+constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+
+class DiscardingSink : public meterd::ReadingSink {
+ public:
+  void on_readings(meterd::ReadingBatch& batch) override { readings += batch.readings(); }
+  std::uint64_t readings = 0;
+};
+
+// NEM12 -> NDJSON of one form.
+class NdjsonSink : public meterd::ReadingSink {
+ public:
+  explicit NdjsonSink(NdjsonForm form) : form_(form) {}
+  void on_readings(meterd::ReadingBatch& batch) override {
+    meterd::bench::append_ndjson(text, batch, form_);
+    readings += batch.readings();
+  }
+  std::string text;
+  std::uint64_t readings = 0;
+
+ private:
+  NdjsonForm form_;
+};
+
+struct Dataset {
+  NdjsonForm form{};
+  std::string text;
+  std::uint64_t readings = 0;
+};
+
+// ~0.35 M readings (30-minute data, 5 % V days with 400 ranges); only the form in use is kept.
+const Dataset& dataset(NdjsonForm form) {
+  static Dataset current;
+  if (current.text.empty() || current.form != form) {
+    meterd::bench::GeneratorOptions g;
+    g.seed = 42;
+    g.nmis = 50;
+    g.days = 73;
+    NdjsonSink sink(form);
+    meterd::ReaderOptions options;
+    meterd::Nem12Reader reader(options, sink);
+    meterd::bench::generate_nem12(g, [&](std::string_view chunk) { reader.feed(chunk); });
+    reader.finish();
+    current.form = form;
+    current.text = std::move(sink.text);
+    current.readings = sink.readings;
+  }
+  return current;
+}
+
+void BM_DecodeNdjson(benchmark::State& state) {
+  const auto form = static_cast<NdjsonForm>(state.range(0));
+  const auto& data = dataset(form);
+  std::uint64_t readings = 0;
+  for (auto _ : state) {
+    DiscardingSink sink;
+    meterd::NdjsonReader reader(meterd::ReaderOptions{}, sink);
+    const std::string_view text = data.text;
+    for (std::size_t at = 0; at < text.size(); at += kChunkBytes)
+      reader.feed(text.substr(at, kChunkBytes));
+    reader.finish();
+    if (sink.readings != data.readings || reader.report().rejects() != 0) {
+      state.SkipWithError("the decoder did not yield exactly the generated readings");
+      return;
+    }
+    readings += sink.readings;
+  }
+  state.SetLabel(meterd::bench::to_string(form));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * data.text.size()));
+  state.counters["readings/s"] =
+      benchmark::Counter(static_cast<double>(readings), benchmark::Counter::kIsRate);
+  state.counters["bytes/reading"] =
+      static_cast<double>(data.text.size()) / static_cast<double>(data.readings);
+}
+BENCHMARK(BM_DecodeNdjson)->ArgName("form")->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
