@@ -1,17 +1,23 @@
 #include "actors/forwarder.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 
 #include "actors/http_client.hpp"
@@ -115,6 +121,50 @@ class Queue {
   bool closed_ = false;
 };
 
+// The directories of --watch, through inotify. A file is announced when its writer closes it
+// (IN_CLOSE_WRITE) or when it is renamed in (IN_MOVED_TO), never half-written.
+class DirWatch {
+ public:
+  explicit DirWatch(const std::vector<fs::path>& dirs)
+      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ < 0) throw std::runtime_error(std::string("inotify_init1: ") + std::strerror(errno));
+    for (const auto& d : dirs) {
+      const int wd = ::inotify_add_watch(fd_, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+      if (wd < 0) {
+        const int err = errno;
+        ::close(fd_);
+        throw std::runtime_error("cannot watch " + d.string() + ": " + std::strerror(err));
+      }
+      dirs_[wd] = d;
+    }
+  }
+  ~DirWatch() { ::close(fd_); }
+  DirWatch(const DirWatch&) = delete;
+  DirWatch& operator=(const DirWatch&) = delete;
+
+  // The files announced within `timeout` (none if nothing happened); sets `overflowed` when the
+  // kernel's queue overflowed and announcements were lost.
+  std::vector<fs::path> wait(std::chrono::milliseconds timeout, bool& overflowed) {
+    std::vector<fs::path> files;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return files;
+    alignas(inotify_event) char buf[64 * 1024];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      if (e->mask & IN_Q_OVERFLOW) overflowed = true;
+      if (e->len == 0 || (e->mask & IN_ISDIR)) continue;
+      if (auto d = dirs_.find(e->wd); d != dirs_.end()) files.push_back(d->second / e->name);
+    }
+    return files;
+  }
+
+ private:
+  int fd_;
+  std::map<int, fs::path> dirs_;
+};
+
 std::uint64_t readings_in(const std::string& body) {
   auto at = body.find("\"readings\":");
   return at == std::string::npos ? 0 : std::strtoull(body.c_str() + at + 11, nullptr, 10);
@@ -127,6 +177,15 @@ class Forwarder {
 
   ForwardResult run() {
     const auto t0 = Clock::now();
+    std::vector<fs::path> dirs;
+    for (const auto& p : o_.paths) {
+      std::error_code ec;
+      if (fs::is_directory(p, ec)) dirs.push_back(p);
+    }
+    // Watching starts before the first scan: a file arriving during the scan is then announced
+    // too, and consider() reads it once if the scan already got it whole.
+    std::optional<DirWatch> watch;
+    if (o_.watch) watch.emplace(dirs);
     std::vector<std::thread> senders;
     for (unsigned i = 0; i < std::max(1u, o_.parallel); ++i)
       senders.emplace_back([this] { send_loop(); });
@@ -136,41 +195,83 @@ class Forwarder {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
-    std::set<fs::path> seen;
-    do {
-      for (const auto& p : o_.paths) {
-        std::vector<fs::path> files;
-        std::error_code ec;
-        if (fs::is_directory(p, ec)) {
-          for (const auto& e : fs::directory_iterator(p, ec))
-            if (e.is_regular_file() && !ignored(e.path().filename().string()))
-              files.push_back(e.path());
-          std::sort(files.begin(), files.end());
-        } else {
-          files.push_back(p);
-        }
-        for (const auto& f : files) {
-          if (stop_.load()) break;
-          if (!seen.insert(f).second) continue;
-          read_file(f);
-        }
-      }
-      if (!o_.watch || stop_.load()) break;
-      for (auto waited = std::chrono::milliseconds(0); waited < o_.watch_interval && !stop_.load();
-           waited += std::chrono::milliseconds(50))
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    } while (!stop_.load());
+    for (const auto& p : o_.paths) scan(p);
+    if (watch) watch_loop(*watch, dirs);
     queue_.close();
     for (auto& t : senders) t.join();
     finished_ = true;
     waker.join();
     std::lock_guard lock(mutex_);
     result_.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    result_.interrupted = stop_.load();
+    // With --watch a stop is the normal end: an interruption only if it left something unsent.
+    const bool unsent = result_.requests > result_.acknowledged + result_.skipped + result_.failed;
+    result_.interrupted = stop_.load() && (!o_.watch || unsent || cut_short_);
     return result_;
   }
 
  private:
+  // A path given on the command line: a file is read once as given (a missing one is reported),
+  // a directory is listed in name order.
+  void scan(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec))
+      list(path);
+    else if (read_.try_emplace(path).second)
+      read_file(path);
+  }
+
+  void list(const fs::path& dir) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (stop_.load()) {
+        cut_short_ = true;
+        return;
+      }
+      consider(f);
+    }
+  }
+
+  // Sleeps in poll() until the kernel announces a file; the 100 ms timeout only bounds how long
+  // a stop takes to be noticed (a signal sets a flag, on whichever thread it lands).
+  void watch_loop(DirWatch& watch, const std::vector<fs::path>& dirs) {
+    bool overflowed = false;
+    auto last_scan = Clock::now();
+    while (!stop_.load()) {
+      for (const auto& f : watch.wait(std::chrono::milliseconds(100), overflowed)) {
+        if (stop_.load()) break;
+        consider(f);
+      }
+      // IN_Q_OVERFLOW: the kernel dropped events, so only a listing can tell what arrived. At
+      // most one listing per rescan_interval, so that a producer outrunning us keeps us sending
+      // rather than listing; consider() makes a listing cheap (a stat per unchanged file).
+      if (overflowed && Clock::now() - last_scan >= o_.rescan_interval) {
+        overflowed = false;
+        last_scan = Clock::now();
+        for (const auto& d : dirs) list(d);
+      }
+    }
+  }
+
+  // A file of a directory is read only if it changed since it was last read, so that an event
+  // for a file the first scan already read whole, or a rescan, costs a stat and no re-send. A
+  // file renamed in over an old name is another inode, hence read. Content acknowledged in an
+  // earlier run is skipped by its hash in the state file.
+  void consider(const fs::path& path) {
+    if (ignored(path.filename().string())) return;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    const Version v{st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    auto [at, added] = read_.try_emplace(path, v);
+    if (!added) {
+      if (at->second == v) return;
+      at->second = v;
+    }
+    read_file(path);
+  }
+
   void enqueue(Item&& item) {
     item.hash = sha256(item.body);
     {
@@ -236,6 +337,7 @@ class Forwarder {
       pending.erase(0, cut);
       enqueue({path.string() + "#" + std::to_string(part++), "/v1/readings", std::move(body), {}});
     }
+    if (!pending.empty() || in) cut_short_ = true;  // only a stop leaves the loop early
   }
 
   void send_loop() {
@@ -292,6 +394,10 @@ class Forwarder {
   std::mutex mutex_;
   ForwardResult result_;
   std::atomic<bool> finished_{false};
+  // Reader thread only: what was read of each path (a zero Version for a command-line file).
+  using Version = std::tuple<ino_t, off_t, time_t, long>;
+  std::map<fs::path, Version> read_;
+  bool cut_short_ = false;  // a stop ended reading part-way through a file or a listing
 };
 
 }  // namespace

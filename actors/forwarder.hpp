@@ -26,10 +26,10 @@ struct ForwardOptions {
   std::string ca_file;  // https: CA certificates (PEM) to verify the server; "" = the system's
   std::vector<std::filesystem::path> paths;  // files, or directories of files
   std::filesystem::path state_file;
-  bool watch = false;  // keep watching directories for new files until stopped
-  std::chrono::milliseconds watch_interval{1000};
-  std::size_t batch_bytes = 8u << 20;         // NDJSON request size
-  unsigned parallel = 4;                      // requests in flight
+  bool watch = false;  // keep watching directories (inotify) for new files until stopped
+  std::chrono::milliseconds rescan_interval{10000};  // at most this often, after lost events
+  std::size_t batch_bytes = 8u << 20;                // NDJSON request size
+  unsigned parallel = 4;                             // requests in flight
   std::chrono::milliseconds timeout{330000};  // per request (the server's ack timeout + slack)
   std::chrono::milliseconds backoff_initial{200}, backoff_max{10000};
   bool quiet = false;
@@ -40,10 +40,11 @@ struct ForwardResult {
   std::uint64_t readings = 0, bytes = 0, retries = 0;
   double seconds = 0;
   std::vector<double> ack_latency_s;  // per acknowledged request
-  bool interrupted = false;
+  bool interrupted = false;           // stopped while something read was not yet acknowledged
 };
 
 // Runs until every path is acknowledged (or failed for good), or, with `watch`, until `stop`.
+// With `watch`, the directories among the paths are listed once and then watched with inotify.
 ForwardResult run_forward(const ForwardOptions& options, const std::atomic<bool>& stop);
 
 }  // namespace meterd::actors

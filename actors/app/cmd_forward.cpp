@@ -25,11 +25,13 @@ constexpr const char* kUsage =
     "  durable there. NDJSON files go to /v1/readings in requests of at most --batch-bytes\n"
     "  (default 8 MiB) cut at line ends; other files (NEM12/NEM13, compressed) to /v1/files.\n"
     "  A PATH that is a directory: every file in it (not .*, *.tmp, *.part); with --watch the\n"
-    "  directories are watched for new files until SIGINT/SIGTERM.\n"
+    "  directories are then watched (inotify) for files closed after writing or renamed in,\n"
+    "  until SIGINT/SIGTERM.\n"
     "  Retries with back-off (honouring Retry-After) until acknowledged. --state (default\n"
     "  ./meterd-forward.state) records acknowledged requests by sha256, so a restarted\n"
     "  forwarder does not send them again. The token may also come from METERD_TOKEN.\n"
-    "  exit status: 0 all acknowledged, 1 some were refused (4xx), 2 usage error, 3 interrupted\n";
+    "  exit status: 0 all acknowledged (with --watch: when stopped), 1 some were refused (4xx),\n"
+    "  2 usage error, 3 stopped while some of what it read was not yet acknowledged\n";
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) {
