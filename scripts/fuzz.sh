@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for Nem12Reader (clang++-14, ASan + UBSan) and runs it.
+# Builds the libFuzzer targets (clang++-14, ASan + UBSan) and runs each for SECONDS:
+#   nem12_reader_fuzz      Nem12Reader on NEM12/NEM13 files
+#   reading_decoder_fuzz   ReadingDecoder on NDJSON request bodies and batch files
 #
-#   scripts/fuzz.sh [SECONDS]      default 60 (CI); a long run: scripts/fuzz.sh 3600
+#   scripts/fuzz.sh [SECONDS]      default 60 each (CI); a long run: scripts/fuzz.sh 3600
 #
 # Everything lives in $FUZZ_BUILD_DIR (default <repo>/build-fuzz, not committed):
 #   seeds/    rebuilt each run: ../shared/data/nem12/samples (when present) + generated files
-#   corpus/   what libFuzzer found, kept between runs
-#   crashes/  crash-*, leak-*, timeout-* inputs; re-run one with: build-fuzz/nem12_reader_fuzz FILE
+#   ndjson-seeds/  rebuilt each run: tests/fuzz/ndjson_seeds + a batch file of each
+#   corpus/, ndjson-corpus/   what libFuzzer found, kept between runs
+#   crashes/  crash-*, leak-*, timeout-* inputs; re-run one with: build-fuzz/<target> FILE
 # Exits non-zero when the build fails or the fuzzer finds a crash, leak, timeout or broken
 # invariant.
 set -euo pipefail
@@ -18,7 +21,8 @@ shared="${METERD_SHARED_DIR:-$repo/../shared}"
 cxx="${FUZZ_CXX:-clang++-14}"
 jobs="${FUZZ_BUILD_JOBS:-2}"
 
-mkdir -p "$build/obj" "$build/seeds" "$build/corpus" "$build/crashes"
+mkdir -p "$build/obj" "$build/seeds" "$build/corpus" "$build/crashes" "$build/ndjson-seeds" \
+  "$build/ndjson-corpus"
 
 # make gives an incremental, header-aware (-MMD) build of the protocol sources without
 # touching the project's CMake files.
@@ -31,7 +35,7 @@ LIBS := -lboost_iostreams -larchive -lsimdjson -lz -lbz2
 PROTOCOL := \$(wildcard \$(REPO)/protocol/*.cpp)
 OBJECTS := \$(patsubst \$(REPO)/protocol/%.cpp,obj/%.o,\$(PROTOCOL))
 
-all: nem12_reader_fuzz meterd_generate
+all: nem12_reader_fuzz reading_decoder_fuzz meterd_generate
 
 obj/%.o: \$(REPO)/protocol/%.cpp
 	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer-no-link -MMD -MP -c \$< -o \$@
@@ -40,6 +44,12 @@ obj/nem12_reader_fuzz.o: \$(REPO)/tests/fuzz/nem12_reader_fuzz.cpp
 	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
 
 nem12_reader_fuzz: obj/nem12_reader_fuzz.o \$(OBJECTS)
+	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
+
+obj/reading_decoder_fuzz.o: \$(REPO)/tests/fuzz/reading_decoder_fuzz.cpp
+	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
+
+reading_decoder_fuzz: obj/reading_decoder_fuzz.o \$(OBJECTS)
 	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
 
 # A plain (unsanitised) 'meterd generate' for the seed files.
@@ -70,8 +80,11 @@ gen --nmis 1 --days 1 --interval 5 --seed 3 --v-days 1 --crlf -o "$build/seeds/g
 gen --nmis 2 --days 4 --interval 30 --seed 4 --malformed 0.5 --resent 0.3 -o "$build/seeds/gen_30min_defects_resent.csv"
 gen --nmis 1 --days 3 --interval 30 --seed 5 --suffixes E1,E2,B1,Q1 --b2b 1 --crlf -o "$build/seeds/gen_4suffix_b2b_crlf.csv"
 
-echo "fuzz.sh: fuzzing for ${seconds}s" >&2
+rm -f "$build/ndjson-seeds/"*
+cp "$repo/tests/fuzz/ndjson_seeds/"* "$build/ndjson-seeds/"
+
 status=0
+echo "fuzz.sh: nem12_reader_fuzz for ${seconds}s" >&2
 (cd "$build" && ./nem12_reader_fuzz \
   -max_total_time="$seconds" \
   -max_len=16384 \
@@ -82,9 +95,22 @@ status=0
   -artifact_prefix="$build/crashes/" \
   corpus seeds) || status=$?
 
+if [[ $status -eq 0 ]]; then
+  echo "fuzz.sh: reading_decoder_fuzz for ${seconds}s" >&2
+  (cd "$build" && METERD_FUZZ_SEED_DIR="$build/ndjson-seeds" ./reading_decoder_fuzz \
+    -max_total_time="$seconds" \
+    -max_len=16384 \
+    -timeout=25 \
+    -rss_limit_mb=2560 \
+    -print_final_stats=1 \
+    -dict="$repo/tests/fuzz/ndjson.dict" \
+    -artifact_prefix="$build/crashes/" \
+    ndjson-corpus ndjson-seeds) || status=$?
+fi
+
 if [[ $status -ne 0 ]]; then
   echo "fuzz.sh: FAILED (exit $status); inputs in $build/crashes:" >&2
   ls -l "$build/crashes" >&2
   exit "$status"
 fi
-echo "fuzz.sh: no crash in ${seconds}s; corpus: $(ls "$build/corpus" | wc -l) inputs" >&2
+echo "fuzz.sh: no crash in ${seconds}s per target; corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch inputs" >&2
