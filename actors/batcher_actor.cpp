@@ -92,6 +92,16 @@ void absorb(batcher_pointer self) {
   send_ready(self);
 }
 
+// Seals partitions older than the flush interval, but only while the writer can take them: while
+// it is busy they keep growing, so the next part is one larger write and one fsync instead of
+// several small ones queued behind it (group commit; forwarded requests are small files).
+void seal_aged(batcher_pointer self) {
+  auto& st = self->state;
+  if (st.flush_interval.count() <= 0 || st.credit <= st.ready.size()) return;
+  const auto cutoff = BatchAssembler::Clock::now() - st.flush_interval;
+  while (auto old = st.assembler.older_than(cutoff)) seal(self, *old);
+}
+
 void seal_all(batcher_pointer self) {
   auto& st = self->state;
   while (auto month = st.assembler.largest()) seal(self, *month);
@@ -129,6 +139,8 @@ batcher_actor::behavior_type batcher(batcher_pointer self, writer_actor writer,
       [=](credit_atom, std::uint32_t n) {
         self->state.credit += n;
         send_ready(self);
+        seal_aged(self);
+        send_ready(self);
         absorb(self);
         maybe_finish_drain(self);
       },
@@ -138,8 +150,7 @@ batcher_actor::behavior_type batcher(batcher_pointer self, writer_actor writer,
       },
       [=](tick_atom) {
         auto& st = self->state;
-        auto cutoff = BatchAssembler::Clock::now() - st.flush_interval;
-        while (auto old = st.assembler.older_than(cutoff)) seal(self, *old);
+        seal_aged(self);
         send_ready(self);
         if (!st.draining) self->delayed_send(self, st.flush_interval / 2, tick_atom::value);
       },

@@ -103,17 +103,21 @@ void HttpIntake::finished(const ClaimedFile& file, const FileOutcome& outcome) {
   for (auto& cb : callbacks) cb(result);
 }
 
+// A durable result stands while the same body is being sent again (a client retrying after a
+// lost answer must not see its data as pending); any other outcome gives way to the new attempt.
 std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
+  std::optional<IngestResult> earlier;
+  bool pending = false;
   {
     std::lock_guard lock(mutex_);
-    if (waiting_.count(id)) {
-      IngestResult r;
-      r.id = id;
-      r.pending = true;
-      return r;
+    if (auto it = recent_.find(id); it != recent_.end()) {
+      if (it->second.status == FileStatus::durable || it->second.status == FileStatus::duplicate)
+        return it->second;
+      earlier = it->second;
     }
-    if (auto it = recent_.find(id); it != recent_.end()) return it->second;
+    pending = waiting_.count(id) > 0;
   }
+  if (earlier && !pending) return earlier;
   // Older, or from an earlier run: reports/<sequence>__http-<id>.<ext>.json
   const std::string needle = "__http-" + id;
   std::error_code ec;
@@ -126,9 +130,15 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
     std::ostringstream text;
     text << in.rdbuf();
     r.report_json = text.str();
+    if (!pending || r.report_json.find("\"status\":\"durable\"") != std::string::npos) return r;
+  }
+  if (pending) {
+    IngestResult r;
+    r.id = id;
+    r.pending = true;
     return r;
   }
-  return std::nullopt;
+  return earlier;
 }
 
 void HttpIntake::abandon_waiters(FileStatus status) {

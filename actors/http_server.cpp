@@ -22,6 +22,7 @@
 #include "actors/http_metrics.hpp"
 #include "actors/log.hpp"
 #include "actors/sha256.hpp"
+#include "protocol/batch_file.hpp"
 #include "protocol/input_source.hpp"
 #include "protocol/iso_time.hpp"
 #include "protocol/ndjson_reader.hpp"
@@ -78,7 +79,8 @@ std::string issues_json(const FileReport& report) {
   return out + "]";
 }
 
-// Validation of an NDJSON body: every line decoded, nothing kept but the report.
+// Decoding of an NDJSON body: every line decoded once, here; the batches are kept as a batch
+// file (protocol/batch_file.hpp) that the pipeline reads without decoding the JSON again.
 class ValidatingVisitor final : public InputVisitor, public ReadingSink {
  public:
   void on_member(const InputMember& member) override {
@@ -105,19 +107,27 @@ class ValidatingVisitor final : public InputVisitor, public ReadingSink {
   void on_error(const std::string& member, const std::string& message) override {
     error = member + ": " + message;
   }
-  void on_readings(ReadingBatch& batch) override { batch.clear(); }
+  // Once a line is invalid nothing is stored: the batches are only counted from then on.
+  void on_readings(ReadingBatch& batch) override {
+    if (rejects == 0 && (!reader_ || reader_->report().rejects() == 0)) batches.append(batch);
+    batch.clear();
+  }
   void finish_member() {
     if (!reader_) return;
     reader_->finish();
     const auto& r = reader_->report();
     readings += r.readings;
     rejects += r.rejects();
+    source_lines += r.lines;
+    source_bytes += r.bytes;
     if (issues.issues.size() < kMaxIssuesInResponse)
       for (const auto& i : r.issues)
         if (i.severity != Severity::warning) issues.add(i);
     reader_.reset();
   }
 
+  BatchFileWriter batches;
+  std::uint64_t source_lines = 0, source_bytes = 0;
   FileReport issues;  // rejects of every member
   std::uint64_t readings = 0, rejects = 0;
   bool not_ndjson = false;
@@ -277,6 +287,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void read_body() {
+    // Beast reads no more than the buffer's free capacity (at least 512 bytes) per receive: a
+    // header-sized buffer made an 8 MiB body cost ~16k recvmsg calls and as many timer resets.
+    if (buffer_.capacity() < kBodyReadBytes) buffer_.reserve(kBodyReadBytes);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_body(ec);
@@ -367,13 +380,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return reject_ingest(http::status::unprocessable_entity, std::move(out));
     }
     if (v.readings == 0) return reject_ingest(http::status::bad_request, json_error("no readings"));
-    submit(".ndjson");
+    submit(".mrb", v.batches.finish(v.source_lines, v.source_bytes));
   }
 
   void ingest_file() {
     if (parser_->get().body().empty())
       return reject_ingest(http::status::bad_request, json_error("empty body"));
-    submit(".dat");
+    submit(".dat", {});
   }
 
   void reject_ingest(http::status status, std::string body) {
@@ -381,7 +394,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     respond(status, std::move(body), keep_alive_);
   }
 
-  void submit(std::string_view ext) {
+  // `decoded`: what the pipeline reads instead of the body, when the server decoded it already.
+  void submit(std::string_view ext, std::string decoded) {
     const auto& body = parser_->get().body();
     Sha256 hash;
     hash.update(body);
@@ -392,9 +406,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     ack_timer_.async_wait([self](beast::error_code ec) {
       if (!ec) self->on_ack_timeout();
     });
-    sh_.intake.submit(id_, ext, body, [self](const IngestResult& r) {
-      net::post(self->stream_.get_executor(), [self, r] { self->on_ingested(r); });
-    });
+    sh_.intake.submit(id_, ext, decoded.empty() ? std::string_view(body) : decoded,
+                      [self](const IngestResult& r) {
+                        net::post(self->stream_.get_executor(),
+                                  [self, r] { self->on_ingested(r); });
+                      });
     parser_->get().body().clear();
     parser_->get().body().shrink_to_fit();  // the file is on disk now
   }
@@ -650,6 +666,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr std::size_t kBodyReadBytes = 64 * 1024;  // Beast's largest single read
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   Stream stream_;
@@ -699,6 +716,7 @@ struct HttpFront::Impl {
   std::unique_ptr<Shared> shared;
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
+  net::steady_timer accept_retry{ioc};
   std::unique_ptr<net::ssl::context> ssl;  // set: HTTPS
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
@@ -708,17 +726,23 @@ struct HttpFront::Impl {
     acceptor->async_accept(net::make_strand(ioc), [this, ssl](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec == net::error::operation_aborted) return;
-        return accept();
+        // Out of descriptors (EMFILE/ENFILE) fails at once: retrying at once would spin.
+        accept_retry.expires_after(std::chrono::milliseconds(100));
+        return accept_retry.async_wait([this](beast::error_code e) {
+          if (!e) accept();
+        });
       }
       auto& hm = shared->hm;
       if (hm.connections_open.get() >= shared->config.http_max_connections) {
         // Over the limit: a short answer and close, without reading the request.
         hm.connections_refused.add();
         hm.responses_5xx.add();
-        static constexpr std::string_view kBusy =
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
-            "Content-Type: application/json\r\nContent-Length: 37\r\n\r\n"
-            "{\"error\":\"too many connections\"}\n\n\n\n";
+        static const std::string kBusy = [] {
+          const std::string body = "{\"error\":\"too many connections\"}\n";
+          return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+                 "Content-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+        }();
         beast::error_code ignored;
         s.non_blocking(true, ignored);
         s.write_some(net::buffer(kBusy), ignored);
@@ -741,6 +765,7 @@ HttpFront::~HttpFront() {
   if (!impl_) return;
   beast::error_code ec;
   if (impl_->acceptor) impl_->acceptor->close(ec);
+  impl_->accept_retry.cancel();
   // Requests still waiting: answer 503 (their files stay in the spool for the next start).
   impl_->intake->abandon_waiters(FileStatus::parked);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let those answers go out
