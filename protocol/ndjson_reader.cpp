@@ -153,12 +153,15 @@ bool get_int(od::value& v, std::string_view key, std::int64_t lo, std::int64_t h
 }
 
 // The key of a field: a view into the input buffer unless it has escapes (then unescaped).
+// Known keys are short: a byte loop beats two memchr calls (the padding makes the reads safe).
 bool get_key(od::field& field, std::string_view& key, Problem& p) {
   const char* raw = field.key().raw();
-  const char* close = raw ? static_cast<const char*>(std::memchr(raw, '"', 64)) : nullptr;
-  if (close && std::memchr(raw, '\\', static_cast<std::size_t>(close - raw)) == nullptr) {
-    key = std::string_view(raw, static_cast<std::size_t>(close - raw));
-    return true;
+  for (std::size_t i = 0; raw && i < 24; ++i) {
+    if (raw[i] == '"') {
+      key = std::string_view(raw, i);
+      return true;
+    }
+    if (raw[i] == '\\') break;
   }
   if (auto e = field.unescaped_key().get(key)) return json_fail(p, "", e);
   return true;

@@ -1,9 +1,9 @@
 // meterd bench http [--nmis N] [--days D] [--interval M] [--batch-bytes B] [--parallel P]
-//                   [--set KEY=VALUE]... [--dir DIR] [--keep]
+//                   [--form full|lean|compact] [--set KEY=VALUE]... [--dir DIR] [--keep]
 //
-// Forwarded readings over loopback: generates NEM12 data, turns it into NDJSON (one reading
-// per line, every stored field; not timed), starts a central `meterd serve` with the HTTP API
-// (this binary, a child process) and forwards the NDJSON with `meterd forward`'s engine in
+// Forwarded readings over loopback: generates NEM12 data, turns it into NDJSON (by default one
+// reading per line with every stored field; not timed), starts a central `meterd serve` with the
+// HTTP API (this binary, a child process) and forwards the NDJSON with `meterd forward`'s engine in
 // batched requests. Prints readings/s and MB/s from the first request to the last durable
 // acknowledgement, p50/p99 acknowledgement latency, and the central's CPU time.
 #include <fcntl.h>
@@ -25,10 +25,9 @@
 
 #include "actors/app/commands.hpp"
 #include "actors/forwarder.hpp"
+#include "bench/lib/ndjson_lines.hpp"
 #include "bench/lib/nem12_generator.hpp"
 #include "protocol/nem12_reader.hpp"
-#include "protocol/nem_time.hpp"
-#include "protocol/reading_format.hpp"
 
 extern char** environ;
 
@@ -39,80 +38,31 @@ namespace fs = std::filesystem;
 
 constexpr const char* kUsage =
     "usage: meterd bench http [--nmis N] [--days D] [--interval 5|15|30] [--batch-bytes B]\n"
-    "                         [--parallel P] [--compact] [--set KEY=VALUE]... [--dir DIR] "
-    "[--keep]\n"
+    "                         [--parallel P] [--form full|lean|compact] [--set KEY=VALUE]...\n"
+    "                         [--dir DIR] [--keep]\n"
     "  Forwards generated NDJSON readings to a central `meterd serve` over loopback HTTP and\n"
     "  prints readings/s to durable acknowledgement and p50/p99 acknowledgement latency.\n"
     "  Defaults: 200 NMIs x 60 days x 30 min x 2 streams (1.15 M readings), 8 MiB requests,\n"
-    "  4 in flight. --set passes options to the central daemon. --compact sends one line per\n"
-    "  run of consecutive intervals (\"values\": [...]) instead of one line per reading.\n";
+    "  4 in flight. --set passes options to the central daemon. --form: full (default) is one\n"
+    "  reading per line with every field, as `meterd query --format json` prints it; lean\n"
+    "  leaves out null and empty optional fields; compact sends one line per run of\n"
+    "  consecutive intervals (\"values\": [...]). --compact = --form compact.\n";
 
-// NEM12 -> NDJSON lines, written to a file as they come.
+// NEM12 -> NDJSON lines of one form, written to a file as they come.
 class JsonSink final : public ReadingSink {
  public:
-  JsonSink(std::ofstream& out, bool compact) : out_(out), compact_(compact) {}
+  JsonSink(std::ofstream& out, bench::NdjsonForm form) : out_(out), form_(form) {}
   void on_readings(ReadingBatch& batch) override {
     buffer_.clear();
-    if (compact_) {
-      for (const auto& run : batch.runs) append_run(batch, run);
-    } else {
-      batch.for_each([&](const ReadingRow& row) { append_json_row(buffer_, row); });
-    }
+    bench::append_ndjson(buffer_, batch, form_);
     out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
     readings += batch.readings();
   }
   std::uint64_t readings = 0;
 
  private:
-  // The compact form (docs/http.md): one line per run, "values" instead of "value".
-  void append_run(const ReadingBatch& batch, const ReadingRun& run) {
-    auto& o = buffer_;
-    auto text = [&](const char* key, std::uint32_t id) {
-      o += ",\"";
-      o += key;
-      o += "\":";
-      append_json_string(o, batch.strings[id]);
-    };
-    auto time = [&](const char* key, epoch_seconds t) {
-      o += ",\"";
-      o += key;
-      o += "\":";
-      if (t == kNoTime) {
-        o += "null";
-      } else {
-        o += '"';
-        append_nem_time(o, t);
-        o += '"';
-      }
-    };
-    o += "{\"nmi\":";
-    append_json_string(o, batch.strings[run.nmi]);
-    text("suffix", run.suffix);
-    time("interval_start", run.first_start);
-    o += ",\"interval_minutes\":" + std::to_string(run.interval_minutes) + ",\"values\":[";
-    for (std::uint32_t k = 0; k < run.count; ++k) {
-      if (k) o += ',';
-      append_double(o, batch.values[run.first_value + k]);
-    }
-    o += ']';
-    text("uom", run.uom);
-    o += ",\"quality\":\"";
-    o += run.quality;
-    o += '"';
-    if (run.method != kNoMethod) o += ",\"method\":" + std::to_string(run.method);
-    if (run.reason_code != kNoReasonCode)
-      o += ",\"reason_code\":" + std::to_string(run.reason_code);
-    text("reason_description", run.reason_description);
-    time("update_datetime", run.update_datetime);
-    time("msats_load_datetime", run.msats_load_datetime);
-    text("register_id", run.register_id);
-    text("meter_serial", run.meter_serial);
-    time("file_created", run.file_created);
-    o += ",\"line\":" + std::to_string(run.line) + "}\n";
-  }
-
   std::ofstream& out_;
-  bool compact_;
+  bench::NdjsonForm form_;
   std::string buffer_;
 };
 
@@ -159,7 +109,8 @@ int run_bench_http(int argc, char** argv) {
   fwd.quiet = true;
   std::vector<std::string> settings;
   fs::path dir;
-  bool keep = false, compact = false;
+  bool keep = false;
+  auto form = bench::NdjsonForm::full;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
@@ -184,8 +135,10 @@ int run_bench_http(int argc, char** argv) {
         settings.push_back(value());
       } else if (a == "--dir") {
         dir = value();
+      } else if (a == "--form") {
+        form = bench::ndjson_form_from(value());
       } else if (a == "--compact") {
-        compact = true;
+        form = bench::NdjsonForm::compact;
       } else if (a == "--keep") {
         keep = true;
       } else {
@@ -206,7 +159,7 @@ int run_bench_http(int argc, char** argv) {
   std::uint64_t readings = 0;
   {
     std::ofstream out(ndjson, std::ios::binary);
-    JsonSink sink(out, compact);
+    JsonSink sink(out, form);
     ReaderOptions options;
     Nem12Reader reader(options, sink);
     bench::generate_nem12(gen, [&](std::string_view chunk) { reader.feed(chunk); });
@@ -265,7 +218,9 @@ int run_bench_http(int argc, char** argv) {
         static_cast<unsigned long long>(r.readings), static_cast<unsigned long long>(readings),
         static_cast<double>(bytes) / 1e6,
         static_cast<double>(bytes) / static_cast<double>(readings),
-        compact ? ", compact runs" : ", a line each",
+        form == bench::NdjsonForm::compact ? ", compact: a line per run"
+        : form == bench::NdjsonForm::lean  ? ", lean: a line each, no empty fields"
+                                           : ", full: a line each, every field",
         static_cast<unsigned long long>(r.acknowledged),
         static_cast<double>(fwd.batch_bytes) / (1 << 20), fwd.parallel);
     std::printf("  %.2f s to the last durable acknowledgement: %.0f readings/s, %.1f MB/s\n",
