@@ -109,7 +109,7 @@ void retry(safety_pointer self) {
   st.metrics->safety.retries.add();
   try {
     st.store->write(held.batch.batch);
-  } catch (const std::system_error& e) {
+  } catch (const std::exception& e) {
     ++held.batch.attempts;
     held.last_error = e.what();
     log::warn("retry_failed", {{"batch", held.batch.id},

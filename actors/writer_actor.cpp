@@ -3,6 +3,8 @@
 // durable. A failed write trips the circuit breaker: the batch and every batch after it go to
 // the safety actor untried, and the batcher's credit is withheld until safety reports that a
 // retry landed, so the fast path stops hammering a failing disk and the readers wait.
+// Any exception of the store counts as a failed write (a batch the store refuses for another
+// reason must not crash-loop the writer: it ends in dead_letter/ like one the disk refused).
 #include <chrono>
 #include <system_error>
 
@@ -69,15 +71,20 @@ writer_actor::behavior_type writer(writer_pointer self, IngestStore* store, safe
           m.latency.observe_us(static_cast<std::uint64_t>(us));
           self->send(st.supervisor, Durable{std::move(batch.shares)});
           give_credit(self, self->current_sender(), 1);
-        } catch (const std::system_error& e) {
+        } catch (const std::exception& e) {
+          // I/O errors (disk full) and anything else the store throws take the same path: a
+          // batch that cannot be written is held, retried with back-off and dead-lettered if it
+          // never lands, rather than crashing the writer again on every restart.
           st.metrics->writer.failures.add();
           st.metrics->safety.breaker_opens.add();
           st.breaker_open = true;
-          log::error("write_failed", {{"batch", batch.id},
-                                      {"partition", partition_name(batch.month)},
-                                      {"readings", std::uint64_t{batch.batch.readings()}},
-                                      {"error", e.what()},
-                                      {"breaker", "open"}});
+          log::error("write_failed",
+                     {{"batch", batch.id},
+                      {"partition", partition_name(batch.month)},
+                      {"readings", std::uint64_t{batch.batch.readings()}},
+                      {"error", e.what()},
+                      {"io_error", dynamic_cast<const std::system_error*>(&e) != nullptr},
+                      {"breaker", "open"}});
           batch.attempts = 1;
           hand_to_safety(self, batch);
         }

@@ -179,7 +179,7 @@ TEST_F(Fixture, CrashedReaderIsRestartedAndItsFileCompletes) {
   }
 }
 
-TEST_F(Fixture, CrashedWriterRebuildsTheCoreAndEveryFileCompletes) {
+TEST_F(Fixture, NonIoStoreErrorIsHeldBySafetyAndTheFileCompletes) {
   auto gen = generate_files(dir / "in", 3, 10, 20);
   FakeStore store;
   store.crash_writes = 1;
@@ -189,6 +189,33 @@ TEST_F(Fixture, CrashedWriterRebuildsTheCoreAndEveryFileCompletes) {
   EXPECT_TRUE(result.ok);
   expect_all_durable(intake, gen.paths.size());
   EXPECT_EQ(store.distinct_keys(), gen.distinct);
+  EXPECT_EQ(metrics.writer.failures.get(), 1u);
+  EXPECT_GE(metrics.safety.landed.get(), 1u);
+}
+
+// A batch the store always refuses with a non-I/O error (a poison batch) ends in dead_letter/
+// after max_retries; the daemon neither crash-loops nor gives up on the other files.
+TEST_F(Fixture, PoisonBatchIsDeadLetteredAndThePipelineCarriesOn) {
+  auto gen = generate_files(dir / "in", 1, 5, 10);
+  FakeStore store;
+  store.crash_writes = 1000000;
+  ListIntake intake(gen.paths, store);
+  Metrics metrics;
+  auto config = small_config(dir);
+  config.max_retries = 2;
+  auto result = actors::run_pipeline(config, store, intake, metrics);
+  EXPECT_TRUE(result.ok);
+  auto outcomes = intake.outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, FileStatus::dead_letter);
+  EXPECT_GE(metrics.safety.dead_lettered.get(), 1u);
+  std::uint64_t held = 0;
+  for (const auto& f : actors::journal::list(config.dead_letter_dir())) {
+    auto batch = actors::journal::load(f);
+    ASSERT_TRUE(batch) << f;
+    held += batch->batch.readings();
+  }
+  EXPECT_EQ(held, gen.readings);
 }
 
 TEST_F(Fixture, FailedWritesAreHeldBySafetyAndLandWhenSpaceReturns) {
