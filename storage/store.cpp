@@ -358,7 +358,10 @@ struct Store::Impl {
   }
 
   // Merges `parts` (oldest first) of one partition into one part, swapping them atomically.
-  void merge_group(const std::string& partition, const std::vector<const ManifestPart*>& parts) {
+  // Returns the rows of the new part.
+  std::uint64_t merge_group(const std::string& partition,
+                            const std::vector<const ManifestPart*>& parts,
+                            bool defer_removal = false) {
     const auto readers = open_parts(parts);
     std::vector<const PartReader*> ptrs;
     std::vector<std::string> removed;
@@ -377,11 +380,81 @@ struct Store::Impl {
     }
     publish(staged, removed);
     forget(removed);
+    const std::uint64_t rows_out = staged.front().part.rows;
+    if (defer_removal) {
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& key : removed) superseded.push_back({readings / key, now});
+      return rows_out;
+    }
     // The old files are now orphans; recovery would remove them too if we crashed here.
     std::error_code ec;
     for (const auto& key : removed) std::filesystem::remove(readings / key, ec);
     fs::fsync_dir(readings / partition);
     hook(LifecycleStep::kOldPartsRemoved, readings / partition);
+    return rows_out;
+  }
+
+  // The parts of one step: the smallest (by rows) up to the fan-in, so that parts already
+  // compacted are not rewritten on every step. A part bigger than all the others chosen
+  // together stays out (size-tiered: a row is rewritten about log(parts) times, not once per
+  // step). A non-contiguous choice is sound: the merge orders by key and version
+  // (update_datetime, file_created, file_sequence), not by part; the part ordinal only breaks
+  // exact version ties (one key with one version in two parts: a replayed batch, or one file
+  // with a key twice across batches), and those already follow the merged part's new id when
+  // compact() merges more than kMaxFanIn parts. Returned in manifest (id) order, as
+  // merge_parts expects.
+  static std::vector<const ManifestPart*> smallest_parts(std::vector<const ManifestPart*> parts) {
+    std::stable_sort(parts.begin(), parts.end(), [](const ManifestPart* a, const ManifestPart* b) {
+      return a->rows < b->rows;
+    });
+    if (parts.size() > kMaxFanIn) parts.resize(kMaxFanIn);
+    std::uint64_t total = 0;
+    for (const ManifestPart* p : parts) total += p->rows;
+    while (parts.size() > 2 && parts.back()->rows > total - parts.back()->rows) {
+      total -= parts.back()->rows;
+      parts.pop_back();
+    }
+    std::sort(parts.begin(), parts.end(),
+              [](const ManifestPart* a, const ManifestPart* b) { return a->id < b->id; });
+    return parts;
+  }
+
+  // Replaced by a compact_step, still on disk for readers that opened the old manifest.
+  struct Superseded {
+    std::filesystem::path path;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Superseded> superseded;
+
+  void remove_expired_superseded() {
+    const auto now = std::chrono::steady_clock::now();
+    std::error_code ec;
+    std::erase_if(superseded, [&](const Superseded& s) {
+      if (now - s.at < opt.superseded_grace) return false;
+      std::filesystem::remove(s.path, ec);  // not durable on purpose: recovery removes orphans
+      return true;
+    });
+  }
+
+  std::optional<CompactionStep> compact_step(std::size_t min_parts) {
+    if (opt.read_only) throw std::logic_error("Store opened read-only");
+    remove_expired_superseded();
+    min_parts = std::max<std::size_t>(min_parts, 2);
+    std::map<std::string, std::size_t> counts;
+    for (const auto& [key, p] : manifest->parts()) ++counts[p.partition];
+    std::string partition;
+    std::size_t most = 0;
+    for (const auto& [name, n] : counts)
+      if (n > most) most = n, partition = name;
+    if (most < min_parts) return std::nullopt;
+    const auto chosen = smallest_parts(parts_of(partition));
+    CompactionStep step;
+    step.partition = partition;
+    step.parts_in = chosen.size();
+    for (const ManifestPart* p : chosen) step.rows_in += p->rows;
+    step.rows_out = merge_group(partition, chosen, /*defer_removal=*/true);
+    step.parts_left = most - chosen.size() + 1;
+    return step;
   }
 
   std::uint64_t compact() {
@@ -441,6 +514,10 @@ void Store::query_with_ingest(
 
 std::uint64_t Store::compact() {
   return impl_->compact();
+}
+
+std::optional<CompactionStep> Store::compact_step(std::size_t min_parts) {
+  return impl_->compact_step(min_parts);
 }
 
 std::vector<PartInfo> Store::parts() const {

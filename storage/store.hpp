@@ -5,6 +5,7 @@
 // DATA_DIR/ledger/... (see README "Data directory").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -28,6 +29,14 @@ struct PartInfo {
 struct QueryFilter {
   std::optional<std::string> nmi, suffix;
   std::optional<epoch_seconds> from, to;  // interval_start in [from, to)
+};
+
+// What one bounded compaction step did (Store::compact_step).
+struct CompactionStep {
+  std::string partition;
+  std::size_t parts_in = 0;    // parts merged into one
+  std::size_t parts_left = 0;  // parts of the partition after the step
+  std::uint64_t rows_in = 0, rows_out = 0;
 };
 
 struct RecoveryReport {
@@ -54,6 +63,10 @@ struct StoreOptions {
   bool verify_parts_on_open = true;
   std::size_t row_group_rows = 1 << 18;
   std::function<void(LifecycleStep, const std::filesystem::path&)> fault_hook;
+  // compact_step leaves the files of the parts it replaced on disk this long, so that readers
+  // in other processes (`meterd query`, HTTP queries) that listed them just before the swap can
+  // finish; later steps delete them, and so does recovery at the next start.
+  std::chrono::seconds superseded_grace{300};
 };
 
 class Store {
@@ -90,6 +103,12 @@ class Store {
   // Merges each partition's parts into one duplicate-free part; swaps manifest atomically.
   // Returns the number of partitions compacted.
   std::uint64_t compact();
+
+  // One bounded merge for a running daemon: if the partition with the most parts has at least
+  // `min_parts` (at least 2) parts, merges up to 16 of its smallest parts into one and swaps
+  // them atomically. Returns what it did, or nullopt when no partition needs it. Also deletes
+  // the files of earlier steps' replaced parts once superseded_grace has passed.
+  std::optional<CompactionStep> compact_step(std::size_t min_parts);
 
   // Committed parts, in partition then creation order.
   std::vector<PartInfo> parts() const;
