@@ -79,6 +79,9 @@ const std::vector<Field>& fields() {
       u32("restart_initial_ms", &Config::restart_initial_ms),
       u32("restart_max_ms", &Config::restart_max_ms),
       u32("max_restarts", &Config::max_restarts),
+      u32("compact_interval_ms", &Config::compact_interval_ms),
+      u32("compact_min_parts", &Config::compact_min_parts),
+      u32("compact_steps_per_tick", &Config::compact_steps_per_tick),
       u32("scheduler_threads", &Config::scheduler_threads),
       u32("metrics_interval_ms", &Config::metrics_interval_ms),
       {"log_level",
@@ -209,8 +212,12 @@ Config Config::parse(const std::string& text, const std::string& origin) {
                             {"read_chunk_bytes", config.read_chunk_bytes},
                             {"reader_batch_readings", config.reader_batch_readings},
                             {"batch_readings", config.batch_readings},
-                            {"scheduler_threads", config.scheduler_threads}})
+                            {"scheduler_threads", config.scheduler_threads},
+                            {"compact_steps_per_tick", config.compact_steps_per_tick}})
     if (value == 0) throw std::invalid_argument(origin + ": " + key + " must be at least 1");
+  // One part is always compacted already; a merge needs two.
+  if (config.compact_min_parts < 2)
+    throw std::invalid_argument(origin + ": compact_min_parts must be at least 2");
   return config;
 }
 

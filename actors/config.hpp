@@ -20,6 +20,9 @@ struct Config {
   std::uint32_t batch_readings, batcher_max_readings, flush_interval_ms, writer_window;
   std::uint32_t retry_initial_ms, retry_max_ms, max_retries;
   std::uint32_t restart_initial_ms, restart_max_ms, max_restarts;
+  std::uint32_t compact_interval_ms = defaults::compact_interval_ms;
+  std::uint32_t compact_min_parts = defaults::compact_min_parts;
+  std::uint32_t compact_steps_per_tick = defaults::compact_steps_per_tick;
   std::uint32_t scheduler_threads, metrics_interval_ms;
   std::string log_level;
   // HTTP API (docs/http.md), see actors/defaults.hpp.

@@ -46,6 +46,14 @@ inline constexpr std::uint32_t restart_initial_ms = 100;
 inline constexpr std::uint32_t restart_max_ms = 5000;
 inline constexpr std::uint32_t max_restarts = 5;  // per file (reader) or per core actor
 
+// Background compaction (serve only; docs/storage.md). Every compact_interval_ms the daemon
+// merges the smallest parts of its fullest month partition, up to 16 at a time, while that
+// partition has at least compact_min_parts parts; at most compact_steps_per_tick merges per
+// round. compact_interval_ms = 0: off (`meterd compact` with the daemon stopped still works).
+inline constexpr std::uint32_t compact_interval_ms = 10000;
+inline constexpr std::uint32_t compact_min_parts = 8;
+inline constexpr std::uint32_t compact_steps_per_tick = 8;
+
 // Runtime.
 inline constexpr std::uint32_t scheduler_threads = 2;
 inline constexpr std::uint32_t metrics_interval_ms = 10000;  // metrics line in the log

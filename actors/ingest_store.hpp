@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ class IngestStore {
   virtual bool ledger_contains(const std::string& content_hash) = 0;
   virtual void ledger_record(const std::string& content_hash, const std::string& name,
                              std::uint64_t file_sequence) = 0;
+  // One bounded background merge (storage::Store::compact_step); fakes need not compact.
+  virtual std::optional<storage::CompactionStep> compact_step(std::size_t /*min_parts*/) {
+    return std::nullopt;
+  }
 };
 
 // The real store: opens (and recovers) DATA_DIR.

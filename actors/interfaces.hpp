@@ -4,6 +4,7 @@
 //   reader ──ReaderBatch──> batcher ──SealedBatch──> writer ──(fail)──> safety
 //     ^ credit_atom ─────────┘  ^ credit_atom ─────────┘   <──breaker_atom── ┘
 //   reader ──ReaderDone──> supervisor <──Durable/DeadLettered── writer, safety
+//   supervisor ──spawns, drain_atom──> compactor (serve only; merges parts on a timer)
 //
 // Every data edge is bounded by a credit window (CAF 0.17 mailboxes are unbounded): a producer
 // sends only while it holds credit, and the consumer returns credit when it has taken the item
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <caf/all.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,12 @@ using safety_actor = caf::typed_actor<caf::reacts_to<SealedBatch>,  //
                                       caf::reacts_to<retry_atom>,   //
                                       caf::reacts_to<drain_atom>>;
 
+// Detached: background compaction (serve). Every compact_interval_ms (tick_atom) it runs
+// bounded store merges until none is needed or the per-tick budget is spent. drain_atom: quit
+// (a merge in progress completes first; `stop` is also checked between merges).
+using compactor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,  //
+                                         caf::reacts_to<drain_atom>>;
+
 // Spawns, monitors and restarts the others; owns the file ledger and the intake.
 using supervisor_actor = caf::typed_actor<caf::reacts_to<ReaderDone>,               //
                                           caf::reacts_to<Durable>,                  //
@@ -130,10 +138,14 @@ writer_actor spawn_writer(caf::local_actor* parent, IngestStore& store, safety_a
                           supervisor_actor supervisor, Metrics& metrics);
 safety_actor spawn_safety(caf::local_actor* parent, IngestStore& store, supervisor_actor supervisor,
                           const Config& config, Metrics& metrics);
+// `stop`: set by the supervisor when the drain begins, so that a tick stops between merges.
+compactor_actor spawn_compactor(caf::local_actor* parent, IngestStore& store, const Config& config,
+                                Metrics& metrics, std::shared_ptr<std::atomic<bool>> stop);
+// `compaction`: spawn the compactor (the daemon) when config.compact_interval_ms > 0.
 // Runs until the intake is exhausted (ingest) or drain_atom arrives (serve), then drains and
 // quits. `failed` is set when it gave up (a core actor kept crashing).
 supervisor_actor spawn_supervisor(caf::actor_system& system, IngestStore& store, Intake& intake,
-                                  const Config& config, Metrics& metrics,
-                                  std::atomic<bool>& failed);
+                                  const Config& config, Metrics& metrics, std::atomic<bool>& failed,
+                                  bool compaction = false);
 
 }  // namespace meterd::actors

@@ -66,6 +66,11 @@ struct SafetyMetrics {
   Counter held_now;
 };
 
+struct CompactorMetrics {
+  Counter compactions, parts_merged, rows_merged, failures;
+  Counter last_step_us;  // duration of the latest merge (a gauge)
+};
+
 struct FileMetrics {
   Counter claimed, durable, rejected, skipped_duplicates;
 };
@@ -76,8 +81,11 @@ struct Metrics {
   WriterMetrics writer;
   SafetyMetrics safety;
   FileMetrics files;
+  CompactorMetrics compactor;
   // One JSON object with every counter (for the log and, later, the HTTP endpoint).
   std::string to_json() const;
+  // The compactor's families in Prometheus text format (meterd_compactor_*), for /metrics.
+  std::string compactor_prometheus() const;
 };
 
 }  // namespace meterd::actors

@@ -40,7 +40,8 @@ RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake,
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", static_cast<std::size_t>(config.scheduler_threads));
     caf::actor_system system{cfg};
-    auto supervisor = spawn_supervisor(system, store, intake, config, metrics, failed);
+    auto supervisor = spawn_supervisor(system, store, intake, config, metrics, failed,
+                                       options.background_compaction);
 
     std::thread signal_thread;
     if (options.drain_on_signal) {

@@ -22,6 +22,8 @@ struct RunOptions {
   std::chrono::milliseconds progress_interval{250};
   // When set and it becomes true, the pipeline drains as on a signal (tests, embedding).
   const std::atomic<bool>* stop = nullptr;
+  // Background compaction (config.compact_interval_ms > 0): for the long-running daemon only.
+  bool background_compaction = false;
 };
 
 struct RunResult {

@@ -1,6 +1,7 @@
 // storage::Store as the pipeline's IngestStore. The writer and safety actors run on their own
 // threads and both write, so every call is serialised here (Store does not promise to be
-// thread-safe).
+// thread-safe). A compaction step holds the lock for one bounded merge (at most 16 parts), so a
+// write waits for at most that one merge, never for a whole compaction.
 #include <mutex>
 
 #include "actors/ingest_store.hpp"
@@ -27,6 +28,10 @@ class StoreAdapter final : public IngestStore {
                      std::uint64_t sequence) override {
     std::lock_guard lock(mutex_);
     store_.ledger_record(hash, name, sequence);
+  }
+  std::optional<storage::CompactionStep> compact_step(std::size_t min_parts) override {
+    std::lock_guard lock(mutex_);
+    return store_.compact_step(min_parts);
   }
 
  private:

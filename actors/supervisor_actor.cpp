@@ -42,6 +42,8 @@ struct SupervisorState {
   batcher_actor batcher;
   writer_actor writer;
   safety_actor safety;
+  compactor_actor compactor;  // null unless the daemon compacts in the background
+  std::shared_ptr<std::atomic<bool>> compactor_stop;
   std::map<StreamId, FileState> files;
   std::map<caf::actor_addr, StreamId> readers;  // live readers
   StreamId next_stream = 1;
@@ -84,6 +86,16 @@ std::size_t reading_now(const SupervisorState& st) {
 }
 
 void begin_drain(supervisor_pointer self);
+
+// Not part of the drain: merging is pointless while shutting down, so it stops at once (after
+// the merge in progress, which is atomic anyway).
+void stop_compactor(supervisor_pointer self) {
+  auto& st = self->state;
+  if (!st.compactor) return;
+  st.compactor_stop->store(true);
+  self->send(st.compactor, drain_atom::value);
+  st.compactor = nullptr;
+}
 
 // Starts readers for waiting files while there is room; in ingest mode, drains at the end.
 void fill(supervisor_pointer self) {
@@ -179,6 +191,7 @@ void begin_drain(supervisor_pointer self) {
   auto& st = self->state;
   if (st.draining) return;
   st.draining = true;
+  stop_compactor(self);
   log::info("drain_begin", {{"files_in_flight", std::uint64_t{st.files.size()}},
                             {"readers", std::uint64_t{st.readers.size()}}});
   for (const auto& [addr, stream] : st.readers)
@@ -224,6 +237,7 @@ void core_failed(supervisor_pointer self, const caf::error& reason) {
     log::error("giving_up", {{"reason", "core actors keep crashing"}});
     st.failed->store(true);
     st.draining = true;
+    stop_compactor(self);
     return finish_drain(self);
   }
   self->delayed_send(self, backoff(st.config, st.core_restarts), restart_atom::value, StreamId{0});
@@ -284,7 +298,7 @@ void on_down(supervisor_pointer self, caf::down_msg& dm) {
 
 supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore* store,
                                            Intake* intake, Config config, Metrics* metrics,
-                                           std::atomic<bool>* failed) {
+                                           std::atomic<bool>* failed, bool compaction) {
   auto& st = self->state;
   st.store = store;
   st.intake = intake;
@@ -293,6 +307,10 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
   st.failed = failed;
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   spawn_core(self);
+  if (compaction && st.config.compact_interval_ms > 0) {
+    st.compactor_stop = std::make_shared<std::atomic<bool>>(false);
+    st.compactor = spawn_compactor(self, *st.store, st.config, *st.metrics, st.compactor_stop);
+  }
   self->send(self, poll_atom::value);
   if (st.config.metrics_interval_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(st.config.metrics_interval_ms),
@@ -372,9 +390,9 @@ const char* to_string(FileStatus status) {
 }
 
 supervisor_actor spawn_supervisor(caf::actor_system& system, IngestStore& store, Intake& intake,
-                                  const Config& config, Metrics& metrics,
-                                  std::atomic<bool>& failed) {
-  return system.spawn(supervisor, &store, &intake, config, &metrics, &failed);
+                                  const Config& config, Metrics& metrics, std::atomic<bool>& failed,
+                                  bool compaction) {
+  return system.spawn(supervisor, &store, &intake, config, &metrics, &failed, compaction);
 }
 
 }  // namespace meterd::actors

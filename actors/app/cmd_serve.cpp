@@ -82,7 +82,10 @@ int run_serve(int argc, char** argv) {
     // The HTTP API (docs/http.md), when http_listen is set: its requests join the spool.
     auto http = actors::HttpFront::start(config, intake, metrics);
     actors::log::info("ready", {{"incoming", intake.dir("incoming").string()}});
-    auto result = actors::run_pipeline(config, *store, http ? http->intake() : intake, metrics);
+    actors::RunOptions options;
+    options.background_compaction = true;  // a daemon's parts must not pile up (storage.md)
+    auto result =
+        actors::run_pipeline(config, *store, http ? http->intake() : intake, metrics, options);
     actors::log::info("exit", {{"ok", result.ok}, {"seconds", result.seconds}});
     return result.ok ? 0 : 2;
   } catch (const std::exception& e) {
