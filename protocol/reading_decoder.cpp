@@ -6,7 +6,10 @@ ReadingFormat sniff_reading_format(std::string_view bytes) {
   if (bytes.substr(0, kBatchFileMagic.size()) == kBatchFileMagic.substr(0, bytes.size()))
     return bytes.size() >= kBatchFileMagic.size() ? ReadingFormat::batch_file
                                                   : ReadingFormat::undecided;
-  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (bytes.size() < kBom.size() && kBom.substr(0, bytes.size()) == bytes)
+    return ReadingFormat::undecided;  // a BOM cut by the chunking: wait for the rest
+  if (bytes.substr(0, 3) == kBom) bytes.remove_prefix(3);
   for (char c : bytes) {
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
     return c == '{' ? ReadingFormat::ndjson : ReadingFormat::nem12;

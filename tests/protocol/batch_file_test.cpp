@@ -235,6 +235,13 @@ TEST(BatchFile, SniffNeedsTheWholeMagic) {
   EXPECT_EQ(sniff_reading_format(kBatchFileMagic), ReadingFormat::batch_file);
   EXPECT_EQ(sniff_reading_format("MTRX"), ReadingFormat::nem12);
   EXPECT_EQ(sniff_reading_format(" {"), ReadingFormat::ndjson);
+  // A byte-order mark cut by the chunking is no reason to decide (found by the fuzzer).
+  EXPECT_EQ(sniff_reading_format("\xEF"), ReadingFormat::undecided);
+  EXPECT_EQ(sniff_reading_format("\xEF\xBB"), ReadingFormat::undecided);
+  EXPECT_EQ(sniff_reading_format("\xEF\xBB\xBF{"), ReadingFormat::ndjson);
+  EXPECT_EQ(sniff_reading_format("\xEF\xBB\xBF"
+                                 "100,NEM12"),
+            ReadingFormat::nem12);
 }
 
 }  // namespace
