@@ -95,7 +95,7 @@ struct BatchFileReader::Impl {
   bool header_read = false, end_seen = false;
   std::uint64_t frames = 0, source_lines = 0, source_bytes = 0;
   std::vector<std::uint32_t> string_ids;  // file id -> batch id
-  std::array<std::array<std::uint64_t, 100>, 5> quality_counts{};
+  QualityTally qualities;
 
   Impl(ReaderOptions o, ReadingSink& s) : options(std::move(o)), sink(s) {
     report.name = options.name;
@@ -203,7 +203,7 @@ struct BatchFileReader::Impl {
     ++report.blocks;
     report.readings += r.count;
     for (std::uint32_t k = 0; k < r.count; ++k) report.value_sum += batch.values[r.first_value + k];
-    quality_counts[kQualities.find(r.quality)][r.method] += r.count;
+    qualities.add(r.quality, r.method, r.count);
   }
 
   void feed(std::string_view chunk) {
@@ -255,11 +255,7 @@ struct BatchFileReader::Impl {
         corrupt("truncated: no end frame");
     }
     report.lines = source_lines;
-    for (std::size_t q = 0; q < kQualities.size(); ++q)
-      for (std::size_t m = 0; m < 100; ++m)
-        if (auto n = quality_counts[q][m])
-          report.quality_counts[FileReport::quality_key(kQualities[q],
-                                                        static_cast<std::uint8_t>(m))] += n;
+    qualities.fold_into(report);
   }
 };
 

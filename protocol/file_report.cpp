@@ -23,6 +23,14 @@ std::string FileReport::quality_key(char quality, std::uint8_t method) {
   return key;
 }
 
+void QualityTally::fold_into(FileReport& report) const {
+  for (std::size_t q = 0; q < counts_.size(); ++q)
+    for (std::size_t m = 0; m < counts_[q].size(); ++m)
+      if (counts_[q][m])
+        report.quality_counts[FileReport::quality_key(
+            static_cast<char>(q), static_cast<std::uint8_t>(m))] += counts_[q][m];
+}
+
 void FileReport::add(Issue issue) {
   ++issue_counts[static_cast<std::size_t>(issue.severity)];
   if (issue.severity == Severity::fatal) fatal = true;

@@ -61,4 +61,17 @@ struct FileReport {
   std::unordered_map<std::string, std::size_t> warning_index_;  // record|field|reason -> issue
 };
 
+// Readings per quality and method flag, counted in a flat array on the hot path (one add per
+// run) and folded into FileReport::quality_counts once, at the end of the file.
+class QualityTally {
+ public:
+  void add(char quality, std::uint8_t method, std::uint64_t readings) {
+    counts_[static_cast<unsigned char>(quality) & 127][method % 100] += readings;
+  }
+  void fold_into(FileReport& report) const;
+
+ private:
+  std::array<std::array<std::uint64_t, 100>, 128> counts_{};
+};
+
 }  // namespace meterd

@@ -382,8 +382,6 @@ struct CachedString {
   }
 };
 
-constexpr std::string_view kQualities = "AEFSN";
-
 }  // namespace
 
 struct NdjsonReader::Impl {
@@ -398,8 +396,8 @@ struct NdjsonReader::Impl {
   bool skipping_long_line = false, started = false;
   std::array<CachedString, 6> strings;  // nmi, suffix, register, serial, uom, reason text
   bool run_open = false, run_line_given = false;
-  std::array<std::array<std::uint64_t, 100>, 5> quality_counts{};  // [quality][method]
-  std::vector<double> values_buffer;                               // "values" of the current line
+  QualityTally qualities;
+  std::vector<double> values_buffer;  // "values" of the current line
   TimeCaches times;
 
   Impl(ReaderOptions o, ReadingSink& s) : options(std::move(o)), sink(s) {
@@ -503,7 +501,7 @@ struct NdjsonReader::Impl {
   void count(const Line& l) {
     ++report.readings;
     report.value_sum += l.value;
-    ++quality_counts[kQualities.find(l.quality)][l.method];
+    qualities.add(l.quality, l.method, 1);
   }
 
   void after_line() {
@@ -667,11 +665,7 @@ struct NdjsonReader::Impl {
     }
     flush();
     report.lines = next_line - 1;
-    for (std::size_t q = 0; q < kQualities.size(); ++q)
-      for (std::size_t m = 0; m < 100; ++m)
-        if (auto n = quality_counts[q][m])
-          report.quality_counts[FileReport::quality_key(kQualities[q],
-                                                        static_cast<std::uint8_t>(m))] += n;
+    qualities.fold_into(report);
   }
 };
 

@@ -92,7 +92,7 @@ struct Nem12Reader::Impl {
   bool last_day_rejected = false;
 
   // Reading counts by quality flag and method, folded into the report's map at the end.
-  std::array<std::array<std::uint64_t, 100>, 128> quality_counts{};
+  QualityTally qualities;
 
   Impl(ReaderOptions opts, ReadingSink& s) : options(std::move(opts)), sink(s) {
     report.name = options.name;
@@ -272,11 +272,7 @@ struct Nem12Reader::Impl {
     flush_readings();
     flush_events();
     report.lines = line_no;
-    for (std::size_t q = 0; q < quality_counts.size(); ++q)
-      for (std::size_t m = 0; m < 100; ++m)
-        if (quality_counts[q][m])
-          report.quality_counts[FileReport::quality_key(
-              static_cast<char>(q), static_cast<std::uint8_t>(m))] += quality_counts[q][m];
+    qualities.fold_into(report);
   }
 
   // ---- records -------------------------------------------------------------------------
@@ -851,7 +847,7 @@ struct Nem12Reader::Impl {
       run.reason_code = reason;
       run.reason_description = description;
       batch.runs.push_back(run);
-      quality_counts[static_cast<unsigned char>(qm.quality) & 127][qm.method] += run.count;
+      qualities.add(qm.quality, qm.method, run.count);
     };
     std::uint32_t next = 1;
     for (const Override& o : day.overrides) {
