@@ -83,29 +83,27 @@ gen --nmis 1 --days 3 --interval 30 --seed 5 --suffixes E1,E2,B1,Q1 --b2b 1 --cr
 rm -f "$build/ndjson-seeds/"*
 cp "$repo/tests/fuzz/ndjson_seeds/"* "$build/ndjson-seeds/"
 
-status=0
-echo "fuzz.sh: nem12_reader_fuzz for ${seconds}s" >&2
-(cd "$build" && ./nem12_reader_fuzz \
-  -max_total_time="$seconds" \
-  -max_len=16384 \
-  -timeout=25 \
-  -rss_limit_mb=2560 \
-  -print_final_stats=1 \
-  -dict="$repo/tests/fuzz/nem12.dict" \
-  -artifact_prefix="$build/crashes/" \
-  corpus seeds) || status=$?
-
-if [[ $status -eq 0 ]]; then
-  echo "fuzz.sh: reading_decoder_fuzz for ${seconds}s" >&2
-  (cd "$build" && METERD_FUZZ_SEED_DIR="$build/ndjson-seeds" ./reading_decoder_fuzz \
+# run_target NAME DICT CORPUS SEEDS [ENV=VALUE...]
+run_target() {
+  local name="$1" dict="$2" corpus="$3" seeds="$4"
+  shift 4
+  echo "fuzz.sh: $name for ${seconds}s" >&2
+  (cd "$build" && env "$@" "./$name" \
     -max_total_time="$seconds" \
     -max_len=16384 \
     -timeout=25 \
     -rss_limit_mb=2560 \
     -print_final_stats=1 \
-    -dict="$repo/tests/fuzz/ndjson.dict" \
+    -dict="$dict" \
     -artifact_prefix="$build/crashes/" \
-    ndjson-corpus ndjson-seeds) || status=$?
+    "$corpus" "$seeds")
+}
+
+status=0
+run_target nem12_reader_fuzz "$repo/tests/fuzz/nem12.dict" corpus seeds || status=$?
+if [[ $status -eq 0 ]]; then
+  run_target reading_decoder_fuzz "$repo/tests/fuzz/ndjson.dict" ndjson-corpus ndjson-seeds \
+    METERD_FUZZ_SEED_DIR="$build/ndjson-seeds" || status=$?
 fi
 
 if [[ $status -ne 0 ]]; then

@@ -59,6 +59,19 @@ void expect_all_durable(const ListIntake& intake, std::size_t files) {
     EXPECT_EQ(o.status, FileStatus::durable) << o.file.name << ": " << o.error;
 }
 
+// Readings in dead_letter/ journal files, each of which must have its JSON report beside it.
+std::uint64_t dead_lettered_readings(const Config& config) {
+  std::uint64_t held = 0;
+  for (const auto& f : actors::journal::list(config.dead_letter_dir())) {
+    auto batch = actors::journal::load(f);
+    EXPECT_TRUE(batch) << f;
+    if (batch) held += batch->batch.readings();
+    auto report = f;
+    EXPECT_TRUE(std::filesystem::exists(report.replace_extension(".json"))) << f;
+  }
+  return held;
+}
+
 TEST_F(Fixture, IngestsEveryReadingOfEveryFile) {
   auto gen = generate_files(dir / "in", 4, 10, 20);
   FakeStore store;
@@ -209,13 +222,7 @@ TEST_F(Fixture, PoisonBatchIsDeadLetteredAndThePipelineCarriesOn) {
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].status, FileStatus::dead_letter);
   EXPECT_GE(metrics.safety.dead_lettered.get(), 1u);
-  std::uint64_t held = 0;
-  for (const auto& f : actors::journal::list(config.dead_letter_dir())) {
-    auto batch = actors::journal::load(f);
-    ASSERT_TRUE(batch) << f;
-    held += batch->batch.readings();
-  }
-  EXPECT_EQ(held, gen.readings);
+  EXPECT_EQ(dead_lettered_readings(config), gen.readings);
 }
 
 TEST_F(Fixture, FailedWritesAreHeldBySafetyAndLandWhenSpaceReturns) {
@@ -259,15 +266,7 @@ TEST_F(Fixture, BatchesGoToDeadLetterAfterMaxRetries) {
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].status, FileStatus::dead_letter);
   // Every reading is in a dead-letter journal file, next to a JSON report.
-  std::uint64_t held = 0;
-  for (const auto& f : actors::journal::list(config.dead_letter_dir())) {
-    auto batch = actors::journal::load(f);
-    ASSERT_TRUE(batch) << f;
-    held += batch->batch.readings();
-    auto report = f;
-    EXPECT_TRUE(std::filesystem::exists(report.replace_extension(".json")));
-  }
-  EXPECT_EQ(held, gen.readings);
+  EXPECT_EQ(dead_lettered_readings(config), gen.readings);
 }
 
 TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {

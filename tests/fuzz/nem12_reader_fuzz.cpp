@@ -21,34 +21,13 @@
 #include <vector>
 
 #include "protocol/nem12_reader.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "nem12_reader_fuzz: invariant violated: %s\n", what);
-  std::abort();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) fail(what);
-}
-
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 31);
-}
-
-std::uint64_t mix(std::uint64_t h, std::string_view text) {
-  for (char c : text) h = mix(h, static_cast<unsigned char>(c));
-  return mix(h, text.size());
-}
-
-std::uint64_t bits_of(double v) {
-  std::uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
+using meterd::fuzz::bits_of;
+using meterd::fuzz::check;
+using meterd::fuzz::mix;
 
 // Checks each batch and folds everything delivered into one fingerprint.
 class CheckingSink : public meterd::ReadingSink {
@@ -190,6 +169,7 @@ Outcome read(std::string_view input, bool strict, std::uint64_t chunk_seed,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  meterd::fuzz::target_name = "nem12_reader_fuzz";
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::uint64_t seed = mix(0x6e656d3132ULL, input) | 1;  // never 0: 0 means "one feed"
   try {

@@ -24,34 +24,13 @@
 
 #include "protocol/batch_file.hpp"
 #include "protocol/reading_decoder.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "reading_decoder_fuzz: invariant violated: %s\n", what);
-  std::abort();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) fail(what);
-}
-
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 31);
-}
-
-std::uint64_t mix(std::uint64_t h, std::string_view text) {
-  for (char c : text) h = mix(h, static_cast<unsigned char>(c));
-  return mix(h, text.size());
-}
-
-std::uint64_t bits_of(double v) {
-  std::uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
+using meterd::fuzz::bits_of;
+using meterd::fuzz::check;
+using meterd::fuzz::mix;
 
 // Checks each batch, folds every reading into an order-sensitive fingerprint and, when asked,
 // writes the batches into a batch file.
@@ -157,6 +136,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  meterd::fuzz::target_name = "reading_decoder_fuzz";
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::uint64_t seed = mix(0x6e646a736f6eULL, input) | 1;
   try {
