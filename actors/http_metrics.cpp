@@ -50,6 +50,14 @@ void histogram(std::string& out, const char* name, const char* help, const Laten
   out += std::string("meterd_") + name + "_count " + std::to_string(count) + '\n';
 }
 
+void seconds_gauge(std::string& out, const char* name, const char* help, std::uint64_t us) {
+  char value[48];
+  std::snprintf(value, sizeof value, "%.6f", static_cast<double>(us) / 1e6);
+  for (const char* piece : {"# HELP meterd_", name, " ", help, "\n# TYPE meterd_", name,
+                            " gauge\nmeterd_", name, " ", static_cast<const char*>(value), "\n"})
+    out += piece;
+}
+
 }  // namespace
 
 std::string render_prometheus(const Metrics& m, const HttpMetrics& h) {
@@ -60,6 +68,7 @@ std::string render_prometheus(const Metrics& m, const HttpMetrics& h) {
   const auto& w = m.writer;
   const auto& s = m.safety;
   const auto& f = m.files;
+  const auto& c = m.compactor;
   for (const Family& x : std::initializer_list<Family>{
            {"reader_files_started_total", "counter", "Files a reader started.", &r.files_started},
            {"reader_files_finished_total", "counter", "Files a reader finished.",
@@ -124,18 +133,20 @@ std::string render_prometheus(const Metrics& m, const HttpMetrics& h) {
            {"http_inflight_requests", "gauge", "Ingest requests not yet answered.",
             &h.inflight_requests},
            {"http_inflight_bytes", "gauge", "Body bytes of those requests.", &h.inflight_bytes},
+           {"compactions_total", "counter", "Background merges committed.", &c.compactions},
+           {"compaction_parts_merged_total", "counter", "Parts merged away by them.",
+            &c.parts_merged},
+           {"compaction_rows_merged_total", "counter", "Rows read by them.", &c.rows_merged},
+           {"compaction_failures_total", "counter", "Merges that failed (retried next round).",
+            &c.failures},
        })
     family(out, x);
   histogram(out, "http_ack_latency_seconds", "Ingest request received to durable acknowledgement.",
             h.ack_latency);
   histogram(out, "writer_latency_seconds", "Part write latency (fsyncs included).", w.latency);
-  char max[48];
-  std::snprintf(max, sizeof max, "%.6f", static_cast<double>(w.latency_us_max.get()) / 1e6);
-  out +=
-      "# HELP meterd_writer_latency_max_seconds Longest part write.\n"
-      "# TYPE meterd_writer_latency_max_seconds gauge\nmeterd_writer_latency_max_seconds ";
-  out += max;
-  out += '\n';
+  seconds_gauge(out, "writer_latency_max_seconds", "Longest part write.", w.latency_us_max.get());
+  seconds_gauge(out, "compaction_last_step_seconds", "Duration of the latest background merge.",
+                c.last_step_us.get());
   return out;
 }
 

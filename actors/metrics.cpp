@@ -82,36 +82,4 @@ std::string Metrics::to_json() const {
   return out;
 }
 
-std::string Metrics::compactor_prometheus() const {
-  struct Family {
-    const char *name, *type, *help;
-    const Counter* value;
-  };
-  const auto& c = compactor;
-  std::string out;
-  for (const Family& x : std::initializer_list<Family>{
-           {"compactions_total", "counter", "Background merges committed.", &c.compactions},
-           {"compaction_parts_merged_total", "counter", "Parts merged away by them.",
-            &c.parts_merged},
-           {"compaction_rows_merged_total", "counter", "Rows read by them.", &c.rows_merged},
-           {"compaction_failures_total", "counter", "Merges that failed (retried next round).",
-            &c.failures},
-       }) {
-    for (const char* piece : {"# HELP meterd_", x.name, " ", x.help, "\n# TYPE meterd_", x.name,
-                              " ", x.type, "\nmeterd_", x.name, " "})
-      out += piece;
-    out += std::to_string(x.value->get());
-    out += '\n';
-  }
-  char last[48];
-  std::snprintf(last, sizeof last, "%.6f", static_cast<double>(c.last_step_us.get()) / 1e6);
-  out +=
-      "# HELP meterd_compaction_last_step_seconds Duration of the latest merge.\n"
-      "# TYPE meterd_compaction_last_step_seconds gauge\n"
-      "meterd_compaction_last_step_seconds ";
-  out += last;
-  out += '\n';
-  return out;
-}
-
 }  // namespace meterd::actors

@@ -84,8 +84,6 @@ struct Metrics {
   CompactorMetrics compactor;
   // One JSON object with every counter (for the log and, later, the HTTP endpoint).
   std::string to_json() const;
-  // The compactor's families in Prometheus text format (meterd_compactor_*), for /metrics.
-  std::string compactor_prometheus() const;
 };
 
 }  // namespace meterd::actors

@@ -39,8 +39,12 @@ ReadingBatch make_sorted_batch(int nmis, int first_nmi = 0, std::uint64_t sequen
   };
   std::uint32_t line = 2;
   for (int n = first_nmi; n < first_nmi + nmis; ++n) {
-    const std::uint32_t nmi = b.strings.intern("NMI" + std::to_string(4000000000 + n));
-    const std::uint32_t serial = b.strings.intern("M" + std::to_string(n));
+    // Built piecewise: g++ 12 warns falsely (-Wrestrict) on "literal" + std::to_string().
+    std::string nmi_text = "NMI", serial_text = "M";
+    nmi_text += std::to_string(4000000000 + n);
+    serial_text += std::to_string(n);
+    const std::uint32_t nmi = b.strings.intern(nmi_text);
+    const std::uint32_t serial = b.strings.intern(serial_text);
     const double scale = 0.2 + 1.8 * rnd();
     for (const char* suffix : {"B1", "E1"}) {
       const bool solar = suffix[0] == 'B';

@@ -91,7 +91,8 @@ std::string report_to_json(const FileReport& r) {
     if (!first) out += ",";
     first = false;
     append_json_string(out, key);
-    out += ":" + std::to_string(count);
+    out += ':';
+    out += std::to_string(count);
   }
   out += "},\"issues\":[";
   first = true;

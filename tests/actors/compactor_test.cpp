@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "actors/config.hpp"
+#include "actors/http_metrics.hpp"
 #include "actors/pipeline.hpp"
 #include "actors/spool_intake.hpp"
 #include "tests/actors/actor_fakes.hpp"
@@ -65,7 +66,9 @@ TEST(CompactorTest, FailedStepIsRetriedAndStepsAreCounted) {
   EXPECT_EQ(m.parts_merged.get(), 18u);
   EXPECT_EQ(m.rows_merged.get(), 1800u);
   EXPECT_NE(metrics.to_json().find("\"compactor\":{\"compactions\":6,"), std::string::npos);
-  EXPECT_NE(metrics.compactor_prometheus().find("meterd_compactions_total 6\n"), std::string::npos);
+  EXPECT_NE(actors::render_prometheus(metrics, actors::HttpMetrics{})
+                .find("meterd_compactions_total 6\n"),
+            std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -323,7 +323,10 @@ TEST(Samples, ReadingsMatchIndependentParser) {
       for (auto it = lo; it != hi; ++it) {
         const OracleRow& o = *it->second;
         std::string quality(1, ours.quality);
-        if (ours.method) quality += (ours.method < 10 ? "0" : "") + std::to_string(ours.method);
+        if (ours.method) {  // appended piecewise: g++ 12 warns falsely (-Wrestrict) on "0" + string
+          if (ours.method < 10) quality += '0';
+          quality += std::to_string(ours.method);
+        }
         const std::string reason =
             ours.reason_code == kNoReasonCode ? "" : std::to_string(ours.reason_code);
         found = o.has_value && o.value == ours.value && o.minutes == ours.interval_minutes &&
