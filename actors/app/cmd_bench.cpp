@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
 #include "actors/config.hpp"
 #include "actors/list_intake.hpp"
@@ -50,32 +51,26 @@ int run_bench(int argc, char** argv) {
   std::string config_path;
   bool keep = false;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-        return argv[++i];
-      };
-      auto number = [&]() { return static_cast<std::uint32_t>(std::stoul(value())); };
-      if (a == "--help" || a == "-h") {
+    for (ArgReader args(argc, argv); args.next();) {
+      if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (a == "--nmis") {
-        gen.nmis = number();
-      } else if (a == "--days") {
-        gen.days = number();
-      } else if (a == "--interval") {
-        gen.interval_minutes = number();
-      } else if (a == "--files") {
-        nfiles = std::max(1u, number());
-      } else if (a == "--dir") {
-        dir = value();
-      } else if (a == "--config") {
-        config_path = value();
-      } else if (a == "--keep") {
+      } else if (args.is("--nmis")) {
+        gen.nmis = args.number<std::uint32_t>(1);
+      } else if (args.is("--days")) {
+        gen.days = args.number<std::uint32_t>(1);
+      } else if (args.is("--interval")) {
+        gen.interval_minutes = args.number<std::uint32_t>(5, 30);
+      } else if (args.is("--files")) {
+        nfiles = args.number<std::uint32_t>(1);
+      } else if (args.is("--dir")) {
+        dir = args.value();
+      } else if (args.is("--config")) {
+        config_path = args.value();
+      } else if (args.is("--keep")) {
         keep = true;
       } else {
-        throw std::invalid_argument("unknown argument " + a);
+        args.unknown();
       }
     }
   } catch (const std::exception& e) {

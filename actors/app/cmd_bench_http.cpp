@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
 #include "actors/forwarder.hpp"
 #include "bench/lib/ndjson_lines.hpp"
@@ -112,37 +113,33 @@ int run_bench_http(int argc, char** argv) {
   bool keep = false;
   auto form = bench::NdjsonForm::full;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
+    for (ArgReader args(argc, argv); args.next();) {
+      if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (a == "--nmis") {
-        gen.nmis = static_cast<std::uint32_t>(std::stoul(value()));
-      } else if (a == "--days") {
-        gen.days = static_cast<std::uint32_t>(std::stoul(value()));
-      } else if (a == "--interval") {
-        gen.interval_minutes = static_cast<std::uint32_t>(std::stoul(value()));
-      } else if (a == "--batch-bytes") {
-        fwd.batch_bytes = std::stoull(value());
-      } else if (a == "--parallel") {
-        fwd.parallel = static_cast<unsigned>(std::stoul(value()));
-      } else if (a == "--set") {
-        settings.push_back(value());
-      } else if (a == "--dir") {
-        dir = value();
-      } else if (a == "--form") {
-        form = bench::ndjson_form_from(value());
-      } else if (a == "--compact") {
+      } else if (args.is("--nmis")) {
+        gen.nmis = args.number<std::uint32_t>(1);
+      } else if (args.is("--days")) {
+        gen.days = args.number<std::uint32_t>(1);
+      } else if (args.is("--interval")) {
+        gen.interval_minutes = args.number<std::uint32_t>(5, 30);
+      } else if (args.is("--batch-bytes")) {
+        fwd.batch_bytes = args.number<std::size_t>(1);
+      } else if (args.is("--parallel")) {
+        fwd.parallel = args.number<unsigned>(1, 64);
+      } else if (args.is("--set")) {
+        const auto [key, value] = args.key_value();
+        settings.push_back(key + "=" + value);
+      } else if (args.is("--dir")) {
+        dir = args.value();
+      } else if (args.is("--form")) {
+        form = bench::ndjson_form_from(args.value());
+      } else if (args.is("--compact")) {
         form = bench::NdjsonForm::compact;
-      } else if (a == "--keep") {
+      } else if (args.is("--keep")) {
         keep = true;
       } else {
-        throw std::invalid_argument("unknown argument " + a);
+        args.unknown();
       }
     }
   } catch (const std::exception& e) {

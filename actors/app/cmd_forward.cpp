@@ -11,6 +11,7 @@
 #include <exception>
 #include <string>
 
+#include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
 #include "actors/forwarder.hpp"
 
@@ -45,44 +46,32 @@ int run_forward(int argc, char** argv) {
   o.state_file = "meterd-forward.state";
   if (const char* t = std::getenv("METERD_TOKEN")) o.token = t;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-        return argv[++i];
-      };
-      auto number = [&]() -> std::uint64_t {
-        auto v = value();
-        std::size_t used = 0;
-        auto n = std::stoull(v, &used);
-        if (used != v.size()) throw std::invalid_argument(a + ": expected a number");
-        return n;
-      };
-      if (a == "--help" || a == "-h") {
+    for (ArgReader args(argc, argv); args.next();) {
+      if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (a == "--to") {
-        o.url = value();
-      } else if (a == "--token") {
-        o.token = value();
-      } else if (a == "--cacert") {
-        o.ca_file = value();
-      } else if (a == "--state") {
-        o.state_file = value();
-      } else if (a == "--watch") {
+      } else if (args.is("--to")) {
+        o.url = args.value();
+      } else if (args.is("--token")) {
+        o.token = args.value();
+      } else if (args.is("--cacert")) {
+        o.ca_file = args.value();
+      } else if (args.is("--state")) {
+        o.state_file = args.value();
+      } else if (args.is("--watch")) {
         o.watch = true;
-      } else if (a == "--batch-bytes") {
-        o.batch_bytes = std::max<std::uint64_t>(1, number());
-      } else if (a == "--parallel") {
-        o.parallel = static_cast<unsigned>(std::clamp<std::uint64_t>(number(), 1, 64));
-      } else if (a == "--timeout-ms") {
-        o.timeout = std::chrono::milliseconds(number());
-      } else if (a == "--quiet") {
+      } else if (args.is("--batch-bytes")) {
+        o.batch_bytes = args.number<std::size_t>(1);
+      } else if (args.is("--parallel")) {
+        o.parallel = args.number<unsigned>(1, 64);
+      } else if (args.is("--timeout-ms")) {
+        o.timeout = std::chrono::milliseconds(args.number<std::uint64_t>(1));
+      } else if (args.is("--quiet")) {
         o.quiet = true;
-      } else if (!a.empty() && a[0] == '-') {
-        throw std::invalid_argument("unknown option " + a);
+      } else if (args.is_option()) {
+        args.unknown();
       } else {
-        o.paths.emplace_back(a);
+        o.paths.emplace_back(args.arg());
       }
     }
     if (o.url.empty()) throw std::invalid_argument("--to URL is required");

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
 #include "actors/config.hpp"
 #include "actors/list_intake.hpp"
@@ -56,37 +57,32 @@ int run_ingest(int argc, char** argv) {
   std::string data_dir, config_path, reports;
   bool strict = false, progress = true, verbose = false;
   std::vector<std::filesystem::path> files;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--help" || a == "-h") {
+  try {
+    for (ArgReader args(argc, argv); args.next();) {
+      if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (a == "--data-dir") {
-        data_dir = value();
-      } else if (a == "--config") {
-        config_path = value();
-      } else if (a == "--reports") {
-        reports = value();
-      } else if (a == "--strict") {
+      } else if (args.is("--data-dir")) {
+        data_dir = args.value();
+      } else if (args.is("--config")) {
+        config_path = args.value();
+      } else if (args.is("--reports")) {
+        reports = args.value();
+      } else if (args.is("--strict")) {
         strict = true;
-      } else if (a == "--no-progress") {
+      } else if (args.is("--no-progress")) {
         progress = false;
-      } else if (a == "--verbose") {
+      } else if (args.is("--verbose")) {
         verbose = true;
-      } else if (!a.empty() && a[0] == '-') {
-        throw std::invalid_argument("unknown option " + a);
+      } else if (args.is_option()) {
+        args.unknown();
       } else {
-        files.emplace_back(a);
+        files.emplace_back(args.arg());
       }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "meterd ingest: %s\n%s", e.what(), kUsage);
-      return 2;
     }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "meterd ingest: %s\n%s", e.what(), kUsage);
+    return 2;
   }
   if (data_dir.empty() || files.empty()) {
     std::fputs(kUsage, stderr);

@@ -10,6 +10,7 @@
 #include <exception>
 #include <string>
 
+#include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
 #include "actors/config.hpp"
 #include "actors/http_server.hpp"
@@ -34,28 +35,20 @@ int run_serve(int argc, char** argv) {
   actors::Config config;
   try {
     std::vector<std::pair<std::string, std::string>> overrides;
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
+    for (ArgReader args(argc, argv); args.next();) {
+      if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (a == "--config") {
-        config = actors::Config::load(value());
-      } else if (a == "--data-dir") {
-        overrides.emplace_back("data_dir", value());
-      } else if (a == "--spool-dir") {
-        overrides.emplace_back("spool_dir", value());
-      } else if (a == "--set") {
-        auto kv = value();
-        auto eq = kv.find('=');
-        if (eq == std::string::npos) throw std::invalid_argument("--set needs KEY=VALUE");
-        overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+      } else if (args.is("--config")) {
+        config = actors::Config::load(args.value());
+      } else if (args.is("--data-dir")) {
+        overrides.emplace_back("data_dir", args.value());
+      } else if (args.is("--spool-dir")) {
+        overrides.emplace_back("spool_dir", args.value());
+      } else if (args.is("--set")) {
+        overrides.push_back(args.key_value());
       } else {
-        throw std::invalid_argument("unknown argument " + a);
+        args.unknown();
       }
     }
     for (const auto& [k, v] : overrides) config.set(k, v);
