@@ -46,8 +46,11 @@ trap - EXIT
 
 first_nmi=$(sed -n '2s/^200,\([^,]*\),.*/\1/p' "$demo/$file")
 echo "== meterd query --data-dir meterd-data --nmi $first_nmi --suffix E1 (first 6 of 48 x 90 rows)"
-"$meterd" query --data-dir meterd-data --nmi "$first_nmi" --suffix E1 --format csv | head -7
+# Into a file first: `query | head` would end the query with SIGPIPE, which pipefail reports.
+"$meterd" query --data-dir meterd-data --nmi "$first_nmi" --suffix E1 --format csv >one-stream.csv
+head -7 one-stream.csv
 echo "== rows in the store (newest version per key):"
 "$meterd" query --data-dir meterd-data --format csv | tail -n +2 | wc -l
 echo "== parts:"
-find meterd-data/readings -name '*.parquet' | sort | head
+find meterd-data/readings -name '*.parquet' | sort >parts.txt
+head parts.txt
