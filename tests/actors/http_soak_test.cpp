@@ -852,9 +852,8 @@ TEST(HttpSoakTest, ManyClientsGoodAndBadTheDaemonStaysUpBoundedAndStoresExactlyT
   // adds a part; background compaction merges them but keeps replaced files for 5 minutes for
   // concurrent readers (242 MiB in the final query of a 10-minute run). The 20 s run stays well
   // inside the bound; the 10-minute run exceeds it through this alone. So over the bound but
-  // within what
-  // that explains (16 KiB per part on top), the test is skipped at its very end with the
-  // numbers (every other check has run by then); beyond it, it fails.
+  // within what that explains (16 KiB per part on top), the test is skipped at its very end with
+  // the numbers (every other check has run by then); beyond it, it fails.
   const std::uint64_t explained = bound + 16u * parts;
   EXPECT_LT(rss_max.load(), explained)
       << "max RSS " << rss_max << " KiB, start " << rss_before << " KiB, " << parts << " parts";
