@@ -49,7 +49,8 @@ inline constexpr std::uint32_t max_restarts = 5;  // per file (reader) or per co
 // Background compaction (serve only; docs/storage.md). Every compact_interval_ms the daemon
 // merges the smallest parts of its fullest month partition, up to 16 at a time, while that
 // partition has at least compact_min_parts parts; compact_steps_per_tick merges per round, and
-// a round that used them all is followed at once by another. compact_interval_ms = 0: off (`meterd compact` with the daemon stopped still works).
+// a round that used them all is followed at once by another. compact_interval_ms = 0: off (`meterd
+// compact` with the daemon stopped still works).
 inline constexpr std::uint32_t compact_interval_ms = 10000;
 inline constexpr std::uint32_t compact_min_parts = 8;
 inline constexpr std::uint32_t compact_steps_per_tick = 8;
