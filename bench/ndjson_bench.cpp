@@ -29,21 +29,6 @@ class DiscardingSink : public meterd::ReadingSink {
   std::uint64_t readings = 0;
 };
 
-// NEM12 -> NDJSON of one form.
-class NdjsonSink : public meterd::ReadingSink {
- public:
-  explicit NdjsonSink(NdjsonForm form) : form_(form) {}
-  void on_readings(meterd::ReadingBatch& batch) override {
-    meterd::bench::append_ndjson(text, batch, form_);
-    readings += batch.readings();
-  }
-  std::string text;
-  std::uint64_t readings = 0;
-
- private:
-  NdjsonForm form_;
-};
-
 struct Dataset {
   NdjsonForm form{};
   std::string text;
@@ -58,14 +43,8 @@ const Dataset& dataset(NdjsonForm form) {
     g.seed = 42;
     g.nmis = 50;
     g.days = 73;
-    NdjsonSink sink(form);
-    meterd::ReaderOptions options;
-    meterd::Nem12Reader reader(options, sink);
-    meterd::bench::generate_nem12(g, [&](std::string_view chunk) { reader.feed(chunk); });
-    reader.finish();
     current.form = form;
-    current.text = std::move(sink.text);
-    current.readings = sink.readings;
+    current.text = meterd::bench::generated_ndjson(g, form, &current.readings);
   }
   return current;
 }

@@ -15,6 +15,7 @@
 
 #include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
+#include "actors/app/generator_args.hpp"
 #include "actors/config.hpp"
 #include "actors/list_intake.hpp"
 #include "actors/pipeline.hpp"
@@ -55,12 +56,7 @@ int run_bench(int argc, char** argv) {
       if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (args.is("--nmis")) {
-        gen.nmis = args.number<std::uint32_t>(1);
-      } else if (args.is("--days")) {
-        gen.days = args.number<std::uint32_t>(1);
-      } else if (args.is("--interval")) {
-        gen.interval_minutes = args.number<std::uint32_t>(5, 30);
+      } else if (read_generator_option(args, gen)) {
       } else if (args.is("--files")) {
         nfiles = args.number<std::uint32_t>(1);
       } else if (args.is("--dir")) {

@@ -25,6 +25,7 @@
 
 #include "actors/app/arg_reader.hpp"
 #include "actors/app/commands.hpp"
+#include "actors/app/generator_args.hpp"
 #include "actors/forwarder.hpp"
 #include "bench/lib/ndjson_lines.hpp"
 #include "bench/lib/nem12_generator.hpp"
@@ -117,12 +118,7 @@ int run_bench_http(int argc, char** argv) {
       if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (args.is("--nmis")) {
-        gen.nmis = args.number<std::uint32_t>(1);
-      } else if (args.is("--days")) {
-        gen.days = args.number<std::uint32_t>(1);
-      } else if (args.is("--interval")) {
-        gen.interval_minutes = args.number<std::uint32_t>(5, 30);
+      } else if (read_generator_option(args, gen)) {
       } else if (args.is("--batch-bytes")) {
         fwd.batch_bytes = args.number<std::size_t>(1);
       } else if (args.is("--parallel")) {

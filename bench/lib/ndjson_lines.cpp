@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "protocol/nem12_reader.hpp"
 #include "protocol/nem_time.hpp"
 #include "protocol/reading_format.hpp"
 
@@ -80,6 +81,25 @@ const char* to_string(NdjsonForm form) {
       return "compact";
   }
   return "?";
+}
+
+std::string generated_ndjson(const GeneratorOptions& options, NdjsonForm form,
+                             std::uint64_t* readings) {
+  struct Sink final : ReadingSink {
+    NdjsonForm form{};
+    std::string text;
+    std::uint64_t readings = 0;
+    void on_readings(ReadingBatch& batch) override {
+      append_ndjson(text, batch, form);
+      readings += batch.readings();
+    }
+  } sink;
+  sink.form = form;
+  Nem12Reader reader(ReaderOptions{}, sink);
+  generate_nem12(options, [&](std::string_view chunk) { reader.feed(chunk); });
+  reader.finish();
+  if (readings) *readings = sink.readings;
+  return std::move(sink.text);
 }
 
 void append_ndjson(std::string& out, const ReadingBatch& batch, NdjsonForm form) {

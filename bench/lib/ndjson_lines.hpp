@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "bench/lib/nem12_generator.hpp"
 #include "protocol/reading_batch.hpp"
 
 namespace meterd::bench {
@@ -20,5 +21,10 @@ const char* to_string(NdjsonForm form);
 
 // Appends every reading of `batch` to `out` as lines of `form`.
 void append_ndjson(std::string& out, const ReadingBatch& batch, NdjsonForm form);
+
+// Generated NEM12 data (read by the real reader) as NDJSON of `form`, held in memory;
+// `readings` (if given) gets how many readings it holds.
+std::string generated_ndjson(const GeneratorOptions& options, NdjsonForm form,
+                             std::uint64_t* readings = nullptr);
 
 }  // namespace meterd::bench

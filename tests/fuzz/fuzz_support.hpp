@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "protocol/reading_batch.hpp"
+
 namespace meterd::fuzz {
 
 // Set by each target to its own name, for the abort message.
@@ -37,6 +39,17 @@ inline std::uint64_t bits_of(double v) {
   std::uint64_t b;
   std::memcpy(&b, &v, sizeof b);
   return b;
+}
+
+// What every reader's run must keep whatever the format: readings, a place inside the batch's
+// values, and string ids inside its table.
+inline void check_run_bounds(const ReadingBatch& batch, const ReadingRun& run) {
+  check(run.count > 0, "empty run");
+  check(std::uint64_t{run.first_value} + run.count <= batch.values.size(),
+        "run outside the batch's values");
+  for (std::uint32_t id :
+       {run.nmi, run.suffix, run.register_id, run.meter_serial, run.uom, run.reason_description})
+    check(id < batch.strings.size(), "string id outside the batch's string table");
 }
 
 }  // namespace meterd::fuzz

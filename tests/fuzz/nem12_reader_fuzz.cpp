@@ -35,15 +35,9 @@ class CheckingSink : public meterd::ReadingSink {
   explicit CheckingSink(bool strict) : strict_(strict) {}
 
   void on_readings(meterd::ReadingBatch& batch) override {
-    const std::size_t strings = batch.strings.size();
     std::uint64_t in_runs = 0;
     for (const meterd::ReadingRun& run : batch.runs) {
-      check(run.count > 0, "empty run");
-      check(std::uint64_t{run.first_value} + run.count <= batch.values.size(),
-            "run outside the batch's values");
-      for (std::uint32_t id : {run.nmi, run.suffix, run.register_id, run.meter_serial, run.uom,
-                               run.reason_description})
-        check(id < strings, "string id outside the batch's string table");
+      meterd::fuzz::check_run_bounds(batch, run);
       check(run.interval_minutes > 0 && 1440 % run.interval_minutes == 0,
             "interval length does not divide a day");
       if (strict_) {

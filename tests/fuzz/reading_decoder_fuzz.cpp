@@ -41,12 +41,7 @@ class CheckingSink : public meterd::ReadingSink {
   void on_readings(meterd::ReadingBatch& batch) override {
     std::uint64_t in_runs = 0;
     for (const auto& run : batch.runs) {
-      check(run.count > 0, "empty run");
-      check(std::uint64_t{run.first_value} + run.count <= batch.values.size(),
-            "run outside the batch's values");
-      for (auto id : {run.nmi, run.suffix, run.register_id, run.meter_serial, run.uom,
-                      run.reason_description})
-        check(id < batch.strings.size(), "string id outside the string table");
+      meterd::fuzz::check_run_bounds(batch, run);
       check(run.interval_minutes == 5 || run.interval_minutes == 15 || run.interval_minutes == 30,
             "interval length not 5, 15 or 30");
       check(std::strchr("AEFSN", run.quality) != nullptr && run.quality != 0,

@@ -20,23 +20,14 @@ namespace meterd::test {
 namespace {
 
 // NDJSON of a generated NEM12 file (V days with 400 ranges: several qualities and reasons).
-std::string generated_ndjson(bench::NdjsonForm form) {
-  struct Sink : ReadingSink {
-    bench::NdjsonForm form;
-    std::string text;
-    void on_readings(ReadingBatch& b) override { bench::append_ndjson(text, b, form); }
-  } sink;
-  sink.form = form;
+std::string sample_ndjson(bench::NdjsonForm form) {
   bench::GeneratorOptions g;
   g.seed = 7;
   g.nmis = 6;
   g.days = 9;
   g.interval_minutes = 15;
   g.v_day_fraction = 0.3;
-  Nem12Reader reader(ReaderOptions{}, sink);
-  bench::generate_nem12(g, [&](std::string_view c) { reader.feed(c); });
-  reader.finish();
-  return sink.text;
+  return bench::generated_ndjson(g, form);
 }
 
 // Decodes NDJSON the way the HTTP API does: batches into a batch file.
@@ -103,7 +94,7 @@ Decoded decode(std::string_view file, std::size_t chunk, std::uint64_t file_sequ
 TEST(BatchFile, RoundTripGivesTheNdjsonReadersOutputInAnyChunking) {
   for (auto form : {bench::NdjsonForm::full, bench::NdjsonForm::lean, bench::NdjsonForm::compact}) {
     SCOPED_TRACE(bench::to_string(form));
-    const auto ndjson = generated_ndjson(form);
+    const auto ndjson = sample_ndjson(form);
     const auto e = encode(ndjson, 4000);  // several frames
     ASSERT_EQ(e.report.rejects(), 0u);
     ASSERT_GT(e.direct.readings.size(), 10000u);
