@@ -11,8 +11,8 @@
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
-#include "actors/sha256.hpp"
 #include "protocol/reading_decoder.hpp"  // NEM12/NEM13 or NDJSON, by content
+#include "protocol/sha256.hpp"
 
 namespace meterd::actors {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "actors/batch_assembler.hpp"
-#include "bench/lib/nem12_generator.hpp"
+#include "protocol/nem12_generator.hpp"
 #include "protocol/nem12_reader.hpp"
 
 namespace {
@@ -26,13 +26,13 @@ const std::vector<ReadingBatch>& reader_batches(std::uint32_t interval, std::uin
   static std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<ReadingBatch>> cache;
   auto& out = cache[{interval, days}];
   if (out.empty()) {
-    meterd::bench::GeneratorOptions o;
+    meterd::GeneratorOptions o;
     o.nmis = 200;
     o.days = days;
     o.interval_minutes = interval;
     Collect sink;
     meterd::Nem12Reader reader({}, sink);
-    meterd::bench::generate_nem12(o, [&](std::string_view chunk) { reader.feed(chunk); });
+    meterd::generate_nem12(o, [&](std::string_view chunk) { reader.feed(chunk); });
     reader.finish();
     out = std::move(sink.batches);
   }

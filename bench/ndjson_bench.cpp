@@ -1,5 +1,5 @@
 // NdjsonReader throughput (the decoder of POST /v1/readings) on generated readings held in
-// memory, fed in 1 MiB chunks. Forms as in bench/lib/ndjson_lines.hpp: one reading per line with
+// memory, fed in 1 MiB chunks. Forms as in protocol/ndjson_lines.hpp: one reading per line with
 // every field (full) or without null/empty optional fields (lean), or one line per run
 // (compact). The HTTP target (issue 5) is >= 2 M readings/s end to end over loopback; this is
 // the decoder's share of it.
@@ -12,14 +12,14 @@
 #include <string>
 #include <string_view>
 
-#include "bench/lib/ndjson_lines.hpp"
-#include "bench/lib/nem12_generator.hpp"
+#include "protocol/ndjson_lines.hpp"
 #include "protocol/ndjson_reader.hpp"
+#include "protocol/nem12_generator.hpp"
 #include "protocol/nem12_reader.hpp"
 
 namespace {
 
-using meterd::bench::NdjsonForm;
+using meterd::NdjsonForm;
 
 constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
 
@@ -39,12 +39,12 @@ struct Dataset {
 const Dataset& dataset(NdjsonForm form) {
   static Dataset current;
   if (current.text.empty() || current.form != form) {
-    meterd::bench::GeneratorOptions g;
+    meterd::GeneratorOptions g;
     g.seed = 42;
     g.nmis = 50;
     g.days = 73;
     current.form = form;
-    current.text = meterd::bench::generated_ndjson(g, form, &current.readings);
+    current.text = meterd::generated_ndjson(g, form, &current.readings);
   }
   return current;
 }
@@ -66,7 +66,7 @@ void BM_DecodeNdjson(benchmark::State& state) {
     }
     readings += sink.readings;
   }
-  state.SetLabel(meterd::bench::to_string(form));
+  state.SetLabel(meterd::to_string(form));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * data.text.size()));
   state.counters["readings/s"] =
       benchmark::Counter(static_cast<double>(readings), benchmark::Counter::kIsRate);

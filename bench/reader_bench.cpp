@@ -9,13 +9,13 @@
 #include <string>
 #include <string_view>
 
-#include "bench/lib/nem12_generator.hpp"
+#include "protocol/nem12_generator.hpp"
 #include "protocol/nem12_reader.hpp"
 
 namespace {
 
-using meterd::bench::GeneratorOptions;
-using meterd::bench::GeneratorStats;
+using meterd::GeneratorOptions;
+using meterd::GeneratorStats;
 
 constexpr std::size_t kTargetBytes = std::size_t{128} << 20;
 constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
@@ -42,7 +42,7 @@ GeneratorOptions options_for(std::uint32_t interval_minutes, bool with_400_500) 
   o.b2b_fraction = with_400_500 ? 0.05 : 0.0;
   // Size the NMI count from a one-NMI sample so every variant is about kTargetBytes.
   o.nmis = 1;
-  const GeneratorStats one = meterd::bench::generate_nem12(o, [](std::string_view) {});
+  const GeneratorStats one = meterd::generate_nem12(o, [](std::string_view) {});
   o.nmis = static_cast<std::uint32_t>(kTargetBytes / one.bytes);
   return o;
 }
@@ -56,7 +56,7 @@ const Dataset& dataset(std::uint32_t interval_minutes, bool with_400_500) {
     current.options = wanted;
     current.text.clear();
     current.text.shrink_to_fit();
-    current.text = meterd::bench::generate_nem12_string(wanted, &current.stats);
+    current.text = meterd::generate_nem12_string(wanted, &current.stats);
   }
   return current;
 }

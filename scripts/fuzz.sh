@@ -31,7 +31,7 @@ REPO := $repo
 CXX := $cxx
 COMMON := -std=c++20 -g -march=haswell -I\$(REPO) -Wall -Wextra
 SANITIZE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS := -lboost_iostreams -larchive -lsimdjson -lz -lbz2
+LIBS := -lboost_iostreams -larchive -lsimdjson -lcrypto -lz -lbz2
 PROTOCOL := \$(wildcard \$(REPO)/protocol/*.cpp)
 OBJECTS := \$(patsubst \$(REPO)/protocol/%.cpp,obj/%.o,\$(PROTOCOL))
 
@@ -54,9 +54,9 @@ reading_decoder_fuzz: obj/reading_decoder_fuzz.o \$(OBJECTS)
 
 # A plain (unsanitised) 'meterd generate' for the seed files.
 obj/generate_main.cpp:
-	printf '#include "actors/app/commands.hpp"\nint main(int c, char** v) { return meterd::app::run_generate(c - 1, v + 1); }\n' >\$@
+	printf '#include "app/commands.hpp"\nint main(int c, char** v) { return meterd::app::run_generate(c - 1, v + 1); }\n' >\$@
 
-meterd_generate: obj/generate_main.cpp \$(REPO)/actors/app/cmd_generate.cpp \$(REPO)/bench/lib/nem12_generator.cpp
+meterd_generate: obj/generate_main.cpp \$(REPO)/app/cmd_generate.cpp \$(REPO)/app/nem12_file.cpp \$(REPO)/protocol/nem12_generator.cpp
 	\$(CXX) \$(COMMON) -O2 \$^ -o \$@
 
 -include \$(wildcard obj/*.d)

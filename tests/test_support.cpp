@@ -51,4 +51,13 @@ std::filesystem::path make_temp_dir(const std::string& prefix) {
   return dir;
 }
 
+GeneratorStats generate_nem12_file(const GeneratorOptions& options,
+                                   const std::filesystem::path& path) {
+  std::ofstream out(path, std::ios::binary);
+  const GeneratorStats stats = generate_nem12(
+      options, [&](std::string_view chunk) { out.write(chunk.data(), chunk.size()); });
+  if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
+  return stats;
+}
+
 }  // namespace meterd::test

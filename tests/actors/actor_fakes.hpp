@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "actors/ingest_store.hpp"
-#include "bench/lib/nem12_generator.hpp"
+#include "tests/test_support.hpp"
 
 namespace meterd::test {
 
@@ -106,12 +106,12 @@ inline GeneratedFiles generate_files(const std::filesystem::path& dir, int count
   GeneratedFiles out;
   std::filesystem::create_directories(dir);
   for (int i = 0; i < count; ++i) {
-    bench::GeneratorOptions o;
+    GeneratorOptions o;
     o.seed = first_seed + static_cast<std::uint64_t>(i);
     o.nmis = nmis;
     o.days = days;
     auto path = dir / ("gen-" + std::to_string(1000 + i) + ".csv");
-    auto stats = bench::generate_nem12_file(o, path);
+    auto stats = generate_nem12_file(o, path);
     out.paths.push_back(path);
     out.readings += stats.readings;
   }

@@ -7,9 +7,9 @@
 #include <stdexcept>
 
 #include "actors/config.hpp"
-#include "actors/http_metrics.hpp"
 #include "actors/pipeline.hpp"
-#include "actors/spool_intake.hpp"
+#include "app/http_metrics.hpp"
+#include "app/spool_intake.hpp"
 #include "tests/actors/actor_fakes.hpp"
 #include "tests/test_support.hpp"
 
@@ -47,7 +47,7 @@ TEST(CompactorTest, FailedStepIsRetriedAndStepsAreCounted) {
   const auto dir = make_temp_dir("meterd-compactor");
   const auto config = compactor_config(dir);
   CompactingStore store;
-  actors::SpoolIntake intake(config, store);
+  app::SpoolIntake intake(config, store);
   actors::Metrics metrics;
   std::atomic<bool> stop{false};
   actors::RunOptions options;
@@ -66,9 +66,9 @@ TEST(CompactorTest, FailedStepIsRetriedAndStepsAreCounted) {
   EXPECT_EQ(m.parts_merged.get(), 18u);
   EXPECT_EQ(m.rows_merged.get(), 1800u);
   EXPECT_NE(metrics.to_json().find("\"compactor\":{\"compactions\":6,"), std::string::npos);
-  EXPECT_NE(actors::render_prometheus(metrics, actors::HttpMetrics{})
-                .find("meterd_compactions_total 6\n"),
-            std::string::npos);
+  EXPECT_NE(
+      app::render_prometheus(metrics, app::HttpMetrics{}).find("meterd_compactions_total 6\n"),
+      std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
@@ -78,7 +78,7 @@ TEST(CompactorTest, OffUnlessAskedForOrWithZeroInterval) {
     auto config = compactor_config(dir);
     if (asked) config.compact_interval_ms = 0;
     CompactingStore store;
-    actors::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config, store);
     actors::Metrics metrics;
     std::atomic<bool> stop{false};
     actors::RunOptions options;
@@ -103,7 +103,7 @@ TEST(CompactorTest, DrainWaitsForTheStepInProgressOnly) {
   CompactingStore store;
   store.steps = 1000;
   store.step_ms = std::chrono::milliseconds(100);
-  actors::SpoolIntake intake(config, store);
+  app::SpoolIntake intake(config, store);
   actors::Metrics metrics;
   std::atomic<bool> stop{false};
   std::chrono::steady_clock::time_point stopped_at;

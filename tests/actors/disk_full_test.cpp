@@ -8,10 +8,10 @@
 
 #include "actors/config.hpp"
 #include "actors/journal.hpp"
-#include "actors/list_intake.hpp"
 #include "actors/pipeline.hpp"
+#include "app/list_intake.hpp"
 #include "tests/actors/actor_fakes.hpp"
-#include "tests/actors/subprocess.hpp"
+#include "tests/app/subprocess.hpp"
 #include "tests/test_support.hpp"
 
 namespace meterd::test {
@@ -36,7 +36,7 @@ TEST(DiskFullTest, HeldBatchesLandInTheRealStoreWhenSpaceReturns) {
     auto real = actors::open_store(config.data_dir);
     FlakyStore store(*real);
     store.failing = true;
-    actors::ListIntake intake(gen.paths, store);
+    app::ListIntake intake(gen.paths, store);
     actors::Metrics metrics;
     std::thread disk([&] {
       while (metrics.safety.retries.get() < 5)

@@ -9,9 +9,9 @@
 #include "actors/config.hpp"
 #include "actors/input_chunks.hpp"
 #include "actors/journal.hpp"
-#include "actors/list_intake.hpp"
 #include "actors/pipeline.hpp"
-#include "actors/spool_intake.hpp"
+#include "app/list_intake.hpp"
+#include "app/spool_intake.hpp"
 #include "tests/actors/actor_fakes.hpp"
 #include "tests/test_support.hpp"
 
@@ -20,8 +20,8 @@ namespace {
 
 using actors::Config;
 using actors::FileStatus;
-using actors::ListIntake;
 using actors::Metrics;
+using app::ListIntake;
 
 // Small everything, so that a few small files exercise every window many times over.
 Config small_config(const std::filesystem::path& dir) {
@@ -277,7 +277,7 @@ TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
   FakeStore store;
   store.failing = true;
   {
-    actors::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config, store);
     for (const auto& p : gen.paths)
       std::filesystem::rename(p, intake.dir("incoming") / p.filename());
     Metrics metrics;
@@ -302,7 +302,7 @@ TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
   store.failing = false;
   config.retry_initial_ms = 5;
   {
-    actors::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config, store);
     Metrics metrics;
     std::atomic<bool> stop{false};
     actors::RunOptions options;
@@ -326,7 +326,7 @@ TEST_F(Fixture, DrainFlushesEverythingAndLeavesTheRestClaimed) {
   FakeStore store;
   store.delay = std::chrono::milliseconds(10);
   {
-    actors::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config, store);
     for (const auto& p : gen.paths)
       std::filesystem::rename(p, intake.dir("incoming") / p.filename());
     Metrics metrics;
@@ -357,7 +357,7 @@ TEST_F(Fixture, DrainFlushesEverythingAndLeavesTheRestClaimed) {
   EXPECT_EQ(count("done") + count("processing") + count("incoming"), gen.paths.size());
   // The next start picks up where the drain left off, and then everything is there.
   {
-    actors::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config, store);
     Metrics metrics;
     std::atomic<bool> stop{false};
     actors::RunOptions options;

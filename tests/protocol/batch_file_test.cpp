@@ -9,25 +9,25 @@
 #include <limits>
 #include <string>
 
-#include "bench/lib/ndjson_lines.hpp"
-#include "bench/lib/nem12_generator.hpp"
-#include "parse_collect.hpp"
 #include "protocol/batch_file.hpp"
+#include "protocol/ndjson_lines.hpp"
 #include "protocol/ndjson_reader.hpp"
+#include "protocol/nem12_generator.hpp"
 #include "protocol/reading_decoder.hpp"
+#include "tests/parse_collect.hpp"
 
 namespace meterd::test {
 namespace {
 
 // NDJSON of a generated NEM12 file (V days with 400 ranges: several qualities and reasons).
-std::string sample_ndjson(bench::NdjsonForm form) {
-  bench::GeneratorOptions g;
+std::string sample_ndjson(NdjsonForm form) {
+  GeneratorOptions g;
   g.seed = 7;
   g.nmis = 6;
   g.days = 9;
   g.interval_minutes = 15;
   g.v_day_fraction = 0.3;
-  return bench::generated_ndjson(g, form);
+  return generated_ndjson(g, form);
 }
 
 // Decodes NDJSON the way the HTTP API does: batches into a batch file.
@@ -92,8 +92,8 @@ Decoded decode(std::string_view file, std::size_t chunk, std::uint64_t file_sequ
 }
 
 TEST(BatchFile, RoundTripGivesTheNdjsonReadersOutputInAnyChunking) {
-  for (auto form : {bench::NdjsonForm::full, bench::NdjsonForm::lean, bench::NdjsonForm::compact}) {
-    SCOPED_TRACE(bench::to_string(form));
+  for (auto form : {NdjsonForm::full, NdjsonForm::lean, NdjsonForm::compact}) {
+    SCOPED_TRACE(meterd::to_string(form));
     const auto ndjson = sample_ndjson(form);
     const auto e = encode(ndjson, 4000);  // several frames
     ASSERT_EQ(e.report.rejects(), 0u);

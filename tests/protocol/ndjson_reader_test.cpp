@@ -5,12 +5,12 @@
 
 #include <string>
 
-#include "bench/lib/nem12_generator.hpp"
-#include "parse_collect.hpp"
 #include "protocol/iso_time.hpp"
 #include "protocol/ndjson_reader.hpp"
+#include "protocol/nem12_generator.hpp"
 #include "protocol/reading_decoder.hpp"
 #include "protocol/reading_format.hpp"
+#include "tests/parse_collect.hpp"
 
 namespace meterd::test {
 namespace {
@@ -76,11 +76,11 @@ const char* kGood =
     R"({"nmi":"NEM1201002","suffix":"E1","interval_start":"2005-03-01T00:00:00+10:00","interval_minutes":30,"value":1.5,"uom":"kWh","quality":"A"})";
 
 TEST(NdjsonReaderTest, ParseJsonOutputReadsBackToTheSameReadingsInAnyChunking) {
-  bench::GeneratorOptions g;
+  GeneratorOptions g;
   g.nmis = 7;
   g.days = 5;
   g.interval_minutes = 15;
-  auto nem12 = bench::generate_nem12_string(g);
+  auto nem12 = generate_nem12_string(g);
   auto parsed = parse_bytes(nem12, 0);
   ASSERT_GT(parsed.readings.size(), 1000u);
   const std::string text = as_ndjson(parsed);
@@ -177,10 +177,10 @@ TEST(ReadingDecoderTest, PicksTheFormatFromTheFirstByte) {
   EXPECT_EQ(sniff_reading_format("\xEF\xBB\xBF{"), ReadingFormat::ndjson);
   EXPECT_EQ(sniff_reading_format("100,NEM12,"), ReadingFormat::nem12);
   EXPECT_EQ(sniff_reading_format(" \r\n"), ReadingFormat::undecided);
-  bench::GeneratorOptions g;
+  GeneratorOptions g;
   g.nmis = 2;
   g.days = 2;
-  auto nem12 = bench::generate_nem12_string(g);
+  auto nem12 = generate_nem12_string(g);
   ParsedInput parsed;
   CollectingSink sink(parsed);
   ReadingDecoder decoder({}, sink);

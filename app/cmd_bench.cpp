@@ -1,0 +1,144 @@
+// meterd bench [--nmis N] [--days D] [--interval M] [--files F] [--dir DIR] [--keep]
+//
+// End to end: generates NEM12 data (deterministic), ingests it through the actor pipeline into
+// a fresh data directory (file -> durable parts) and prints readings/s, MB/s and peak RSS.
+// Generation is not timed.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/config.hpp"
+#include "actors/pipeline.hpp"
+#include "app/arg_reader.hpp"
+#include "app/commands.hpp"
+#include "app/generator_args.hpp"
+#include "app/list_intake.hpp"
+#include "app/nem12_file.hpp"
+
+namespace meterd::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: meterd bench [--nmis N] [--days D] [--interval 5|15|30] [--files F] [--dir DIR]\n"
+    "                    [--config FILE] [--keep]\n"
+    "  Generates F files of N NMIs x D days (2 suffixes) of M-minute data, ingests them end\n"
+    "  to end into DIR/data (default: a fresh temporary directory) and prints readings/s,\n"
+    "  MB/s and peak RSS. Defaults: 1000 NMIs, 365 days, 30 minutes, 1 file (~35 M readings).\n";
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  // `meterd bench http ...`: forwarded readings over loopback (cmd_bench_http.cpp).
+  if (argc > 1 && std::string_view(argv[1]) == "http") return run_bench_http(argc - 1, argv + 1);
+  GeneratorOptions gen;
+  gen.nmis = 1000;
+  gen.days = 365;
+  gen.interval_minutes = 30;
+  std::uint32_t nfiles = 1;
+  std::filesystem::path dir;
+  std::string config_path;
+  bool keep = false;
+  try {
+    for (ArgReader args(argc, argv); args.next();) {
+      if (args.is("--help") || args.is("-h")) {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (read_generator_option(args, gen)) {
+      } else if (args.is("--files")) {
+        nfiles = args.number<std::uint32_t>(1);
+      } else if (args.is("--dir")) {
+        dir = args.value();
+      } else if (args.is("--config")) {
+        config_path = args.value();
+      } else if (args.is("--keep")) {
+        keep = true;
+      } else {
+        args.unknown();
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "meterd bench: %s\n%s", e.what(), kUsage);
+    return 2;
+  }
+  try {
+    const bool temporary = dir.empty();
+    if (temporary)
+      dir = std::filesystem::temp_directory_path() / ("meterd-bench-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "input");
+    std::filesystem::remove_all(dir / "data");
+
+    std::vector<std::filesystem::path> files;
+    std::uint64_t expected = 0, bytes = 0;
+    for (std::uint32_t f = 0; f < nfiles; ++f) {
+      auto opts = gen;
+      opts.seed = gen.seed + f;
+      auto path = dir / "input" / ("bench-" + std::to_string(f) + ".csv");
+      auto stats = generate_nem12_file(opts, path);
+      expected += stats.readings;
+      bytes += stats.bytes;
+      files.push_back(path);
+    }
+    std::printf("generated %u file(s): %.1f MB, %llu readings (%u NMIs x %u days, %u-min)\n",
+                nfiles, static_cast<double>(bytes) / 1e6, static_cast<unsigned long long>(expected),
+                gen.nmis, gen.days, gen.interval_minutes);
+    std::fflush(stdout);
+
+    actors::Config config =
+        config_path.empty() ? actors::Config{} : actors::Config::load(config_path);
+    config.data_dir = dir / "data";
+    config.log_level = "warn";
+    config.metrics_interval_ms = 0;
+    auto store = actors::open_store(config.data_dir);
+    ListIntake intake(files, *store);
+    actors::Metrics metrics;
+    const double cpu0 = cpu_seconds();
+    auto result = actors::run_pipeline(config, *store, intake, metrics);
+    const double cpu = cpu_seconds() - cpu0;
+
+    std::uint64_t readings = 0;
+    for (const auto& d : intake.outcomes()) readings += d.readings;
+    const double secs = result.seconds > 0 ? result.seconds : 1e-9;
+    const auto& w = metrics.writer;
+    std::printf(
+        "ingested %llu readings in %.3f s: %.2f M readings/s, %.1f MB/s, peak RSS %.1f MiB\n"
+        "writer: %llu batches, %llu parts, %.1f MB written, mean write %.1f ms, max %.1f ms\n"
+        "stalls: reader %llu, batcher %llu\n"
+        "cpu: %.2f s user+sys = %.2f cores busy on average; writer busy %.0f%% of the time\n",
+        static_cast<unsigned long long>(readings), result.seconds,
+        static_cast<double>(readings) / secs / 1e6, static_cast<double>(bytes) / secs / 1e6,
+        static_cast<double>(actors::peak_rss_bytes()) / (1024.0 * 1024.0),
+        static_cast<unsigned long long>(w.batches.get()),
+        static_cast<unsigned long long>(w.parts.get()), static_cast<double>(w.bytes.get()) / 1e6,
+        w.batches.get() ? static_cast<double>(w.latency_us_sum.get()) / w.batches.get() / 1e3 : 0.0,
+        static_cast<double>(w.latency_us_max.get()) / 1e3,
+        static_cast<unsigned long long>(metrics.reader.credit_stalls.get()),
+        static_cast<unsigned long long>(metrics.batcher.credit_stalls.get()), cpu, cpu / secs,
+        100.0 * static_cast<double>(w.latency_us_sum.get()) / 1e6 / secs);
+    if (temporary && !keep) std::filesystem::remove_all(dir);
+    if (!result.ok || readings != expected) {
+      std::fprintf(stderr, "meterd bench: expected %llu readings, stored %llu\n",
+                   static_cast<unsigned long long>(expected),
+                   static_cast<unsigned long long>(readings));
+      return 2;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "meterd bench: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace meterd::app

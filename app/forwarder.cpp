@@ -1,0 +1,410 @@
+#include "app/forwarder.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <unordered_set>
+
+#include "app/http_client.hpp"
+#include "protocol/sha256.hpp"
+
+namespace meterd::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Item {
+  std::string name;    // file, or file#part
+  std::string target;  // /v1/readings or /v1/files
+  std::string body;
+  std::string hash;
+};
+
+bool ignored(const std::string& name) {
+  auto ends = [&](std::string_view s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return name.empty() || name[0] == '.' || ends(".tmp") || ends(".part");
+}
+
+std::string sha256(std::string_view bytes) {
+  Sha256 h;
+  h.update(bytes);
+  return h.hex_digest();
+}
+
+// Acknowledged request hashes, loaded at start and appended durably after each 200.
+class StateFile {
+ public:
+  explicit StateFile(const fs::path& path) {
+    {
+      std::ifstream in(path);
+      for (std::string line; std::getline(in, line);)
+        if (line.size() >= 64) done_.insert(line.substr(0, 64));  // a torn last line is ignored
+    }
+    if (path.has_parent_path()) fs::create_directories(path.parent_path());
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error("cannot open state file " + path.string());
+  }
+  ~StateFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool contains(const std::string& hash) {
+    std::lock_guard lock(mutex_);
+    return done_.count(hash) > 0;
+  }
+  void record(const std::string& hash, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    std::string line = hash + " " + name + "\n";
+    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+        ::fdatasync(fd_) != 0)
+      throw std::runtime_error("cannot append to the state file");
+    done_.insert(hash);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_set<std::string> done_;
+  int fd_ = -1;
+};
+
+// Bounded hand-over from the file reader to the senders: at most `capacity` bodies wait.
+class Queue {
+ public:
+  explicit Queue(std::size_t capacity) : capacity_(capacity) {}
+  bool push(Item&& item, const std::atomic<bool>& stop) {
+    std::unique_lock lock(mutex_);
+    not_full_.wait(lock, [&] { return items_.size() < capacity_ || stop.load(); });
+    if (stop.load()) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+  std::optional<Item> pop() {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
+    if (items_.empty()) return std::nullopt;
+    Item item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+  void wake() { not_full_.notify_all(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<Item> items_;
+  std::size_t capacity_;
+  bool closed_ = false;
+};
+
+// The directories of --watch, through inotify. A file is announced when its writer closes it
+// (IN_CLOSE_WRITE) or when it is renamed in (IN_MOVED_TO), never half-written.
+class DirWatch {
+ public:
+  explicit DirWatch(const std::vector<fs::path>& dirs)
+      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ < 0) throw std::runtime_error(std::string("inotify_init1: ") + std::strerror(errno));
+    for (const auto& d : dirs) {
+      const int wd = ::inotify_add_watch(fd_, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+      if (wd < 0) {
+        const int err = errno;
+        ::close(fd_);
+        throw std::runtime_error("cannot watch " + d.string() + ": " + std::strerror(err));
+      }
+      dirs_[wd] = d;
+    }
+  }
+  ~DirWatch() { ::close(fd_); }
+  DirWatch(const DirWatch&) = delete;
+  DirWatch& operator=(const DirWatch&) = delete;
+
+  // The files announced within `timeout` (none if nothing happened); sets `overflowed` when the
+  // kernel's queue overflowed and announcements were lost.
+  std::vector<fs::path> wait(std::chrono::milliseconds timeout, bool& overflowed) {
+    std::vector<fs::path> files;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return files;
+    alignas(inotify_event) char buf[64 * 1024];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      if (e->mask & IN_Q_OVERFLOW) overflowed = true;
+      if (e->len == 0 || (e->mask & IN_ISDIR)) continue;
+      if (auto d = dirs_.find(e->wd); d != dirs_.end()) files.push_back(d->second / e->name);
+    }
+    return files;
+  }
+
+ private:
+  int fd_;
+  std::map<int, fs::path> dirs_;
+};
+
+std::uint64_t readings_in(const std::string& body) {
+  auto at = body.find("\"readings\":");
+  return at == std::string::npos ? 0 : std::strtoull(body.c_str() + at + 11, nullptr, 10);
+}
+
+class Forwarder {
+ public:
+  Forwarder(const ForwardOptions& o, const std::atomic<bool>& stop)
+      : o_(o), stop_(stop), state_(o.state_file), queue_(std::max(2u, o.parallel) * 2) {}
+
+  ForwardResult run() {
+    const auto t0 = Clock::now();
+    std::vector<fs::path> dirs;
+    for (const auto& p : o_.paths) {
+      std::error_code ec;
+      if (fs::is_directory(p, ec)) dirs.push_back(p);
+    }
+    // Watching starts before the first scan: a file arriving during the scan is then announced
+    // too, and consider() reads it once if the scan already got it whole.
+    std::optional<DirWatch> watch;
+    if (o_.watch) watch.emplace(dirs);
+    std::vector<std::thread> senders;
+    for (unsigned i = 0; i < std::max(1u, o_.parallel); ++i)
+      senders.emplace_back([this] { send_loop(); });
+    std::thread waker([this] {  // a stop must also free a reader blocked on a full queue
+      while (!finished_.load()) {
+        if (stop_.load()) queue_.wake();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+    for (const auto& p : o_.paths) scan(p);
+    if (watch) watch_loop(*watch, dirs);
+    queue_.close();
+    for (auto& t : senders) t.join();
+    finished_ = true;
+    waker.join();
+    std::lock_guard lock(mutex_);
+    result_.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    // With --watch a stop is the normal end: an interruption only if it left something unsent.
+    const bool unsent = result_.requests > result_.acknowledged + result_.skipped + result_.failed;
+    result_.interrupted = stop_.load() && (!o_.watch || unsent || cut_short_);
+    return result_;
+  }
+
+ private:
+  // A path given on the command line: a file is read once as given (a missing one is reported),
+  // a directory is listed in name order.
+  void scan(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec))
+      list(path);
+    else if (read_.try_emplace(path).second)
+      read_file(path);
+  }
+
+  void list(const fs::path& dir) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (stop_.load()) {
+        cut_short_ = true;
+        return;
+      }
+      consider(f);
+    }
+  }
+
+  // Sleeps in poll() until the kernel announces a file; the 100 ms timeout only bounds how long
+  // a stop takes to be noticed (a signal sets a flag, on whichever thread it lands).
+  void watch_loop(DirWatch& watch, const std::vector<fs::path>& dirs) {
+    bool overflowed = false;
+    auto last_scan = Clock::now();
+    while (!stop_.load()) {
+      for (const auto& f : watch.wait(std::chrono::milliseconds(100), overflowed)) {
+        if (stop_.load()) break;
+        consider(f);
+      }
+      // IN_Q_OVERFLOW: the kernel dropped events, so only a listing can tell what arrived. At
+      // most one listing per rescan_interval, so that a producer outrunning us keeps us sending
+      // rather than listing; consider() makes a listing cheap (a stat per unchanged file).
+      if (overflowed && Clock::now() - last_scan >= o_.rescan_interval) {
+        overflowed = false;
+        last_scan = Clock::now();
+        for (const auto& d : dirs) list(d);
+      }
+    }
+  }
+
+  // A file of a directory is read only if it changed since it was last read, so that an event
+  // for a file the first scan already read whole, or a rescan, costs a stat and no re-send. A
+  // file renamed in over an old name is another inode, hence read. Content acknowledged in an
+  // earlier run is skipped by its hash in the state file.
+  void consider(const fs::path& path) {
+    if (ignored(path.filename().string())) return;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    const Version v{st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    auto [at, added] = read_.try_emplace(path, v);
+    if (!added) {
+      if (at->second == v) return;
+      at->second = v;
+    }
+    read_file(path);
+  }
+
+  void enqueue(Item&& item) {
+    item.hash = sha256(item.body);
+    {
+      std::lock_guard lock(mutex_);
+      ++result_.requests;
+    }
+    if (state_.contains(item.hash)) {
+      std::lock_guard lock(mutex_);
+      ++result_.skipped;
+      return;
+    }
+    queue_.push(std::move(item), stop_);
+  }
+
+  void read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "meterd forward: cannot read %s\n", path.c_str());
+      std::lock_guard lock(mutex_);
+      ++result_.failed;
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      ++result_.files;
+    }
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    auto first = head.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+    const bool ndjson = first != std::string::npos && head[first] == '{';
+    if (!ndjson) {  // a whole file per request
+      std::string body = head;
+      body.append(std::istreambuf_iterator<char>(in), {});
+      return enqueue({path.string(), "/v1/files", std::move(body), {}});
+    }
+    // NDJSON: requests of whole lines, at most batch_bytes each (a longer line goes alone).
+    // The cuts depend only on the content, so a restarted forwarder makes the same requests
+    // and recognises the acknowledged ones by their hash.
+    std::string pending = std::move(head);
+    std::string chunk(1u << 20, '\0');
+    auto read_more = [&] {
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      pending.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    };
+    std::uint64_t part = 0;
+    const std::size_t batch = std::max<std::size_t>(1, o_.batch_bytes);
+    while (!stop_.load()) {
+      while (pending.size() < batch && in) read_more();
+      if (pending.empty()) break;
+      const bool at_end = !in;
+      std::size_t cut = pending.size();
+      if (!at_end || pending.size() > batch) {
+        auto nl = pending.rfind('\n', std::min(pending.size(), batch) - 1);
+        if (nl == std::string::npos) nl = pending.find('\n', batch);
+        if (nl == std::string::npos && !at_end) {
+          read_more();  // one line longer than a batch: read on to its end
+          continue;
+        }
+        if (nl != std::string::npos) cut = nl + 1;
+      }
+      std::string body = pending.substr(0, cut);
+      pending.erase(0, cut);
+      enqueue({path.string() + "#" + std::to_string(part++), "/v1/readings", std::move(body), {}});
+    }
+    if (!pending.empty() || in) cut_short_ = true;  // only a stop leaves the loop early
+  }
+
+  void send_loop() {
+    HttpClient client(parse_http_url(o_.url), o_.token, o_.timeout, o_.ca_file);
+    while (auto item = queue_.pop()) {
+      if (stop_.load()) continue;  // drain without sending
+      auto backoff = o_.backoff_initial;
+      for (;;) {
+        const auto sent = Clock::now();
+        auto answer = client.post(item->target, item->body);
+        if (answer.status == 200) {
+          state_.record(item->hash, item->name);
+          std::lock_guard lock(mutex_);
+          ++result_.acknowledged;
+          result_.readings += readings_in(answer.body);
+          result_.bytes += item->body.size();
+          result_.ack_latency_s.push_back(
+              std::chrono::duration<double>(Clock::now() - sent).count());
+          break;
+        }
+        const int s = answer.status;
+        const bool transient = s == 0 || s == 408 || s == 429 || s >= 500;
+        if (!transient) {
+          std::fprintf(stderr, "meterd forward: %s refused (%d): %.500s\n", item->name.c_str(), s,
+                       answer.body.c_str());
+          std::lock_guard lock(mutex_);
+          ++result_.failed;
+          break;
+        }
+        if (!o_.quiet)
+          std::fprintf(stderr, "meterd forward: %s: %s, retrying\n", item->name.c_str(),
+                       s == 0 ? answer.error.c_str() : std::to_string(s).c_str());
+        {
+          std::lock_guard lock(mutex_);
+          ++result_.retries;
+        }
+        auto wait = backoff;
+        if (answer.retry_after_s >= 0)
+          wait = std::max(wait, std::chrono::milliseconds(
+                                    static_cast<std::int64_t>(answer.retry_after_s * 1000)));
+        for (auto waited = std::chrono::milliseconds(0); waited < wait && !stop_.load();
+             waited += std::chrono::milliseconds(20))
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (stop_.load()) break;
+        backoff = std::min(backoff * 2, o_.backoff_max);
+      }
+    }
+  }
+
+  const ForwardOptions& o_;
+  const std::atomic<bool>& stop_;
+  StateFile state_;
+  Queue queue_;
+  std::mutex mutex_;
+  ForwardResult result_;
+  std::atomic<bool> finished_{false};
+  // Reader thread only: what was read of each path (a zero Version for a command-line file).
+  using Version = std::tuple<ino_t, off_t, time_t, long>;
+  std::map<fs::path, Version> read_;
+  bool cut_short_ = false;  // a stop ended reading part-way through a file or a listing
+};
+
+}  // namespace
+
+ForwardResult run_forward(const ForwardOptions& options, const std::atomic<bool>& stop) {
+  Forwarder f(options, stop);
+  return f.run();
+}
+
+}  // namespace meterd::app

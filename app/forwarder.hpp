@@ -1,0 +1,50 @@
+// The edge side of `meterd forward`: ships files to a central `meterd serve` over its HTTP API
+// until each is acknowledged durable, retrying with back-off, and remembers what was
+// acknowledged in a state file so that a restarted forwarder does not send it again.
+//
+//   NDJSON files (first byte '{') are cut at line boundaries into requests of at most
+//   batch_bytes and posted to /v1/readings; every other file (NEM12/NEM13, compressed, zip)
+//   is posted whole to /v1/files.
+//   State file: one line per acknowledged request, "<sha256 of the body> <name>", appended and
+//   fdatasync'ed after each 200. The server's ingest id is the same hash, and the server is
+//   idempotent, so a request acknowledged but not yet recorded (crash in between) is at most
+//   sent once more and changes nothing.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace meterd::app {
+
+struct ForwardOptions {
+  std::string url;      // http://host:port
+  std::string token;    // bearer token ("" = none)
+  std::string ca_file;  // https: CA certificates (PEM) to verify the server; "" = the system's
+  std::vector<std::filesystem::path> paths;  // files, or directories of files
+  std::filesystem::path state_file;
+  bool watch = false;  // keep watching directories (inotify) for new files until stopped
+  std::chrono::milliseconds rescan_interval{10000};  // at most this often, after lost events
+  std::size_t batch_bytes = 8u << 20;                // NDJSON request size
+  unsigned parallel = 4;                             // requests in flight
+  std::chrono::milliseconds timeout{330000};  // per request (the server's ack timeout + slack)
+  std::chrono::milliseconds backoff_initial{200}, backoff_max{10000};
+  bool quiet = false;
+};
+
+struct ForwardResult {
+  std::uint64_t files = 0, requests = 0, acknowledged = 0, skipped = 0, failed = 0;
+  std::uint64_t readings = 0, bytes = 0, retries = 0;
+  double seconds = 0;
+  std::vector<double> ack_latency_s;  // per acknowledged request
+  bool interrupted = false;           // stopped while something read was not yet acknowledged
+};
+
+// Runs until every path is acknowledged (or failed for good), or, with `watch`, until `stop`.
+// With `watch`, the directories among the paths are listed once and then watched with inotify.
+ForwardResult run_forward(const ForwardOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace meterd::app

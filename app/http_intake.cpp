@@ -1,0 +1,159 @@
+#include "app/http_intake.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include <fstream>
+#include <sstream>
+#include "app/ingest_report.hpp"
+
+namespace meterd::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kRecentResults = 10000;
+
+void write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    auto n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "write");
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+HttpIntake::HttpIntake(actors::Intake& spool, std::filesystem::path spool_dir)
+    : spool_(spool), root_(std::move(spool_dir)) {}
+
+std::string HttpIntake::file_name(const std::string& id, std::string_view ext) {
+  return "http-" + id + std::string(ext);
+}
+
+std::string HttpIntake::id_of(const std::string& name) {
+  if (name.size() < 5 + 64 || name.compare(0, 5, "http-") != 0) return {};
+  auto id = name.substr(5, 64);
+  if (id.find_first_not_of("0123456789abcdef") != std::string::npos) return {};
+  return id;
+}
+
+void HttpIntake::submit(const std::string& id, std::string_view ext, std::string_view body,
+                        Callback done) {
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, first] = waiting_.try_emplace(id);
+    it->second.push_back(std::move(done));
+    if (!first) return;  // the same body is already on its way: wait for it too
+  }
+  const auto name = file_name(id, ext);
+  const auto tmp = root_ / "incoming" / ("." + name + ".tmp");  // ignored by the spool
+  try {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + tmp.string());
+    try {
+      write_all(fd, body);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+    // rename(2): the spool sees the whole file or nothing.
+    if (::rename(tmp.c_str(), (root_ / "incoming" / name).c_str()) != 0)
+      throw std::system_error(errno, std::generic_category(), "rename " + tmp.string());
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    std::lock_guard lock(mutex_);
+    waiting_.erase(id);
+    throw;
+  }
+}
+
+void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
+  spool_.finished(file, outcome);  // report, ledger, move: all done before we acknowledge
+  const auto id = id_of(file.name);
+  if (id.empty()) return;
+  IngestResult result;
+  result.id = id;
+  result.status = outcome.status;
+  result.readings = outcome.readings_durable;
+  result.file_sequence = file.file_sequence;
+  result.report_json = ingest_report_json(file, outcome);
+  std::vector<Callback> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = waiting_.find(id); it != waiting_.end()) {
+      callbacks = std::move(it->second);
+      waiting_.erase(it);
+    }
+    if (outcome.status != actors::FileStatus::parked) {
+      if (recent_.insert_or_assign(id, result).second) recent_order_.push_back(id);
+      while (recent_order_.size() > kRecentResults) {
+        recent_.erase(recent_order_.front());
+        recent_order_.pop_front();
+      }
+    }
+  }
+  for (auto& cb : callbacks) cb(result);
+}
+
+// A durable result stands while the same body is being sent again (a client retrying after a
+// lost answer must not see its data as pending); any other outcome gives way to the new attempt.
+std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
+  std::optional<IngestResult> earlier;
+  bool pending = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = recent_.find(id); it != recent_.end()) {
+      if (it->second.status == actors::FileStatus::durable ||
+          it->second.status == actors::FileStatus::duplicate)
+        return it->second;
+      earlier = it->second;
+    }
+    pending = waiting_.count(id) > 0;
+  }
+  if (earlier && !pending) return earlier;
+  // Older, or from an earlier run: reports/<sequence>__http-<id>.<ext>.json
+  const std::string needle = "__http-" + id;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ / "reports", ec)) {
+    auto name = e.path().filename().string();
+    if (name.find(needle) == std::string::npos) continue;
+    IngestResult r;
+    r.id = id;
+    std::ifstream in(e.path());
+    std::ostringstream text;
+    text << in.rdbuf();
+    r.report_json = text.str();
+    if (!pending || r.report_json.find("\"status\":\"durable\"") != std::string::npos) return r;
+  }
+  if (pending) {
+    IngestResult r;
+    r.id = id;
+    r.pending = true;
+    return r;
+  }
+  return earlier;
+}
+
+void HttpIntake::abandon_waiters(actors::FileStatus status) {
+  std::map<std::string, std::vector<Callback>> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    waiting.swap(waiting_);
+  }
+  for (auto& [id, callbacks] : waiting) {
+    IngestResult r;
+    r.id = id;
+    r.status = status;
+    for (auto& cb : callbacks) cb(r);
+  }
+}
+
+}  // namespace meterd::app

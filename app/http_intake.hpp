@@ -1,0 +1,69 @@
+// The spool intake plus requests from the HTTP API: a validated request body is written into
+// incoming/ as `http-<id>.<ext>` (id = sha256 of the body) and ingested like any dropped file,
+// through the same claim, reader, batcher, writer and crash recovery. When the pipeline
+// reports the file finished, the request's callback gets the outcome: that is the end-to-end
+// acknowledgement (durable means every reading is in committed parts).
+//
+// The body is not fsynced: it needs only to exist for the reader. A crash before the readings
+// are durable means no acknowledgement was sent, so the client sends it again; a crash after
+// finds it in processing/ and re-ingests it with its first file sequence (exactly once in
+// query results either way).
+#pragma once
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/intake.hpp"
+
+namespace meterd::app {
+
+struct IngestResult {
+  std::string id;
+  actors::FileStatus status = actors::FileStatus::durable;
+  bool pending = false;
+  std::uint64_t readings = 0, file_sequence = 0;
+  std::string report_json;  // the ingest report (spool reports/ has the same text)
+};
+
+class HttpIntake final : public actors::Intake {
+ public:
+  using Callback = std::function<void(const IngestResult&)>;
+
+  // `spool` keeps doing everything it did; `spool_dir` is its root.
+  HttpIntake(actors::Intake& spool, std::filesystem::path spool_dir);
+
+  void poll() override { spool_.poll(); }
+  std::optional<actors::ClaimedFile> next() override { return spool_.next(); }
+  bool exhausted() const override { return spool_.exhausted(); }
+  void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
+
+  // Thread-safe. Hands `body` to the pipeline unless the same id is already on its way, and
+  // calls `done` (on the supervisor's thread, or on this one) when it is finished.
+  // Throws std::system_error when the body cannot be written.
+  void submit(const std::string& id, std::string_view ext, std::string_view body, Callback done);
+  // What is known about an id: pending, finished in this run, or a report in reports/.
+  std::optional<IngestResult> lookup(const std::string& id) const;
+  // Answers every waiting request with `status` (shutdown).
+  void abandon_waiters(actors::FileStatus status);
+
+  static std::string file_name(const std::string& id, std::string_view ext);
+  // "http-<64 hex>.ext" -> id; empty for other names.
+  static std::string id_of(const std::string& file_name);
+
+ private:
+  actors::Intake& spool_;
+  std::filesystem::path root_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<Callback>> waiting_;
+  std::map<std::string, IngestResult> recent_;  // bounded: oldest dropped first
+  std::deque<std::string> recent_order_;
+};
+
+}  // namespace meterd::app

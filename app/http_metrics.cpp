@@ -1,0 +1,154 @@
+#include "app/http_metrics.hpp"
+
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+namespace meterd::app {
+namespace {
+
+struct Family {
+  const char* name;
+  const char* type;  // counter | gauge
+  const char* help;
+  const actors::Counter* value;
+};
+
+void family(std::string& out, const Family& f) {
+  out += "# HELP meterd_";
+  out += f.name;
+  out += ' ';
+  out += f.help;
+  out += "\n# TYPE meterd_";
+  out += f.name;
+  out += ' ';
+  out += f.type;
+  out += "\nmeterd_";
+  out += f.name;
+  out += ' ';
+  out += std::to_string(f.value->get());
+  out += '\n';
+}
+
+void histogram(std::string& out, const char* name, const char* help,
+               const actors::LatencyHistogram& h) {
+  out += std::string("# HELP meterd_") + name + ' ' + help + "\n# TYPE meterd_" + name +
+         " histogram\n";
+  std::uint64_t cumulative = 0;
+  char le[32];
+  for (std::size_t i = 0; i < h.kBounds.size(); ++i) {
+    cumulative += h.buckets[i].get();
+    std::snprintf(le, sizeof le, "%g", h.kBounds[i]);
+    out += std::string("meterd_") + name + "_bucket{le=\"" + le + "\"} " +
+           std::to_string(cumulative) + '\n';
+  }
+  const auto count = h.count.get();
+  out += std::string("meterd_") + name + "_bucket{le=\"+Inf\"} " + std::to_string(count) + '\n';
+  char sum[48];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(h.sum_us.get()) / 1e6);
+  out += std::string("meterd_") + name + "_sum " + sum + '\n';
+  out += std::string("meterd_") + name + "_count " + std::to_string(count) + '\n';
+}
+
+void seconds_gauge(std::string& out, const char* name, const char* help, std::uint64_t us) {
+  char value[48];
+  std::snprintf(value, sizeof value, "%.6f", static_cast<double>(us) / 1e6);
+  for (const char* piece : {"# HELP meterd_", name, " ", help, "\n# TYPE meterd_", name,
+                            " gauge\nmeterd_", name, " ", static_cast<const char*>(value), "\n"})
+    out += piece;
+}
+
+}  // namespace
+
+std::string render_prometheus(const actors::Metrics& m, const HttpMetrics& h) {
+  std::string out;
+  out.reserve(8192);
+  const auto& r = m.reader;
+  const auto& b = m.batcher;
+  const auto& w = m.writer;
+  const auto& s = m.safety;
+  const auto& f = m.files;
+  const auto& c = m.compactor;
+  for (const Family& x : std::initializer_list<Family>{
+           {"reader_files_started_total", "counter", "Files a reader started.", &r.files_started},
+           {"reader_files_finished_total", "counter", "Files a reader finished.",
+            &r.files_finished},
+           {"reader_bytes_total", "counter", "Decoded bytes parsed by readers.", &r.bytes},
+           {"reader_readings_total", "counter", "Readings sent by readers.", &r.readings},
+           {"reader_rejects_total", "counter", "Rejected days, blocks and records.", &r.rejects},
+           {"reader_warnings_total", "counter", "Reader warnings.", &r.warnings},
+           {"reader_batches_sent_total", "counter", "Batches sent to the batcher.",
+            &r.batches_sent},
+           {"reader_credit_stalls_total", "counter",
+            "Times a reader had output ready but no credit.", &r.credit_stalls},
+           {"reader_restarts_total", "counter", "Reader restarts.", &r.restarts},
+           {"batcher_batches_in_total", "counter", "Reader batches received.", &b.batches_in},
+           {"batcher_readings_in_total", "counter", "Readings received.", &b.readings_in},
+           {"batcher_batches_sealed_total", "counter", "Batches sealed.", &b.batches_sealed},
+           {"batcher_readings_sealed_total", "counter", "Readings sealed.", &b.readings_sealed},
+           {"batcher_buffered_readings", "gauge", "Readings held by the batcher.",
+            &b.buffered_readings},
+           {"batcher_credit_stalls_total", "counter",
+            "Times a sealed batch waited for writer credit.", &b.credit_stalls},
+           {"batcher_input_parked_total", "counter", "Reader batches held back (buffer full).",
+            &b.input_parked},
+           {"writer_batches_total", "counter", "Batches written.", &w.batches},
+           {"writer_readings_total", "counter", "Readings made durable.", &w.readings},
+           {"writer_parts_total", "counter", "Parquet parts committed.", &w.parts},
+           {"writer_bytes_total", "counter", "Bytes of committed parts.", &w.bytes},
+           {"writer_failures_total", "counter", "Failed part writes.", &w.failures},
+           {"writer_in_flight", "gauge", "Batches at the writer.", &w.in_flight},
+           {"safety_batches_held_total", "counter", "Batches handed to the safety path.",
+            &s.batches_held},
+           {"safety_retries_total", "counter", "Safety path retries.", &s.retries},
+           {"safety_landed_total", "counter", "Retries that landed.", &s.landed},
+           {"safety_dead_lettered_total", "counter", "Batches dead-lettered.", &s.dead_lettered},
+           {"safety_breaker_opens_total", "counter", "Circuit breaker openings.", &s.breaker_opens},
+           {"safety_queue_depth", "gauge", "Batches held by the safety path now.", &s.held_now},
+           {"files_claimed_total", "counter", "Files claimed.", &f.claimed},
+           {"files_durable_total", "counter", "Files fully durable.", &f.durable},
+           {"files_rejected_total", "counter", "Files rejected.", &f.rejected},
+           {"files_duplicates_total", "counter", "Files skipped as already ingested.",
+            &f.skipped_duplicates},
+           {"http_connections_open", "gauge", "Open HTTP connections.", &h.connections_open},
+           {"http_connections_total", "counter", "Accepted HTTP connections.",
+            &h.connections_total},
+           {"http_connections_refused_total", "counter", "Connections over the limit.",
+            &h.connections_refused},
+           {"http_requests_total", "counter", "HTTP requests.", &h.requests_total},
+           {"http_responses_2xx_total", "counter", "2xx responses.", &h.responses_2xx},
+           {"http_responses_4xx_total", "counter", "4xx responses.", &h.responses_4xx},
+           {"http_responses_5xx_total", "counter", "5xx responses.", &h.responses_5xx},
+           {"http_unauthorized_total", "counter", "401 responses.", &h.unauthorized},
+           {"http_rate_limited_total", "counter", "429 responses (per-token rate).",
+            &h.rate_limited},
+           {"http_overloaded_total", "counter", "503 responses for backpressure.", &h.overloaded},
+           {"http_ingest_requests_total", "counter", "Acknowledged ingest requests.",
+            &h.ingest_requests},
+           {"http_ingest_readings_total", "counter", "Readings acknowledged durable.",
+            &h.ingest_readings},
+           {"http_ingest_bytes_total", "counter", "Body bytes of ingest requests.",
+            &h.ingest_bytes},
+           {"http_invalid_lines_total", "counter", "NDJSON lines rejected.", &h.invalid_lines},
+           {"http_inflight_requests", "gauge", "Ingest requests not yet answered.",
+            &h.inflight_requests},
+           {"http_inflight_bytes", "gauge", "Body bytes of those requests.", &h.inflight_bytes},
+           {"compactions_total", "counter", "Background merges committed.", &c.compactions},
+           {"compaction_parts_merged_total", "counter", "Parts merged away by them.",
+            &c.parts_merged},
+           {"compaction_rows_merged_total", "counter", "Rows read by them.", &c.rows_merged},
+           {"compaction_failures_total", "counter", "Merges that failed (retried next round).",
+            &c.failures},
+       })
+    family(out, x);
+  histogram(out, "http_ack_latency_seconds", "Ingest request received to durable acknowledgement.",
+            h.ack_latency);
+  histogram(out, "writer_latency_seconds", "Part write latency (fsyncs included).", w.latency);
+  seconds_gauge(out, "writer_latency_max_seconds", "Longest part write.", w.latency_us_max.get());
+  seconds_gauge(out, "compaction_last_step_seconds", "Duration of the latest background merge.",
+                c.last_step_us.get());
+  return out;
+}
+
+}  // namespace meterd::app

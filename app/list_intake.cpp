@@ -1,0 +1,43 @@
+#include "app/list_intake.hpp"
+
+#include "actors/journal.hpp"
+#include "app/ingest_report.hpp"
+
+namespace meterd::app {
+
+ListIntake::ListIntake(std::vector<std::filesystem::path> files, actors::IngestStore& store,
+                       std::filesystem::path report_dir)
+    : files_(std::move(files)), store_(store), report_dir_(std::move(report_dir)) {}
+
+std::optional<actors::ClaimedFile> ListIntake::next() {
+  if (next_ >= files_.size()) return std::nullopt;
+  const auto& path = files_[next_++];
+  actors::ClaimedFile f;
+  f.path = path;
+  f.name = path.string();
+  std::error_code ec;
+  f.bytes = std::filesystem::file_size(path, ec);
+  if (ec) f.bytes = 0;
+  f.file_sequence = store_.next_file_sequence();
+  return f;
+}
+
+void ListIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
+  if (outcome.status == actors::FileStatus::durable && !outcome.content_hash.empty())
+    store_.ledger_record(outcome.content_hash, file.name, file.file_sequence);
+  if (!report_dir_.empty()) {
+    std::filesystem::create_directories(report_dir_);
+    auto name = file.path.filename().string() + ".json";
+    actors::journal::write_file_durably(report_dir_ / name, ingest_report_json(file, outcome));
+  }
+  std::lock_guard lock(mutex_);
+  done_.push_back({file, outcome.status, outcome.readings_durable, outcome.report.rejects(),
+                   outcome.report.warnings(), outcome.bytes, outcome.report.fatal, outcome.error});
+}
+
+std::vector<ListIntake::Done> ListIntake::outcomes() const {
+  std::lock_guard lock(mutex_);
+  return done_;
+}
+
+}  // namespace meterd::app

@@ -1,0 +1,41 @@
+// Intake for `meterd ingest` and `meterd bench`: a fixed list of paths, read in place (nothing
+// is moved). Optionally writes each file's JSON report into a directory.
+#pragma once
+
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "actors/ingest_store.hpp"
+#include "actors/intake.hpp"
+
+namespace meterd::app {
+
+class ListIntake final : public actors::Intake {
+ public:
+  ListIntake(std::vector<std::filesystem::path> files, actors::IngestStore& store,
+             std::filesystem::path report_dir = {});
+  std::optional<actors::ClaimedFile> next() override;
+  bool exhausted() const override { return next_ >= files_.size(); }
+  void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
+
+  struct Done {
+    actors::ClaimedFile file;
+    actors::FileStatus status;
+    std::uint64_t readings, rejects, warnings, bytes;
+    bool fatal;
+    std::string error;
+  };
+  // Outcomes so far (read after the pipeline has stopped, or under its own lock).
+  std::vector<Done> outcomes() const;
+
+ private:
+  std::vector<std::filesystem::path> files_;
+  std::size_t next_ = 0;
+  actors::IngestStore& store_;
+  std::filesystem::path report_dir_;
+  mutable std::mutex mutex_;
+  std::vector<Done> done_;
+};
+
+}  // namespace meterd::app

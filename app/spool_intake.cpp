@@ -1,0 +1,179 @@
+#include "app/spool_intake.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "actors/journal.hpp"
+#include "actors/log.hpp"
+#include "app/ingest_report.hpp"
+
+namespace meterd::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string claimed_name(std::uint64_t sequence, const std::string& name) {
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "%020llu__", static_cast<unsigned long long>(sequence));
+  return prefix + name;
+}
+
+// "<20 digits>__name" -> (sequence, name)
+bool parse_claimed(const std::string& file, std::uint64_t& sequence, std::string& name) {
+  if (file.size() < 23 || file.compare(20, 2, "__") != 0) return false;
+  auto [end, ec] = std::from_chars(file.data(), file.data() + 20, sequence);
+  if (ec != std::errc{} || end != file.data() + 20) return false;
+  name = file.substr(22);
+  return true;
+}
+
+bool ignored(const std::string& name) {
+  auto ends = [&](const char* s) {
+    std::string_view suffix(s);
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name.empty() || name[0] == '.' || ends(".tmp") || ends(".part");
+}
+
+// A free name in `dir` for `name`: the name itself, or with the file sequence in front.
+fs::path free_target(const fs::path& dir, const std::string& name, std::uint64_t sequence) {
+  auto target = dir / name;
+  if (!fs::exists(target)) return target;
+  return dir / claimed_name(sequence, name);
+}
+
+}  // namespace
+
+SpoolIntake::SpoolIntake(const actors::Config& config, actors::IngestStore& store)
+    : root_(config.spool_dir),
+      done_mode_(config.done_mode),
+      rescan_interval_(config.rescan_interval_ms),
+      settle_(config.settle_ms),
+      store_(store) {
+  for (const char* d : {"incoming", "processing", "done", "rejected", "reports"})
+    fs::create_directories(root_ / d);
+  // Crash recovery: whatever is still claimed was not fully durable. Read it again first, in
+  // claim order, with the sequence it was given.
+  std::vector<fs::path> left;
+  for (const auto& e : fs::directory_iterator(root_ / "processing"))
+    if (e.is_regular_file()) left.push_back(e.path());
+  std::sort(left.begin(), left.end());
+  for (const auto& path : left) {
+    actors::ClaimedFile f;
+    std::string file = path.filename().string();
+    if (!parse_claimed(file, f.file_sequence, f.name)) {
+      f.name = file;
+      f.file_sequence = store_.next_file_sequence();
+      auto renamed = root_ / "processing" / claimed_name(f.file_sequence, file);
+      fs::rename(path, renamed);
+      f.path = renamed;
+    } else {
+      f.path = path;
+    }
+    std::error_code ec;
+    f.bytes = fs::file_size(f.path, ec);
+    actors::log::info("file_recovered", {{"file", f.name}, {"file_sequence", f.file_sequence}});
+    recovered_.push_back(std::move(f));
+  }
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, (root_ / "incoming").c_str(),
+                                              IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+    actors::log::warn("inotify_unavailable", {{"error", std::string(std::strerror(errno))}});
+    ::close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
+  rescan();
+}
+
+SpoolIntake::~SpoolIntake() {
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
+}
+
+void SpoolIntake::poll() {
+  bool changed = false;
+  if (inotify_fd_ >= 0) {
+    alignas(inotify_event) char buf[8192];
+    while (::read(inotify_fd_, buf, sizeof buf) > 0) changed = true;  // events only wake us
+  }
+  if (changed || std::chrono::steady_clock::now() - last_scan_ >= rescan_interval_) rescan();
+}
+
+void SpoolIntake::rescan() {
+  last_scan_ = std::chrono::steady_clock::now();
+  const auto now = fs::file_time_type::clock::now();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ / "incoming", ec)) {
+    std::string name = e.path().filename().string();
+    if (ignored(name) || !e.is_regular_file(ec)) continue;
+    if (settle_.count() > 0 && now - e.last_write_time(ec) < settle_) continue;
+    waiting_.insert(name);
+  }
+}
+
+std::optional<actors::ClaimedFile> SpoolIntake::next() {
+  if (!recovered_.empty()) {
+    actors::ClaimedFile f = std::move(recovered_.front());
+    recovered_.pop_front();
+    return f;
+  }
+  while (!waiting_.empty()) {
+    std::string name = *waiting_.begin();
+    waiting_.erase(waiting_.begin());
+    auto from = root_ / "incoming" / name;
+    if (!fs::exists(from)) continue;
+    actors::ClaimedFile f;
+    f.name = name;
+    f.file_sequence = store_.next_file_sequence();
+    f.path = root_ / "processing" / claimed_name(f.file_sequence, name);
+    // rename(2) is the claim: atomic, and it fails if someone else took the file first.
+    if (::rename(from.c_str(), f.path.c_str()) != 0) continue;
+    std::error_code ec;
+    f.bytes = fs::file_size(f.path, ec);
+    return f;
+  }
+  return std::nullopt;
+}
+
+void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
+  if (outcome.status == actors::FileStatus::parked) return;  // stays claimed for the next start
+  const std::string report = ingest_report_json(file, outcome);
+  const std::string report_name = claimed_name(file.file_sequence, file.name) + ".json";
+  actors::journal::write_file_durably(root_ / "reports" / report_name, report);
+  switch (outcome.status) {
+    case actors::FileStatus::duplicate:  // already in the store: done, and nothing to record
+      if (done_mode_ == "delete")
+        fs::remove(file.path);
+      else
+        fs::rename(file.path, free_target(root_ / "done", file.name, file.file_sequence));
+      break;
+    case actors::FileStatus::durable:
+      // Ledger first: if we crash before the move, the file is read again and its readings
+      // are exact repeats (same version), which supersession removes.
+      if (!outcome.content_hash.empty())
+        store_.ledger_record(outcome.content_hash, file.name, file.file_sequence);
+      if (done_mode_ == "delete")
+        fs::remove(file.path);
+      else
+        fs::rename(file.path, free_target(root_ / "done", file.name, file.file_sequence));
+      break;
+    case actors::FileStatus::rejected: {
+      auto target = free_target(root_ / "rejected", file.name, file.file_sequence);
+      fs::rename(file.path, target);
+      auto copy = target;
+      copy += ".json";
+      actors::journal::write_file_durably(copy, report);
+      break;
+    }
+    default:  // dead_letter, failed: stays in processing/ and is tried again next start
+      break;
+  }
+}
+
+}  // namespace meterd::app

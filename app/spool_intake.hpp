@@ -1,0 +1,51 @@
+// Intake for `meterd serve`: the spool directory.
+//
+//   incoming/    drop files here (write elsewhere, then rename in; dot-files and *.tmp/*.part
+//                are ignored). Watched with inotify, plus a periodic rescan.
+//   processing/  a claimed file, renamed atomically to <file_sequence>__<name>. Files left here
+//                by a crash are ingested again at start-up with the same file sequence, so
+//                their readings get the same version and supersession drops the repeats.
+//   done/        moved here only when every reading is durable (done_mode = move).
+//   rejected/    unreadable files and files with a fatal error, with their report.
+//   reports/     one JSON ingest report per file.
+//   journal/, dead_letter/   the safety path (see safety_actor.cpp).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "actors/config.hpp"
+#include "actors/ingest_store.hpp"
+#include "actors/intake.hpp"
+
+namespace meterd::app {
+
+class SpoolIntake final : public actors::Intake {
+ public:
+  SpoolIntake(const actors::Config& config, actors::IngestStore& store);
+  ~SpoolIntake() override;
+
+  void poll() override;
+  std::optional<actors::ClaimedFile> next() override;
+  bool exhausted() const override { return false; }
+  void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
+
+  std::filesystem::path dir(const char* name) const { return root_ / name; }
+
+ private:
+  void rescan();
+
+  std::filesystem::path root_;
+  std::string done_mode_;
+  std::chrono::milliseconds rescan_interval_, settle_;
+  actors::IngestStore& store_;
+  int inotify_fd_ = -1;
+  std::chrono::steady_clock::time_point last_scan_{};
+  std::deque<actors::ClaimedFile> recovered_;  // from processing/, ingested first
+  std::set<std::string> waiting_;              // names in incoming/, in name order
+};
+
+}  // namespace meterd::app

@@ -1,0 +1,82 @@
+// Pure pieces of the HTTP API: token hashing, constant-time lookup and rate limiting; listen
+// addresses and URLs; the Prometheus rendering of histograms.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "app/http_auth.hpp"
+#include "app/http_client.hpp"
+#include "app/http_metrics.hpp"
+#include "app/http_server.hpp"
+
+namespace meterd::app {
+namespace {
+
+TEST(HttpAuthTest, TokensAreKnownByTheirHashOnly) {
+  // printf %s secret | sha256sum
+  EXPECT_EQ(TokenAuth::hash_token("secret"),
+            "sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b");
+  TokenAuth auth(TokenAuth::hash_token("one") + ", " + TokenAuth::hash_token("two"), 0, 0);
+  EXPECT_TRUE(auth.enabled());
+  EXPECT_EQ(auth.authenticate("Bearer one"), 0);
+  EXPECT_EQ(auth.authenticate("bearer two"), 1);
+  EXPECT_EQ(auth.authenticate("Bearer three"), -1);
+  EXPECT_EQ(auth.authenticate("Basic one"), -1);
+  EXPECT_EQ(auth.authenticate(""), -1);
+  EXPECT_FALSE(TokenAuth("", 0, 0).enabled());
+}
+
+TEST(HttpAuthTest, RateLimitIsATokenBucketPerToken) {
+  TokenAuth auth(TokenAuth::hash_token("a") + "," + TokenAuth::hash_token("b"), 1, 3);
+  double retry = 0;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(auth.admit(0, retry)) << i;
+  EXPECT_FALSE(auth.admit(0, retry));
+  EXPECT_GT(retry, 0);
+  EXPECT_LE(retry, 1.0 + 1e-9);
+  EXPECT_TRUE(auth.admit(1, retry));  // the other token has its own bucket
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_TRUE(auth.admit(0, retry));  // refilled at 1/s
+}
+
+TEST(HttpAddressTest, ListenAddressesAndUrls) {
+  auto a = parse_listen_address("8080");
+  EXPECT_EQ(a.host, "127.0.0.1");
+  EXPECT_EQ(a.port, 8080);
+  EXPECT_TRUE(a.loopback);
+  EXPECT_FALSE(parse_listen_address("0.0.0.0:0").loopback);
+  EXPECT_TRUE(parse_listen_address("[::1]:9").loopback);
+  EXPECT_TRUE(parse_listen_address("localhost:1").loopback);
+  EXPECT_THROW(parse_listen_address("host:x"), std::invalid_argument);
+  EXPECT_THROW(parse_listen_address("example.com:80"), std::invalid_argument);
+
+  auto u = parse_http_url("https://[::1]:8443/v1");
+  EXPECT_EQ(u.host, "::1");
+  EXPECT_EQ(u.port, 8443);
+  EXPECT_TRUE(u.tls);
+  u = parse_http_url("http://central");
+  EXPECT_EQ(u.port, 80);
+  EXPECT_FALSE(u.tls);
+  EXPECT_THROW(parse_http_url("ftp://x"), std::invalid_argument);
+  EXPECT_THROW(parse_http_url("http://x:0"), std::invalid_argument);
+}
+
+TEST(HttpMetricsTest, HistogramBucketsAreCumulative) {
+  actors::Metrics m;
+  HttpMetrics h;
+  h.ack_latency.observe_us(500);         // 0.0005 s
+  h.ack_latency.observe_us(30'000);      // 0.03 s
+  h.ack_latency.observe_us(60'000'000);  // over every bound: +Inf only
+  auto text = render_prometheus(m, h);
+  EXPECT_NE(text.find("meterd_http_ack_latency_seconds_bucket{le=\"0.001\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("meterd_http_ack_latency_seconds_bucket{le=\"0.05\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("meterd_http_ack_latency_seconds_bucket{le=\"30\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("meterd_http_ack_latency_seconds_bucket{le=\"+Inf\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("meterd_http_ack_latency_seconds_count 3\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE meterd_safety_queue_depth gauge\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meterd::app
