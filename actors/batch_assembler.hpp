@@ -1,6 +1,7 @@
 // The batcher's pure logic: gathers reader batches into one growing batch per month partition,
-// and seals a partition into a sorted batch for the writer. No actors, no clocks of its own
-// (callers pass the time), so it is unit-tested and benchmarked directly.
+// and seals a partition into a batch for the writer, sorted once into the row order of a part
+// (storage::sort_partition: nothing sorts it again). No actors, no clocks of its own (callers
+// pass the time), so it is unit-tested and benchmarked directly.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "actors/batch_types.hpp"
+#include "storage/partition.hpp"
 
 namespace meterd::actors {
 
@@ -25,14 +27,14 @@ class BatchAssembler {
   std::size_t partitions() const { return partitions_.size(); }
 
   // A partition holding at least `readings`, if any.
-  std::optional<MonthKey> full(std::uint64_t readings) const;
+  std::optional<storage::MonthKey> full(std::uint64_t readings) const;
   // The partition holding the most readings (to relieve memory pressure).
-  std::optional<MonthKey> largest() const;
+  std::optional<storage::MonthKey> largest() const;
   // A partition whose first readings arrived at or before `cutoff`.
-  std::optional<MonthKey> older_than(Clock::time_point cutoff) const;
+  std::optional<storage::MonthKey> older_than(Clock::time_point cutoff) const;
 
-  // Removes a partition and returns it sorted by (nmi, suffix, interval start).
-  SealedBatch seal(MonthKey month);
+  // Removes a partition and returns it sorted into row order.
+  SealedBatch seal(storage::MonthKey month);
 
  private:
   struct Partition {
@@ -40,16 +42,12 @@ class BatchAssembler {
     std::map<StreamId, std::uint64_t> shares;
     Clock::time_point opened;
   };
-  Partition& open(MonthKey month, Clock::time_point now);
+  Partition& open(storage::MonthKey month, Clock::time_point now);
 
-  std::map<MonthKey, Partition> partitions_;
+  std::map<storage::MonthKey, Partition> partitions_;
   std::uint64_t buffered_ = 0;
   std::uint64_t next_id_ = 1;
   std::vector<std::uint32_t> remap_;  // input string id -> partition string id (scratch)
 };
-
-// Sorts the runs of a batch by (nmi, suffix, first interval start, line) and lays the values
-// out in that order. Exposed for the benchmark.
-void sort_batch(ReadingBatch& batch);
 
 }  // namespace meterd::actors

@@ -1,12 +1,14 @@
-// Plain data that flows between the pipeline's stages (no CAF here: the pure batching code and
-// the journal use these too; actors/interfaces.hpp turns them into messages).
+// Plain data that flows between the pipeline's stages (no CAF here: the batch assembler and the
+// tests use these too; actors/interfaces.hpp turns them into messages).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "protocol/reading_batch.hpp"
+#include "storage/partition_sort.hpp"
 
 namespace meterd::actors {
 
@@ -20,19 +22,16 @@ struct FileShare {
   std::uint64_t readings = 0;
 };
 
-// Month partition as months since year 0 in NEM time (year * 12 + month - 1).
-using MonthKey = std::int32_t;
-MonthKey month_of(epoch_seconds t);
-std::string partition_name(MonthKey month);  // "month=2005-03"
-
-// What the batcher hands to the writer: readings of one partition, sorted by
-// (nmi, suffix, interval start), and which streams they came from.
+// What the batcher hands to the writer: the readings of one partition, sorted once (at the
+// seal) into the row order of a part, and which streams they came from. The readings are
+// immutable from here on and shared, not copied, by the writer, the store and the safety path.
 struct SealedBatch {
   std::uint64_t id = 0;  // batcher-assigned, for logs and journal names
-  MonthKey month = 0;
-  ReadingBatch batch;
+  std::shared_ptr<const storage::PartitionBatch> partition;
   std::vector<FileShare> shares;
   std::uint32_t attempts = 0;  // failed writes so far (safety path)
+
+  std::uint64_t readings() const { return partition ? partition->batch.readings() : 0; }
 };
 
 }  // namespace meterd::actors

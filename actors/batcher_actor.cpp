@@ -36,12 +36,12 @@ struct BatcherState {
 
 using batcher_pointer = batcher_actor::stateful_pointer<BatcherState>;
 
-void seal(batcher_pointer self, MonthKey month) {
+void seal(batcher_pointer self, storage::MonthKey month) {
   auto& st = self->state;
   st.ready.push_back(st.assembler.seal(month));
   st.metrics->batcher.buffered_readings.value = st.assembler.buffered_readings();
   st.metrics->batcher.batches_sealed.add();
-  st.metrics->batcher.readings_sealed.add(st.ready.back().batch.readings());
+  st.metrics->batcher.readings_sealed.add(st.ready.back().readings());
 }
 
 void send_ready(batcher_pointer self) {

@@ -1,6 +1,6 @@
-// What the pipeline needs from storage, as an interface: the writer and the safety actor share
-// one instance (the real one wraps storage::Store behind a mutex); tests substitute fakes that
-// are slow or fail on purpose.
+// What the pipeline needs from storage, as an interface. Its one user while the pipeline runs is
+// the store actor (every other actor sends that actor messages), so implementations need not be
+// thread-safe; tests substitute fakes that are slow or fail on purpose.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "protocol/reading_batch.hpp"
+#include "storage/partition_sort.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::actors {
@@ -18,8 +17,9 @@ namespace meterd::actors {
 class IngestStore {
  public:
   virtual ~IngestStore() = default;
-  // Durable on return; throws std::system_error on I/O failure with nothing made visible.
-  virtual std::vector<storage::PartInfo> write(const ReadingBatch& batch) = 0;
+  // One part of a sorted partition batch. Durable on return; throws std::system_error on I/O
+  // failure with nothing made visible.
+  virtual storage::PartInfo write(const storage::PartitionBatch& batch) = 0;
   virtual std::uint64_t next_file_sequence() = 0;
   virtual bool ledger_contains(const std::string& content_hash) = 0;
   virtual void ledger_record(const std::string& content_hash, const std::string& name,

@@ -1,6 +1,7 @@
 // Where the pipeline's files come from and where they go once durable: the spool directory for
-// `meterd serve`, a list of paths for `meterd ingest` / `meterd bench`. Called only on the
-// supervisor's thread.
+// `meterd serve`, a list of paths for `meterd ingest` / `meterd bench` (app/*_intake). The
+// pipeline calls it on one thread only, the intake actor's (detached: listing, renaming and
+// writing reports block).
 #pragma once
 
 #include <chrono>
@@ -45,11 +46,14 @@ class Intake {
   virtual ~Intake() = default;
   // Looks for new work (inotify, rescan). Cheap when nothing changed.
   virtual void poll() {}
-  // The next file to ingest, claimed for us; nullopt when none is waiting now.
-  virtual std::optional<ClaimedFile> next() = 0;
+  // The next file to ingest, claimed for us; nullopt when none is waiting now. A newly claimed
+  // file takes `file_sequence` (fresh from the ledger, strictly increasing); a file recovered
+  // from an earlier run keeps the one it had (its readings must keep their versions).
+  virtual std::optional<ClaimedFile> next(std::uint64_t file_sequence) = 0;
   // True when no file will ever come again (a CLI list that has been handed out).
   virtual bool exhausted() const = 0;
-  // Final word on a file: move it, write its report, record it in the ledger.
+  // Final word on a file: write its report, move it. The pipeline has recorded a durable file
+  // in the ledger before it calls this.
   virtual void finished(const ClaimedFile& file, const FileOutcome& outcome) = 0;
 };
 

@@ -85,9 +85,9 @@ std::filesystem::path save(const std::filesystem::path& dir, const SealedBatch& 
   std::filesystem::create_directories(dir);
   std::string out(kMagic, sizeof kMagic);
   put(out, batch.id);
-  put(out, batch.month);
+  put(out, batch.partition->month);
   put(out, batch.attempts);
-  const auto& b = batch.batch;
+  const auto& b = batch.partition->batch;
   put(out, static_cast<std::uint32_t>(b.strings.size()));
   for (std::uint32_t i = 0; i < b.strings.size(); ++i) {
     auto s = b.strings[i];
@@ -128,28 +128,32 @@ std::optional<SealedBatch> load(const std::filesystem::path& file) {
   v.remove_prefix(8);
   v.remove_suffix(8);
   SealedBatch batch;
+  auto partition = std::make_shared<storage::PartitionBatch>();
+  partition->may_have_duplicates = true;  // PLACEHOLDER: not stored by this format
   std::uint32_t nstrings = 0;
-  if (!get(v, batch.id) || !get(v, batch.month) || !get(v, batch.attempts) || !get(v, nstrings))
+  if (!get(v, batch.id) || !get(v, partition->month) || !get(v, batch.attempts) ||
+      !get(v, nstrings))
     return std::nullopt;
   for (std::uint32_t i = 0; i < nstrings; ++i) {
     std::uint32_t len = 0;
     if (!get(v, len) || v.size() < len) return std::nullopt;
     // Interning in order reproduces the ids (id 0 is always the empty string).
-    if (batch.batch.strings.intern(v.substr(0, len)) != i) return std::nullopt;
+    if (partition->batch.strings.intern(v.substr(0, len)) != i) return std::nullopt;
     v.remove_prefix(len);
   }
   std::uint64_t n = 0;
   if (!get(v, n) || v.size() < n * sizeof(ReadingRun)) return std::nullopt;
-  batch.batch.runs.resize(n);
-  std::memcpy(batch.batch.runs.data(), v.data(), n * sizeof(ReadingRun));
+  partition->batch.runs.resize(n);
+  std::memcpy(partition->batch.runs.data(), v.data(), n * sizeof(ReadingRun));
   v.remove_prefix(n * sizeof(ReadingRun));
   if (!get(v, n) || v.size() < n * sizeof(double)) return std::nullopt;
-  batch.batch.values.resize(n);
-  std::memcpy(batch.batch.values.data(), v.data(), n * sizeof(double));
+  partition->batch.values.resize(n);
+  std::memcpy(partition->batch.values.data(), v.data(), n * sizeof(double));
   v.remove_prefix(n * sizeof(double));
   if (!get(v, n) || v.size() != n * sizeof(FileShare)) return std::nullopt;
   batch.shares.resize(n);
   std::memcpy(batch.shares.data(), v.data(), n * sizeof(FileShare));
+  batch.partition = std::move(partition);
   return batch;
 }
 

@@ -40,8 +40,7 @@ RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake,
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", static_cast<std::size_t>(config.scheduler_threads));
     caf::actor_system system{cfg};
-    auto supervisor = spawn_supervisor(system, store, intake, config, metrics, failed,
-                                       options.background_compaction);
+    auto supervisor = spawn_supervisor(system, store, intake, config, options, metrics, failed);
 
     std::thread signal_thread;
     if (options.drain_on_signal) {

@@ -6,11 +6,11 @@
 #include <system_error>
 
 #include "actors/config.hpp"
-#include "actors/ingest_store.hpp"
 #include "actors/input_chunks.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "actors/pipeline.hpp"
 #include "protocol/reading_decoder.hpp"  // NEM12/NEM13 or NDJSON, by content
 #include "protocol/sha256.hpp"
 
@@ -46,7 +46,7 @@ struct ReaderState {
   Sha256 hash;
   std::string content_hash;
   std::unique_ptr<InputChunks> raw;  // the hashing pass reads the raw bytes
-  IngestStore* ledger = nullptr;     // set: skip files whose hash is already recorded
+  store_actor store;                 // set: skip files whose hash is already recorded
   std::uint64_t bytes = 0, sent = 0;
   std::chrono::steady_clock::time_point started;
   static inline const char* name = "meterd.reader";
@@ -149,9 +149,27 @@ void unreadable(reader_pointer self, const std::string& why) {
   self->quit();
 }
 
+// Opens the file for parsing (decoded by content). False when it cannot be opened.
+bool open_for_parsing(reader_pointer self) {
+  auto& st = self->state;
+  try {
+    st.input = open_input(st.task.file.path);
+  } catch (const std::system_error& e) {
+    unreadable(self, e.what());
+    return false;
+  }
+  start_parser(self, st.input->member_name());
+  return true;
+}
+
+void schedule_pump(reader_pointer self) {
+  self->state.pump_scheduled = true;
+  self->send(self, pump_atom::value);
+}
+
 // One chunk of the hashing pass. At its end: a file already in the ledger is reported as a
-// duplicate and not read again; any other is opened for parsing (decoded by content).
-// Returns false when the reader is done.
+// duplicate and not read again (the store answers); any other is opened for parsing.
+// Returns false when no next step is due now.
 bool hash_step(reader_pointer self) {
   auto& st = self->state;
   std::size_t n = st.raw->read(st.buffer.data(), st.buffer.size());  // throws -> restart
@@ -161,7 +179,13 @@ bool hash_step(reader_pointer self) {
   }
   st.raw.reset();
   st.content_hash = st.hash.hex_digest();
-  if (st.ledger && st.ledger->ledger_contains(st.content_hash)) {
+  if (!st.store) return open_for_parsing(self);
+  self->request(st.store, caf::infinite, ledger_atom::value, st.content_hash).then([=](bool known) {
+    if (!known) {
+      if (open_for_parsing(self)) schedule_pump(self);
+      return;
+    }
+    auto& st = self->state;
     ReaderDone done;
     done.stream = st.task.stream;
     done.report.name = st.task.file.name;
@@ -170,16 +194,8 @@ bool hash_step(reader_pointer self) {
     st.metrics->files.skipped_duplicates.add();
     self->send(st.supervisor, std::move(done));
     self->quit();
-    return false;
-  }
-  try {
-    st.input = open_input(st.task.file.path);
-  } catch (const std::system_error& e) {
-    unreadable(self, e.what());
-    return false;
-  }
-  start_parser(self, st.input->member_name());
-  return true;
+  });
+  return false;  // the store's answer goes on
 }
 
 // Sends what credit allows, then reads one more chunk and schedules itself again, so that a
@@ -209,8 +225,7 @@ void pump(reader_pointer self) {
   } else {
     parse_step(self);
   }
-  st.pump_scheduled = true;
-  self->send(self, pump_atom::value);
+  schedule_pump(self);
 }
 
 void parse_step(reader_pointer self) {
@@ -229,7 +244,7 @@ void parse_step(reader_pointer self) {
 reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher_actor batcher,
                                    supervisor_actor supervisor, std::uint32_t window,
                                    ReaderOptions options, std::uint32_t chunk_bytes,
-                                   IngestStore* ledger, Metrics* metrics) {
+                                   store_actor ledger, Metrics* metrics) {
   auto& st = self->state;
   st.task = std::move(task);
   st.batcher = std::move(batcher);
@@ -242,7 +257,7 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
   st.buffer.resize(chunk_bytes);
   st.options = options;
   st.report.name = st.task.file.name;
-  st.ledger = ledger;
+  st.store = std::move(ledger);
   try {
     // First pass: the sha256 of the raw bytes (the ledger's content hash), a chunk per step.
     st.raw = open_raw_input(st.task.file.path);
@@ -251,8 +266,7 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
     return {[](credit_atom, std::uint32_t) {}, [](pump_atom) {}, [](park_atom) {}};
   }
   log::debug("reader_start", {{"file", st.task.file.name}, {"stream", st.task.stream}});
-  st.pump_scheduled = true;
-  self->send(self, pump_atom::value);
+  schedule_pump(self);
   return {
       [=](credit_atom, std::uint32_t n) {
         self->state.credit += n;
@@ -271,14 +285,16 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
 }  // namespace
 
 reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batcher_actor batcher,
-                          supervisor_actor supervisor, const Config& config, IngestStore* ledger,
-                          Metrics& metrics) {
+                          supervisor_actor supervisor, store_actor store, const Config& config,
+                          const RunOptions& /*options*/, Metrics& metrics) {
   ReaderOptions options;
   options.strict = config.strict;
   options.batch_readings = config.reader_batch_readings;
-  return parent->spawn<caf::monitored>(reader, task, std::move(batcher), std::move(supervisor),
-                                       config.reader_window, options, config.read_chunk_bytes,
-                                       config.skip_known_files ? ledger : nullptr, &metrics);
+  // Detached: it reads its file (blocking I/O) between credit checks.
+  return parent->spawn<caf::monitored + caf::detached>(
+      reader, task, std::move(batcher), std::move(supervisor), config.reader_window, options,
+      config.read_chunk_bytes, config.skip_known_files ? std::move(store) : store_actor{},
+      &metrics);
 }
 
 }  // namespace meterd::actors

@@ -1,15 +1,16 @@
-// Safety: the slow path, one actor for the whole daemon (detached: it does blocking I/O).
-// A batch whose write failed is journaled durably, then retried one at a time on a back-off
-// schedule. The first retry that lands is the probe that closes the writer's breaker. After
-// max_retries failures a batch goes to dead_letter/ with a report. At start-up it replays
-// whatever an earlier run left in the journal.
+// Safety: the slow path, one actor for the whole daemon (detached: the journal and the
+// dead-letter directory are written and fsynced here; they may live on another disk than the
+// data, which the store actor owns). A batch whose write failed is journaled durably, then
+// retried one at a time on a back-off schedule, through the store. The first retry that lands
+// is the probe that closes the writer's breaker. After max_retries failures a batch goes to
+// dead_letter/ with a report. At start-up it replays whatever an earlier run left in the
+// journal.
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <system_error>
 
 #include "actors/config.hpp"
-#include "actors/ingest_store.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/journal.hpp"
 #include "actors/log.hpp"
@@ -26,15 +27,15 @@ struct Held {
 
 struct SafetyState {
   SafetyState() = default;  // not an aggregate: CAF would try to build it from the actor pointer
-  IngestStore* store = nullptr;
+  store_actor store;
   supervisor_actor supervisor;
   Metrics* metrics = nullptr;
   std::filesystem::path journal_dir, dead_letter_dir;
   std::chrono::milliseconds initial{0}, max{0}, backoff{0};
   std::uint32_t max_retries = 0;
   std::deque<Held> queue;
-  caf::strong_actor_ptr writer;  // whose breaker to close when the queue empties
-  bool timer_armed = false;
+  caf::strong_actor_ptr writer;                // whose breaker to close when the queue empties
+  bool timer_armed = false, retrying = false;  // retrying: a write is with the store
   static inline const char* name = "meterd.safety";
 };
 
@@ -65,8 +66,8 @@ void journal_if_needed(safety_pointer self, Held& held) {
 
 std::string dead_letter_report(const Held& held) {
   std::string out = "{\"batch\":" + std::to_string(held.batch.id) + ",\"partition\":";
-  log::append_json_string(out, partition_name(held.batch.month));
-  out += ",\"readings\":" + std::to_string(held.batch.batch.readings()) +
+  log::append_json_string(out, storage::partition_name(held.batch.partition->month));
+  out += ",\"readings\":" + std::to_string(held.batch.readings()) +
          ",\"attempts\":" + std::to_string(held.batch.attempts) + ",\"last_error\":";
   log::append_json_string(out, held.last_error);
   out += ",\"requeue\":\"move the .journal file into the journal directory and restart\"}\n";
@@ -94,47 +95,44 @@ void dead_letter(safety_pointer self, Held& held) {
   }
   st.metrics->safety.dead_lettered.add();
   log::error("dead_lettered", {{"batch", held.batch.id},
-                               {"readings", std::uint64_t{held.batch.batch.readings()}},
+                               {"readings", held.batch.readings()},
                                {"attempts", held.batch.attempts},
                                {"path", path}});
   self->send(st.supervisor, DeadLettered{std::move(held.batch.shares), path});
 }
 
-void retry(safety_pointer self) {
+// The store's answer to a retry that failed: back off, or give up on the batch.
+void retry_failed(safety_pointer self, const std::string& error) {
   auto& st = self->state;
-  st.timer_armed = false;
-  if (st.queue.empty()) return;
   Held& held = st.queue.front();
-  journal_if_needed(self, held);  // a batch held only in memory gets another chance too
-  st.metrics->safety.retries.add();
-  try {
-    st.store->write(held.batch.batch);
-  } catch (const std::exception& e) {
-    ++held.batch.attempts;
-    held.last_error = e.what();
-    log::warn("retry_failed", {{"batch", held.batch.id},
-                               {"attempts", held.batch.attempts},
-                               {"error", e.what()},
-                               {"next_ms", static_cast<std::int64_t>(st.backoff.count())}});
-    if (held.batch.attempts >= st.max_retries) {
-      dead_letter(self, held);
-      st.queue.pop_front();
-      st.metrics->safety.held_now.sub();
-      if (st.queue.empty()) {
-        // Nothing left to probe with: half-open the breaker so that the writer's next batch
-        // is the probe (it reopens the breaker if the disk still fails).
-        if (st.writer)
-          self->send(caf::actor_cast<writer_actor>(st.writer), breaker_atom::value, false);
-        st.writer = nullptr;
-        st.backoff = st.initial;
-        return;
-      }
+  ++held.batch.attempts;
+  held.last_error = error;
+  log::warn("retry_failed", {{"batch", held.batch.id},
+                             {"attempts", held.batch.attempts},
+                             {"error", error},
+                             {"next_ms", static_cast<std::int64_t>(st.backoff.count())}});
+  if (held.batch.attempts >= st.max_retries) {
+    dead_letter(self, held);
+    st.queue.pop_front();
+    st.metrics->safety.held_now.sub();
+    if (st.queue.empty()) {
+      // Nothing left to probe with: half-open the breaker so that the writer's next batch
+      // is the probe (it reopens the breaker if the disk still fails).
+      if (st.writer)
+        self->send(caf::actor_cast<writer_actor>(st.writer), breaker_atom::value, false);
+      st.writer = nullptr;
+      st.backoff = st.initial;
+      return;
     }
-    arm(self, st.backoff);
-    st.backoff = std::min(st.backoff * 2, st.max);
-    return;
   }
-  // Landed: forget the journal copy only now that the store has it durably.
+  arm(self, st.backoff);
+  st.backoff = std::min(st.backoff * 2, st.max);
+}
+
+void retry_landed(safety_pointer self) {
+  auto& st = self->state;
+  Held& held = st.queue.front();
+  // Forget the journal copy only now that the store has it durably.
   if (!held.journal_file.empty()) {
     std::error_code ec;
     std::filesystem::remove(held.journal_file, ec);
@@ -142,7 +140,7 @@ void retry(safety_pointer self) {
   st.metrics->safety.landed.add();
   st.metrics->safety.held_now.sub();
   log::info("retry_landed", {{"batch", held.batch.id},
-                             {"readings", std::uint64_t{held.batch.batch.readings()}},
+                             {"readings", held.batch.readings()},
                              {"attempts", held.batch.attempts}});
   self->send(st.supervisor, Durable{std::move(held.batch.shares)});
   st.queue.pop_front();
@@ -155,10 +153,33 @@ void retry(safety_pointer self) {
   }
 }
 
-safety_actor::behavior_type safety(safety_pointer self, IngestStore* store,
+void retry(safety_pointer self) {
+  auto& st = self->state;
+  st.timer_armed = false;
+  if (st.queue.empty() || st.retrying) return;
+  Held& held = st.queue.front();
+  journal_if_needed(self, held);  // a batch held only in memory gets another chance too
+  st.metrics->safety.retries.add();
+  st.retrying = true;
+  self->request(st.store, caf::infinite, write_atom::value, held.batch.partition)
+      .then(
+          [=](WriteOutcome& out) {
+            self->state.retrying = false;
+            if (out.part)
+              retry_landed(self);
+            else
+              retry_failed(self, out.error);
+          },
+          [=](caf::error& e) {
+            self->state.retrying = false;
+            retry_failed(self, "store unavailable: " + self->system().render(e));
+          });
+}
+
+safety_actor::behavior_type safety(safety_pointer self, store_actor store,
                                    supervisor_actor supervisor, Config config, Metrics* metrics) {
   auto& st = self->state;
-  st.store = store;
+  st.store = std::move(store);
   st.supervisor = std::move(supervisor);
   st.metrics = metrics;
   st.journal_dir = config.effective_journal_dir();
@@ -203,10 +224,10 @@ safety_actor::behavior_type safety(safety_pointer self, IngestStore* store,
 
 }  // namespace
 
-safety_actor spawn_safety(caf::local_actor* parent, IngestStore& store, supervisor_actor supervisor,
+safety_actor spawn_safety(caf::local_actor* parent, store_actor store, supervisor_actor supervisor,
                           const Config& config, Metrics& metrics) {
-  return parent->spawn<caf::monitored + caf::detached>(safety, &store, std::move(supervisor),
-                                                       config, &metrics);
+  return parent->spawn<caf::monitored + caf::detached>(safety, std::move(store),
+                                                       std::move(supervisor), config, &metrics);
 }
 
 }  // namespace meterd::actors

@@ -1,17 +1,21 @@
-// Supervisor: spawns and monitors the pipeline, hands files to readers, learns from the
-// writer and safety which readings are durable, and tells the intake when a file is done.
-// Restarts a crashed reader (new stream, same file) or a crashed core actor (batcher, writer,
-// safety: the core is rebuilt and every unfinished file is read again) with back-off.
-// Drains in order: park readers -> batcher seals and sends all -> writer commits -> safety
-// journals -> quit.
+// Supervisor: spawns and monitors the pipeline, asks the intake for files (with fresh file
+// sequences from the store) and hands them to readers, learns from the writer and safety which
+// readings are durable, has the store record a durable file in the ledger and then tells the
+// intake the file is done. Restarts a crashed reader (new stream, same file) or a crashed core
+// actor (batcher, writer, safety: the core is rebuilt and every unfinished file is read again)
+// with back-off. It never blocks: every file and storage operation is a message to the intake
+// or the store actor.
+// Drains in order: park the intake and the readers -> batcher seals and sends all -> writer
+// commits -> safety journals -> finished files reported -> intake and store quit -> quit.
 #include <chrono>
+#include <deque>
 #include <map>
 
 #include "actors/config.hpp"
-#include "actors/ingest_store.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "actors/pipeline.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -32,22 +36,25 @@ struct FileState {
 };
 
 struct SupervisorState {
-  SupervisorState() =
-      default;  // not an aggregate: CAF would try to build it from the actor pointer
-  IngestStore* store = nullptr;
-  Intake* intake = nullptr;
+  SupervisorState() = default;  // not an aggregate: CAF would try to build it from the actor
+  IngestStore* ingest_store = nullptr;
   Config config;
+  const RunOptions* options = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* failed = nullptr;
+  store_actor store;
+  intake_actor intake;
   batcher_actor batcher;
   writer_actor writer;
   safety_actor safety;
   compactor_actor compactor;  // null unless the daemon compacts in the background
-  std::shared_ptr<std::atomic<bool>> compactor_stop;
   std::map<StreamId, FileState> files;
   std::map<caf::actor_addr, StreamId> readers;  // live readers
+  std::deque<std::uint64_t> sequences;          // fresh file sequences not yet used
   StreamId next_stream = 1;
-  bool draining = false, writer_drained = false, safety_drained = false;
+  bool claiming = false, sequencing = false, intake_exhausted = false;
+  std::size_t ledger_pending = 0;  // ledger records asked for, not yet answered
+  bool draining = false, writer_drained = false, safety_drained = false, finishing = false;
   std::uint32_t core_restarts = 0;
   bool core_up = false;
   static inline const char* name = "meterd.supervisor";
@@ -66,15 +73,15 @@ void start_reader(supervisor_pointer self, FileState&& state) {
   StreamId stream = st.next_stream++;
   auto& f = st.files.emplace(stream, std::move(state)).first->second;
   auto reader = spawn_reader(self, ReaderTask{stream, f.file}, st.batcher, supervisor_actor{self},
-                             st.config, st.store, *st.metrics);
+                             st.store, st.config, *st.options, *st.metrics);
   st.readers[reader.address()] = stream;
 }
 
 void spawn_core(supervisor_pointer self) {
   auto& st = self->state;
   supervisor_actor me{self};
-  st.safety = spawn_safety(self, *st.store, me, st.config, *st.metrics);
-  st.writer = spawn_writer(self, *st.store, st.safety, me, *st.metrics);
+  st.safety = spawn_safety(self, st.store, me, st.config, *st.metrics);
+  st.writer = spawn_writer(self, st.store, st.safety, me, *st.metrics);
   st.batcher = spawn_batcher(self, st.writer, st.config, *st.metrics);
   st.core_up = true;
 }
@@ -86,40 +93,98 @@ std::size_t reading_now(const SupervisorState& st) {
 }
 
 void begin_drain(supervisor_pointer self);
+void maybe_finish_drain(supervisor_pointer self);
+void fill(supervisor_pointer self);
+void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
+              FileStatus status);
 
 // Not part of the drain: merging is pointless while shutting down, so it stops at once (after
 // the merge in progress, which is atomic anyway).
 void stop_compactor(supervisor_pointer self) {
   auto& st = self->state;
   if (!st.compactor) return;
-  st.compactor_stop->store(true);
   self->send(st.compactor, drain_atom::value);
   st.compactor = nullptr;
 }
 
-// Starts readers for waiting files while there is room; in ingest mode, drains at the end.
+void on_claims(supervisor_pointer self, Claims& claims) {
+  auto& st = self->state;
+  st.claiming = false;
+  for (std::uint64_t i = 0; i < claims.sequences_used && !st.sequences.empty(); ++i)
+    st.sequences.pop_front();
+  st.intake_exhausted = claims.exhausted;
+  for (auto& file : claims.files) {
+    st.metrics->files.claimed.add();
+    if (st.draining) {  // claimed just before the intake was parked: left for the next start
+      auto it = st.files.emplace(st.next_stream++, FileState{std::move(file)}).first;
+      it->second.done.report.name = it->second.file.name;
+      complete(self, it, FileStatus::parked);
+      continue;
+    }
+    log::info("file_claimed", {{"file", file.name},
+                               {"path", file.path.string()},
+                               {"file_sequence", file.file_sequence},
+                               {"bytes", file.bytes}});
+    start_reader(self, FileState{std::move(file)});
+  }
+  fill(self);
+}
+
+// Asks the intake for as many files as there is room for, each with a fresh sequence from the
+// store (sequences are handed out in claim order, so they follow the order files are claimed).
+void claim_files(supervisor_pointer self, std::size_t room) {
+  auto& st = self->state;
+  if (st.claiming || st.sequencing) return;
+  if (st.sequences.size() < room) {
+    st.sequencing = true;
+    self->request(st.store, caf::infinite, sequence_atom::value,
+                  std::uint64_t{room - st.sequences.size()})
+        .then(
+            [=](SequenceBlock& block) {
+              auto& st = self->state;
+              st.sequencing = false;
+              if (!block.error.empty()) {
+                log::error("file_sequence_failed", {{"error", block.error}});
+                return;  // tried again on the next event (a file finishing, a tick)
+              }
+              st.sequences.insert(st.sequences.end(), block.sequences.begin(),
+                                  block.sequences.end());
+              fill(self);
+            },
+            [=](caf::error&) { self->state.sequencing = false; });
+    return;
+  }
+  SequenceBlock offered;
+  offered.sequences.assign(st.sequences.begin(),
+                           st.sequences.begin() + static_cast<std::ptrdiff_t>(room));
+  st.claiming = true;
+  self->request(st.intake, caf::infinite, claim_atom::value, std::move(offered))
+      .then([=](Claims& claims) { on_claims(self, claims); },
+            [=](caf::error&) { self->state.claiming = false; });
+}
+
+// Claims files while there is room; in ingest mode, drains at the end.
 void fill(supervisor_pointer self) {
   auto& st = self->state;
   if (st.draining || !st.core_up) return;
-  while (reading_now(st) < st.config.files_in_flight &&
-         st.files.size() < kMaxFilesAwaitingDurability) {
-    auto next = st.intake->next();
-    if (!next) break;
-    st.metrics->files.claimed.add();
-    log::info("file_claimed", {{"file", next->name},
-                               {"path", next->path.string()},
-                               {"file_sequence", next->file_sequence},
-                               {"bytes", next->bytes}});
-    start_reader(self, FileState{*next});
-  }
-  if (reading_now(st) == 0) {
+  const std::size_t now = reading_now(st);
+  if (!st.intake_exhausted && now < st.config.files_in_flight &&
+      st.files.size() < kMaxFilesAwaitingDurability)
+    claim_files(self, std::min(st.config.files_in_flight - now,
+                               kMaxFilesAwaitingDurability - st.files.size()));
+  if (now == 0) {
     // Everything read and durable (or dead-lettered): finish up. Until then, a file whose
     // batches wait in the safety path keeps the run going, as `meterd ingest` promises.
-    if (st.intake->exhausted() && st.files.empty()) return begin_drain(self);
+    if (st.intake_exhausted && st.files.empty()) return begin_drain(self);
     if (!st.files.empty()) self->send(st.batcher, flush_atom::value);  // idle: seal early
   } else if (st.files.size() >= kMaxFilesAwaitingDurability) {
     self->send(st.batcher, flush_atom::value);
   }
+}
+
+// The intake's part of finishing a file, once the ledger knows it (when it must).
+void report_done(supervisor_pointer self, FileDone&& done) {
+  self->send(self->state.intake, std::move(done));
 }
 
 void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
@@ -150,12 +215,26 @@ void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator i
               {"bytes", out.bytes},
               {"seconds", out.total_seconds},
               {"error", out.error}});
-  try {
-    st.intake->finished(f.file, out);
-  } catch (const std::exception& e) {
-    log::error("intake_finish_failed", {{"file", f.file.name}, {"error", e.what()}});
-  }
+  FileDone done{std::move(f.file), std::move(out)};
   st.files.erase(it);
+  if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
+    return report_done(self, std::move(done));
+  // Ledger first: if we crash before the intake moves the file, it is read again and its
+  // readings are exact repeats (same version), which supersession removes. If the record
+  // fails, the file stays claimed and is read again at the next start, for the same reason.
+  ++st.ledger_pending;
+  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence};
+  self->request(st.store, caf::infinite, std::move(entry))
+      .then(
+          [=, done = std::move(done)](bool recorded) mutable {
+            --self->state.ledger_pending;
+            if (recorded) report_done(self, std::move(done));
+            maybe_finish_drain(self);
+          },
+          [=](caf::error&) {
+            --self->state.ledger_pending;
+            maybe_finish_drain(self);
+          });
 }
 
 void check_complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it) {
@@ -194,10 +273,28 @@ void begin_drain(supervisor_pointer self) {
   stop_compactor(self);
   log::info("drain_begin", {{"files_in_flight", std::uint64_t{st.files.size()}},
                             {"readers", std::uint64_t{st.readers.size()}}});
+  self->send(st.intake, park_atom::value);
   for (const auto& [addr, stream] : st.readers)
     self->send(caf::actor_cast<reader_actor>(addr), park_atom::value);
   if (st.core_up) self->send(st.writer, park_atom::value);
   drain_core_if_readers_gone(self);
+}
+
+// The last step, once the core has drained (or given up) and the ledger has answered every
+// record: the intake gets its last FileDone before its drain, the store after every write.
+void maybe_finish_drain(supervisor_pointer self) {
+  auto& st = self->state;
+  if (!st.finishing || st.ledger_pending > 0) return;
+  log::info("drain_done", {});
+  log::write(log::Level::info, "metrics", {}, "metrics", st.metrics->to_json());
+  self->send(st.intake, drain_atom::value);
+  self->send(st.store, drain_atom::value);
+  st.batcher = nullptr;
+  st.writer = nullptr;
+  st.safety = nullptr;
+  st.intake = nullptr;
+  st.store = nullptr;
+  self->quit();
 }
 
 void finish_drain(supervisor_pointer self) {
@@ -208,22 +305,12 @@ void finish_drain(supervisor_pointer self) {
     it->second.done.report.name = it->second.file.name;
     complete(self, it, FileStatus::parked);
   }
-  log::info("drain_done", {});
-  log::write(log::Level::info, "metrics", {}, "metrics", st.metrics->to_json());
-  st.batcher = nullptr;
-  st.writer = nullptr;
-  st.safety = nullptr;
-  self->quit();
+  st.finishing = true;
+  maybe_finish_drain(self);
 }
 
-void core_failed(supervisor_pointer self, const caf::error& reason) {
+void kill_core(supervisor_pointer self) {
   auto& st = self->state;
-  st.core_up = false;
-  ++st.core_restarts;
-  log::error("core_actor_down",
-             {{"reason", self->system().render(reason)}, {"restarts", st.core_restarts}});
-  // Take the rest of the core and every reader down: their data in flight is gone with the
-  // crashed actor, so each unfinished file is read again from the start (a new stream).
   for (const auto& [addr, stream] : st.readers)
     self->send_exit(caf::actor_cast<caf::actor>(addr), caf::exit_reason::kill);
   st.readers.clear();
@@ -233,13 +320,27 @@ void core_failed(supervisor_pointer self, const caf::error& reason) {
   st.batcher = nullptr;
   st.writer = nullptr;
   st.safety = nullptr;
-  if (st.core_restarts > st.config.max_restarts) {
-    log::error("giving_up", {{"reason", "core actors keep crashing"}});
-    st.failed->store(true);
-    st.draining = true;
-    stop_compactor(self);
-    return finish_drain(self);
-  }
+  st.core_up = false;
+}
+
+void give_up(supervisor_pointer self, const char* reason) {
+  auto& st = self->state;
+  log::error("giving_up", {{"reason", reason}});
+  st.failed->store(true);
+  st.draining = true;
+  stop_compactor(self);
+  finish_drain(self);
+}
+
+void core_failed(supervisor_pointer self, const caf::error& reason) {
+  auto& st = self->state;
+  ++st.core_restarts;
+  log::error("core_actor_down",
+             {{"reason", self->system().render(reason)}, {"restarts", st.core_restarts}});
+  // Take the rest of the core and every reader down: their data in flight is gone with the
+  // crashed actor, so each unfinished file is read again from the start (a new stream).
+  kill_core(self);
+  if (st.core_restarts > st.config.max_restarts) return give_up(self, "core actors keep crashing");
   self->delayed_send(self, backoff(st.config, st.core_restarts), restart_atom::value, StreamId{0});
 }
 
@@ -265,10 +366,16 @@ void restart_core(supervisor_pointer self) {
 
 void on_down(supervisor_pointer self, caf::down_msg& dm) {
   auto& st = self->state;
+  if (dm.source == st.store.address() || dm.source == st.intake.address()) {
+    // They catch whatever their calls throw: going down is a bug, and nothing can go on.
+    if (!dm.reason || st.finishing) return;
+    log::error("actor_down", {{"reason", self->system().render(dm.reason)}});
+    kill_core(self);
+    return give_up(self, "the store or the intake actor went down");
+  }
   if (st.core_up && (dm.source == st.batcher.address() || dm.source == st.writer.address() ||
                      dm.source == st.safety.address())) {
-    if (st.draining && !dm.reason) return;  // an orderly quit at the end of the drain
-    if (!dm.reason) return;
+    if (!dm.reason) return;  // an orderly quit at the end of the drain
     return core_failed(self, dm.reason);
   }
   auto r = st.readers.find(dm.source);
@@ -297,21 +404,21 @@ void on_down(supervisor_pointer self, caf::down_msg& dm) {
 }
 
 supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore* store,
-                                           Intake* intake, Config config, Metrics* metrics,
-                                           std::atomic<bool>* failed, bool compaction) {
+                                           Intake* intake, Config config, const RunOptions* options,
+                                           Metrics* metrics, std::atomic<bool>* failed) {
   auto& st = self->state;
-  st.store = store;
-  st.intake = intake;
+  st.ingest_store = store;
   st.config = std::move(config);
+  st.options = options;
   st.metrics = metrics;
   st.failed = failed;
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  st.store = spawn_store(self, *store);
+  st.intake = spawn_intake(self, *intake, st.config);
   spawn_core(self);
-  if (compaction && st.config.compact_interval_ms > 0) {
-    st.compactor_stop = std::make_shared<std::atomic<bool>>(false);
-    st.compactor = spawn_compactor(self, *st.store, st.config, *st.metrics, st.compactor_stop);
-  }
-  self->send(self, poll_atom::value);
+  if (options->background_compaction && st.config.compact_interval_ms > 0)
+    st.compactor = spawn_compactor(self, st.store, st.config, *st.metrics);
+  fill(self);
   if (st.config.metrics_interval_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(st.config.metrics_interval_ms),
                        tick_atom::value);
@@ -334,19 +441,6 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
         if (st.writer_drained && st.safety_drained) finish_drain(self);
       },
       [=](drain_atom) { begin_drain(self); },
-      [=](poll_atom) {
-        auto& st = self->state;
-        if (st.draining) return;
-        try {
-          st.intake->poll();
-        } catch (const std::exception& e) {
-          log::error("intake_poll_failed", {{"error", e.what()}});
-        }
-        fill(self);
-        if (!st.draining)
-          self->delayed_send(self, std::chrono::milliseconds(std::max(1u, st.config.watch_poll_ms)),
-                             poll_atom::value);
-      },
       [=](tick_atom) {
         auto& st = self->state;
         log::write(log::Level::info, "metrics", {}, "metrics", st.metrics->to_json());
@@ -371,28 +465,10 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
 
 }  // namespace
 
-const char* to_string(FileStatus status) {
-  switch (status) {
-    case FileStatus::durable:
-      return "durable";
-    case FileStatus::rejected:
-      return "rejected";
-    case FileStatus::dead_letter:
-      return "dead_letter";
-    case FileStatus::failed:
-      return "failed";
-    case FileStatus::duplicate:
-      return "duplicate";
-    case FileStatus::parked:
-      return "parked";
-  }
-  return "unknown";
-}
-
 supervisor_actor spawn_supervisor(caf::actor_system& system, IngestStore& store, Intake& intake,
-                                  const Config& config, Metrics& metrics, std::atomic<bool>& failed,
-                                  bool compaction) {
-  return system.spawn(supervisor, &store, &intake, config, &metrics, &failed, compaction);
+                                  const Config& config, const RunOptions& options, Metrics& metrics,
+                                  std::atomic<bool>& failed) {
+  return system.spawn(supervisor, &store, &intake, config, &options, &metrics, &failed);
 }
 
 }  // namespace meterd::actors

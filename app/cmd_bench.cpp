@@ -102,7 +102,7 @@ int run_bench(int argc, char** argv) {
     config.log_level = "warn";
     config.metrics_interval_ms = 0;
     auto store = actors::open_store(config.data_dir);
-    ListIntake intake(files, *store);
+    ListIntake intake(files);
     actors::Metrics metrics;
     const double cpu0 = cpu_seconds();
     auto result = actors::run_pipeline(config, *store, intake, metrics);

@@ -102,7 +102,7 @@ int run_ingest(int argc, char** argv) {
       total_bytes += std::filesystem::file_size(f, ec);
     }
     auto store = actors::open_store(config.data_dir);
-    ListIntake intake(files, *store, reports);
+    ListIntake intake(files, reports);
     actors::Metrics metrics;
     actors::RunOptions options;
     const auto t0 = std::chrono::steady_clock::now();

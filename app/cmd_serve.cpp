@@ -70,7 +70,7 @@ int run_serve(int argc, char** argv) {
                                 {"files_in_flight", config.files_in_flight},
                                 {"pid", static_cast<std::int64_t>(::getpid())}});
     auto store = actors::open_store(config.data_dir);
-    SpoolIntake intake(config, *store);
+    SpoolIntake intake(config);
     actors::Metrics metrics;
     // The HTTP API (docs/http.md), when http_listen is set: its requests join the spool.
     auto http = HttpFront::start(config, intake, metrics);

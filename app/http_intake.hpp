@@ -40,7 +40,9 @@ class HttpIntake final : public actors::Intake {
   HttpIntake(actors::Intake& spool, std::filesystem::path spool_dir);
 
   void poll() override { spool_.poll(); }
-  std::optional<actors::ClaimedFile> next() override { return spool_.next(); }
+  std::optional<actors::ClaimedFile> next(std::uint64_t file_sequence) override {
+    return spool_.next(file_sequence);
+  }
   bool exhausted() const override { return spool_.exhausted(); }
   void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
 

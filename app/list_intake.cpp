@@ -5,11 +5,10 @@
 
 namespace meterd::app {
 
-ListIntake::ListIntake(std::vector<std::filesystem::path> files, actors::IngestStore& store,
-                       std::filesystem::path report_dir)
-    : files_(std::move(files)), store_(store), report_dir_(std::move(report_dir)) {}
+ListIntake::ListIntake(std::vector<std::filesystem::path> files, std::filesystem::path report_dir)
+    : files_(std::move(files)), report_dir_(std::move(report_dir)) {}
 
-std::optional<actors::ClaimedFile> ListIntake::next() {
+std::optional<actors::ClaimedFile> ListIntake::next(std::uint64_t file_sequence) {
   if (next_ >= files_.size()) return std::nullopt;
   const auto& path = files_[next_++];
   actors::ClaimedFile f;
@@ -18,13 +17,11 @@ std::optional<actors::ClaimedFile> ListIntake::next() {
   std::error_code ec;
   f.bytes = std::filesystem::file_size(path, ec);
   if (ec) f.bytes = 0;
-  f.file_sequence = store_.next_file_sequence();
+  f.file_sequence = file_sequence;
   return f;
 }
 
 void ListIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
-  if (outcome.status == actors::FileStatus::durable && !outcome.content_hash.empty())
-    store_.ledger_record(outcome.content_hash, file.name, file.file_sequence);
   if (!report_dir_.empty()) {
     std::filesystem::create_directories(report_dir_);
     auto name = file.path.filename().string() + ".json";

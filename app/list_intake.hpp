@@ -6,16 +6,15 @@
 #include <mutex>
 #include <vector>
 
-#include "actors/ingest_store.hpp"
 #include "actors/intake.hpp"
 
 namespace meterd::app {
 
 class ListIntake final : public actors::Intake {
  public:
-  ListIntake(std::vector<std::filesystem::path> files, actors::IngestStore& store,
-             std::filesystem::path report_dir = {});
-  std::optional<actors::ClaimedFile> next() override;
+  explicit ListIntake(std::vector<std::filesystem::path> files,
+                      std::filesystem::path report_dir = {});
+  std::optional<actors::ClaimedFile> next(std::uint64_t file_sequence) override;
   bool exhausted() const override { return next_ >= files_.size(); }
   void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
 
@@ -32,7 +31,6 @@ class ListIntake final : public actors::Intake {
  private:
   std::vector<std::filesystem::path> files_;
   std::size_t next_ = 0;
-  actors::IngestStore& store_;
   std::filesystem::path report_dir_;
   mutable std::mutex mutex_;
   std::vector<Done> done_;

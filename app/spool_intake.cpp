@@ -51,12 +51,11 @@ fs::path free_target(const fs::path& dir, const std::string& name, std::uint64_t
 
 }  // namespace
 
-SpoolIntake::SpoolIntake(const actors::Config& config, actors::IngestStore& store)
+SpoolIntake::SpoolIntake(const actors::Config& config)
     : root_(config.spool_dir),
       done_mode_(config.done_mode),
       rescan_interval_(config.rescan_interval_ms),
-      settle_(config.settle_ms),
-      store_(store) {
+      settle_(config.settle_ms) {
   for (const char* d : {"incoming", "processing", "done", "rejected", "reports"})
     fs::create_directories(root_ / d);
   // Crash recovery: whatever is still claimed was not fully durable. Read it again first, in
@@ -70,13 +69,9 @@ SpoolIntake::SpoolIntake(const actors::Config& config, actors::IngestStore& stor
     std::string file = path.filename().string();
     if (!parse_claimed(file, f.file_sequence, f.name)) {
       f.name = file;
-      f.file_sequence = store_.next_file_sequence();
-      auto renamed = root_ / "processing" / claimed_name(f.file_sequence, file);
-      fs::rename(path, renamed);
-      f.path = renamed;
-    } else {
-      f.path = path;
+      f.file_sequence = 0;  // none yet: next() gives it one
     }
+    f.path = path;
     std::error_code ec;
     f.bytes = fs::file_size(f.path, ec);
     actors::log::info("file_recovered", {{"file", f.name}, {"file_sequence", f.file_sequence}});
@@ -117,10 +112,16 @@ void SpoolIntake::rescan() {
   }
 }
 
-std::optional<actors::ClaimedFile> SpoolIntake::next() {
+std::optional<actors::ClaimedFile> SpoolIntake::next(std::uint64_t file_sequence) {
   if (!recovered_.empty()) {
     actors::ClaimedFile f = std::move(recovered_.front());
     recovered_.pop_front();
+    if (f.file_sequence == 0) {
+      f.file_sequence = file_sequence;
+      auto renamed = root_ / "processing" / claimed_name(f.file_sequence, f.name);
+      fs::rename(f.path, renamed);
+      f.path = renamed;
+    }
     return f;
   }
   while (!waiting_.empty()) {
@@ -130,7 +131,7 @@ std::optional<actors::ClaimedFile> SpoolIntake::next() {
     if (!fs::exists(from)) continue;
     actors::ClaimedFile f;
     f.name = name;
-    f.file_sequence = store_.next_file_sequence();
+    f.file_sequence = file_sequence;
     f.path = root_ / "processing" / claimed_name(f.file_sequence, name);
     // rename(2) is the claim: atomic, and it fails if someone else took the file first.
     if (::rename(from.c_str(), f.path.c_str()) != 0) continue;
@@ -153,11 +154,7 @@ void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOu
       else
         fs::rename(file.path, free_target(root_ / "done", file.name, file.file_sequence));
       break;
-    case actors::FileStatus::durable:
-      // Ledger first: if we crash before the move, the file is read again and its readings
-      // are exact repeats (same version), which supersession removes.
-      if (!outcome.content_hash.empty())
-        store_.ledger_record(outcome.content_hash, file.name, file.file_sequence);
+    case actors::FileStatus::durable:  // the pipeline recorded it in the ledger already
       if (done_mode_ == "delete")
         fs::remove(file.path);
       else

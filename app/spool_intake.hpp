@@ -18,18 +18,17 @@
 #include <string>
 
 #include "actors/config.hpp"
-#include "actors/ingest_store.hpp"
 #include "actors/intake.hpp"
 
 namespace meterd::app {
 
 class SpoolIntake final : public actors::Intake {
  public:
-  SpoolIntake(const actors::Config& config, actors::IngestStore& store);
+  explicit SpoolIntake(const actors::Config& config);
   ~SpoolIntake() override;
 
   void poll() override;
-  std::optional<actors::ClaimedFile> next() override;
+  std::optional<actors::ClaimedFile> next(std::uint64_t file_sequence) override;
   bool exhausted() const override { return false; }
   void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
 
@@ -41,11 +40,12 @@ class SpoolIntake final : public actors::Intake {
   std::filesystem::path root_;
   std::string done_mode_;
   std::chrono::milliseconds rescan_interval_, settle_;
-  actors::IngestStore& store_;
   int inotify_fd_ = -1;
   std::chrono::steady_clock::time_point last_scan_{};
-  std::deque<actors::ClaimedFile> recovered_;  // from processing/, ingested first
-  std::set<std::string> waiting_;              // names in incoming/, in name order
+  // From processing/, ingested first. A file there without a sequence in its name (put there
+  // by hand) gets one when it is claimed.
+  std::deque<actors::ClaimedFile> recovered_;
+  std::set<std::string> waiting_;  // names in incoming/, in name order
 };
 
 }  // namespace meterd::app

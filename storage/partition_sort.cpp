@@ -146,4 +146,17 @@ std::vector<PartitionRuns> sort_into_partitions(const ReadingBatch& batch) {
   return out;
 }
 
+PartitionBatch sort_partition(std::int32_t month, ReadingBatch&& batch) {
+  PartitionBatch out;
+  out.month = month;
+  auto sorted = sort_into_partitions(batch);
+  out.batch = std::move(batch);
+  out.batch.runs.clear();
+  for (auto& p : sorted) {
+    out.may_have_duplicates = out.may_have_duplicates || p.may_have_duplicates;
+    out.batch.runs.insert(out.batch.runs.end(), p.runs.begin(), p.runs.end());
+  }
+  return out;
+}
+
 }  // namespace meterd::storage

@@ -26,4 +26,12 @@ struct PartitionRuns {
 // Throws std::invalid_argument if a run points outside its batch.
 std::vector<PartitionRuns> sort_into_partitions(const ReadingBatch& batch);
 
+// PLACEHOLDER until the storage branch lands (w-storage).
+struct PartitionBatch {
+  std::int32_t month = 0;
+  ReadingBatch batch;
+  bool may_have_duplicates = false;
+};
+PartitionBatch sort_partition(std::int32_t month, ReadingBatch&& batch);
+
 }  // namespace meterd::storage

@@ -490,6 +490,10 @@ const RecoveryReport& Store::recovery() const {
 std::vector<PartInfo> Store::write(const ReadingBatch& batch) {
   return impl_->write(batch);
 }
+PartInfo Store::write(const PartitionBatch& batch) {
+  auto parts = impl_->write(batch.batch);
+  return parts.empty() ? PartInfo{} : parts.front();
+}
 std::uint64_t Store::next_file_sequence() {
   return impl_->ledger->next_file_sequence();
 }

@@ -69,6 +69,8 @@ struct StoreOptions {
   std::chrono::seconds superseded_grace{300};
 };
 
+struct PartitionBatch;  // PLACEHOLDER until the storage branch lands
+
 class Store {
  public:
   // Opens (creating if needed) a data directory and runs crash recovery.
@@ -84,6 +86,8 @@ class Store {
   // partition they touch: sort, temp file, fsync, rename, fsync dir, manifest record.
   // Throws std::system_error on I/O failure (ENOSPC, EIO, EACCES): nothing is then visible.
   std::vector<PartInfo> write(const ReadingBatch& batch);
+  // PLACEHOLDER until the storage branch lands (w-storage).
+  PartInfo write(const PartitionBatch& batch);
 
   // File ledger: content hash (hex sha256) -> already ingested?
   std::uint64_t next_file_sequence();  // durable, strictly increasing

@@ -32,7 +32,8 @@ class FakeStore : public actors::IngestStore {
   std::atomic<int> crash_writes{0};    // the next N writes throw a non-I/O error
   std::atomic<std::uint64_t> writes{0}, failures{0}, readings{0};
 
-  std::vector<storage::PartInfo> write(const ReadingBatch& batch) override {
+  storage::PartInfo write(const storage::PartitionBatch& partition) override {
+    const ReadingBatch& batch = partition.batch;
     if (delay.count() > 0) std::this_thread::sleep_for(delay);
     if (crash_writes > 0 && crash_writes.fetch_sub(1) > 0)
       throw std::logic_error("injected writer crash");
@@ -46,7 +47,7 @@ class FakeStore : public actors::IngestStore {
     });
     ++writes;
     readings += batch.readings();
-    return {storage::PartInfo{"month=x", {}, batch.readings(), 0, 0, 0}};
+    return storage::PartInfo{"month=x", {}, batch.readings(), 0, 0, 0};
   }
   std::uint64_t next_file_sequence() override { return ++sequence_; }
   bool ledger_contains(const std::string& hash) override {
@@ -76,7 +77,7 @@ class FlakyStore : public actors::IngestStore {
   explicit FlakyStore(actors::IngestStore& inner) : inner_(inner) {}
   std::atomic<bool> failing{false};
   std::atomic<std::uint64_t> failures{0};
-  std::vector<storage::PartInfo> write(const ReadingBatch& batch) override {
+  storage::PartInfo write(const storage::PartitionBatch& batch) override {
     if (failing) {
       ++failures;
       throw std::system_error(ENOSPC, std::generic_category(), "injected: no space left");

@@ -47,7 +47,7 @@ TEST(CompactorTest, FailedStepIsRetriedAndStepsAreCounted) {
   const auto dir = make_temp_dir("meterd-compactor");
   const auto config = compactor_config(dir);
   CompactingStore store;
-  app::SpoolIntake intake(config, store);
+  app::SpoolIntake intake(config);
   actors::Metrics metrics;
   std::atomic<bool> stop{false};
   actors::RunOptions options;
@@ -78,7 +78,7 @@ TEST(CompactorTest, OffUnlessAskedForOrWithZeroInterval) {
     auto config = compactor_config(dir);
     if (asked) config.compact_interval_ms = 0;
     CompactingStore store;
-    app::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config);
     actors::Metrics metrics;
     std::atomic<bool> stop{false};
     actors::RunOptions options;
@@ -103,7 +103,7 @@ TEST(CompactorTest, DrainWaitsForTheStepInProgressOnly) {
   CompactingStore store;
   store.steps = 1000;
   store.step_ms = std::chrono::milliseconds(100);
-  app::SpoolIntake intake(config, store);
+  app::SpoolIntake intake(config);
   actors::Metrics metrics;
   std::atomic<bool> stop{false};
   std::chrono::steady_clock::time_point stopped_at;

@@ -36,7 +36,7 @@ TEST(DiskFullTest, HeldBatchesLandInTheRealStoreWhenSpaceReturns) {
     auto real = actors::open_store(config.data_dir);
     FlakyStore store(*real);
     store.failing = true;
-    app::ListIntake intake(gen.paths, store);
+    app::ListIntake intake(gen.paths);
     actors::Metrics metrics;
     std::thread disk([&] {
       while (metrics.safety.retries.get() < 5)

@@ -65,7 +65,7 @@ std::uint64_t dead_lettered_readings(const Config& config) {
   for (const auto& f : actors::journal::list(config.dead_letter_dir())) {
     auto batch = actors::journal::load(f);
     EXPECT_TRUE(batch) << f;
-    if (batch) held += batch->batch.readings();
+    if (batch) held += batch->readings();
     auto report = f;
     EXPECT_TRUE(std::filesystem::exists(report.replace_extension(".json"))) << f;
   }
@@ -75,7 +75,7 @@ std::uint64_t dead_lettered_readings(const Config& config) {
 TEST_F(Fixture, IngestsEveryReadingOfEveryFile) {
   auto gen = generate_files(dir / "in", 4, 10, 20);
   FakeStore store;
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto result = actors::run_pipeline(small_config(dir), store, intake, metrics);
   EXPECT_TRUE(result.ok);
@@ -91,7 +91,7 @@ TEST_F(Fixture, AFileAlreadyInTheLedgerIsNotReadAgain) {
   auto gen = generate_files(dir / "in", 1, 5, 10);
   FakeStore store;
   for (int run = 0; run < 2; ++run) {
-    ListIntake intake(gen.paths, store);
+    ListIntake intake(gen.paths);
     Metrics metrics;
     actors::run_pipeline(small_config(dir), store, intake, metrics);
     auto outcomes = intake.outcomes();
@@ -106,7 +106,7 @@ TEST_F(Fixture, CreditWindowsAreNeverExceeded) {
   auto gen = generate_files(dir / "in", 3, 10, 20);
   FakeStore store;
   store.delay = std::chrono::milliseconds(5);
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto config = small_config(dir);
   actors::run_pipeline(config, store, intake, metrics);
@@ -125,7 +125,7 @@ TEST_F(Fixture, SlowWriterThrottlesTheReaders) {
   auto gen = generate_files(dir / "in", 2, 20, 30);  // ~57k readings
   FakeStore store;
   store.delay = std::chrono::milliseconds(20);  // ~100k readings/s at 2048 per batch
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto config = small_config(dir);
   // Readings read but not yet written can only sit in: reader pending + windows, the
@@ -177,7 +177,7 @@ TEST_F(Fixture, CrashedReaderIsRestartedAndItsFileCompletes) {
     return inner;
   });
   FakeStore store;
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto result = actors::run_pipeline(small_config(dir), store, intake, metrics);
   EXPECT_TRUE(result.ok);
@@ -196,7 +196,7 @@ TEST_F(Fixture, NonIoStoreErrorIsHeldBySafetyAndTheFileCompletes) {
   auto gen = generate_files(dir / "in", 3, 10, 20);
   FakeStore store;
   store.crash_writes = 1;
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto result = actors::run_pipeline(small_config(dir), store, intake, metrics);
   EXPECT_TRUE(result.ok);
@@ -212,7 +212,7 @@ TEST_F(Fixture, PoisonBatchIsDeadLetteredAndThePipelineCarriesOn) {
   auto gen = generate_files(dir / "in", 1, 5, 10);
   FakeStore store;
   store.crash_writes = 1000000;
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto config = small_config(dir);
   config.max_retries = 2;
@@ -229,7 +229,7 @@ TEST_F(Fixture, FailedWritesAreHeldBySafetyAndLandWhenSpaceReturns) {
   auto gen = generate_files(dir / "in", 3, 10, 20);
   FakeStore store;
   store.failing = true;
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto config = small_config(dir);
   config.max_retries = 1000;  // never give up in this test
@@ -256,7 +256,7 @@ TEST_F(Fixture, BatchesGoToDeadLetterAfterMaxRetries) {
   auto gen = generate_files(dir / "in", 1, 5, 10);
   FakeStore store;
   store.failing = true;
-  ListIntake intake(gen.paths, store);
+  ListIntake intake(gen.paths);
   Metrics metrics;
   auto config = small_config(dir);
   config.max_retries = 2;
@@ -277,7 +277,7 @@ TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
   FakeStore store;
   store.failing = true;
   {
-    app::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config);
     for (const auto& p : gen.paths)
       std::filesystem::rename(p, intake.dir("incoming") / p.filename());
     Metrics metrics;
@@ -302,7 +302,7 @@ TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
   store.failing = false;
   config.retry_initial_ms = 5;
   {
-    app::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config);
     Metrics metrics;
     std::atomic<bool> stop{false};
     actors::RunOptions options;
@@ -326,7 +326,7 @@ TEST_F(Fixture, DrainFlushesEverythingAndLeavesTheRestClaimed) {
   FakeStore store;
   store.delay = std::chrono::milliseconds(10);
   {
-    app::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config);
     for (const auto& p : gen.paths)
       std::filesystem::rename(p, intake.dir("incoming") / p.filename());
     Metrics metrics;
@@ -357,7 +357,7 @@ TEST_F(Fixture, DrainFlushesEverythingAndLeavesTheRestClaimed) {
   EXPECT_EQ(count("done") + count("processing") + count("incoming"), gen.paths.size());
   // The next start picks up where the drain left off, and then everything is there.
   {
-    app::SpoolIntake intake(config, store);
+    app::SpoolIntake intake(config);
     Metrics metrics;
     std::atomic<bool> stop{false};
     actors::RunOptions options;

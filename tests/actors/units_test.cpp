@@ -63,16 +63,18 @@ TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
   EXPECT_TRUE(b1.empty());
   EXPECT_EQ(a.buffered_readings(), 12u);
   EXPECT_EQ(a.partitions(), 2u);
-  auto jan = a.seal(actors::month_of(kJan));
-  EXPECT_EQ(actors::partition_name(jan.month), "month=2024-01");
+  auto sealed_jan = a.seal(storage::month_of(kJan));
+  const auto& jan = *sealed_jan.partition;
+  EXPECT_EQ(storage::partition_name(jan.month), "month=2024-01");
   ASSERT_EQ(jan.batch.runs.size(), 2u);
   EXPECT_EQ(jan.batch.strings[jan.batch.runs[0].nmi], "NMI0");
   EXPECT_EQ(jan.batch.strings[jan.batch.runs[1].nmi], "NMI1");
-  EXPECT_EQ(jan.batch.values[0], kJan / 1000.0);  // values moved with their runs
+  EXPECT_EQ(jan.batch.values[jan.batch.runs[0].first_value], kJan / 1000.0);
   std::set<std::pair<actors::StreamId, std::uint64_t>> shares;
-  for (auto s : jan.shares) shares.insert({s.stream, s.readings});
+  for (auto s : sealed_jan.shares) shares.insert({s.stream, s.readings});
   EXPECT_EQ(shares, (std::set<std::pair<actors::StreamId, std::uint64_t>>{{7, 3}, {8, 3}}));
-  auto feb = a.seal(actors::month_of(kFeb));
+  auto sealed_feb = a.seal(storage::month_of(kFeb));
+  const auto& feb = *sealed_feb.partition;
   ASSERT_EQ(feb.batch.runs.size(), 2u);
   EXPECT_EQ(feb.batch.strings[feb.batch.runs[0].nmi], "NMI1");
   EXPECT_EQ(feb.batch.strings[feb.batch.runs[0].suffix], "B1");
@@ -82,24 +84,26 @@ TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
 
 TEST(BatchAssemblerTest, MonthUsesNemTime) {
   // 2024-01-31T14:00Z is 2024-02-01T00:00 NEM time.
-  EXPECT_EQ(actors::partition_name(actors::month_of(1706709600)), "month=2024-02");
-  EXPECT_EQ(actors::partition_name(actors::month_of(1706709599)), "month=2024-01");
+  EXPECT_EQ(storage::partition_name(storage::month_of(1706709600)), "month=2024-02");
+  EXPECT_EQ(storage::partition_name(storage::month_of(1706709599)), "month=2024-01");
 }
 
 TEST(JournalTest, RoundTripsABatch) {
   auto dir = make_temp_dir("meterd-journal");
   actors::SealedBatch s;
   s.id = 42;
-  s.month = actors::month_of(kJan);
-  s.batch = make_batch({{"NMI1", "E1", kJan}, {"NMI2", "", kJan}});
+  auto partition = std::make_shared<storage::PartitionBatch>();
+  partition->month = storage::month_of(kJan);
+  partition->batch = make_batch({{"NMI1", "E1", kJan}, {"NMI2", "", kJan}});
+  s.partition = partition;
   s.shares = {{3, 4}, {5, 2}};
   auto path = actors::journal::save(dir, s);
   auto back = actors::journal::load(path);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->id, 42u);
-  EXPECT_EQ(back->batch.values, s.batch.values);
-  ASSERT_EQ(back->batch.runs.size(), 2u);
-  EXPECT_EQ(back->batch.strings[back->batch.runs[1].nmi], "NMI2");
+  EXPECT_EQ(back->partition->batch.values, s.partition->batch.values);
+  ASSERT_EQ(back->partition->batch.runs.size(), 2u);
+  EXPECT_EQ(back->partition->batch.strings[back->partition->batch.runs[1].nmi], "NMI2");
   EXPECT_EQ(back->shares.size(), 2u);
   EXPECT_EQ(actors::journal::list(dir).size(), 1u);
   // A torn file is not a journal entry.
