@@ -1,5 +1,7 @@
 #include "actors/journal.hpp"
 
+#include "storage/fs_util.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,55 +33,7 @@ bool get(std::string_view& in, T& v) {
   return true;
 }
 
-[[noreturn]] void fail(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
-void fsync_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail("open dir " + dir.string());
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) fail("fsync dir " + dir.string());
-}
-
 }  // namespace
-
-void write_file_durably(const std::filesystem::path& path, const std::string& bytes) {
-  auto tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("create " + tmp.string());
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      errno = saved;
-      fail("write " + tmp.string());
-    }
-    p += n, left -= static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int saved = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    errno = saved;
-    fail("fsync " + tmp.string());
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(tmp.c_str());
-    errno = saved;
-    fail("rename " + tmp.string());
-  }
-  fsync_dir(path.parent_path());
-}
 
 std::filesystem::path save(const std::filesystem::path& dir, const SealedBatch& batch) {
   std::filesystem::create_directories(dir);
@@ -111,7 +65,7 @@ std::filesystem::path save(const std::filesystem::path& dir, const SealedBatch& 
   std::snprintf(name, sizeof name, "batch-%020lld-%06llu.journal", static_cast<long long>(ns),
                 static_cast<unsigned long long>(counter++ % 1000000));
   auto path = dir / name;
-  write_file_durably(path, out);
+  storage::fs::atomic_replace(path, out);
   return path;
 }
 

@@ -16,7 +16,5 @@ std::filesystem::path save(const std::filesystem::path& dir, const SealedBatch& 
 std::optional<SealedBatch> load(const std::filesystem::path& file);
 // Journal files in `dir`, oldest (lowest name) first.
 std::vector<std::filesystem::path> list(const std::filesystem::path& dir);
-// Durable write of a small file (temp, fsync, rename, fsync dir). Throws std::system_error.
-void write_file_durably(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace meterd::actors::journal

@@ -15,6 +15,7 @@
 #include "actors/journal.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "storage/fs_util.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -88,7 +89,7 @@ void dead_letter(safety_pointer self, Held& held) {
     }
     auto report = target;
     report.replace_extension(".json");
-    journal::write_file_durably(report, dead_letter_report(held));
+    storage::fs::atomic_replace(report, dead_letter_report(held));
     path = target.string();
   } catch (const std::exception& e) {
     log::error("dead_letter_failed", {{"batch", held.batch.id}, {"error", e.what()}});

@@ -1,7 +1,7 @@
 #include "app/list_intake.hpp"
 
-#include "actors/journal.hpp"
 #include "app/ingest_report.hpp"
+#include "storage/fs_util.hpp"
 
 namespace meterd::app {
 
@@ -25,7 +25,7 @@ void ListIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
   if (!report_dir_.empty()) {
     std::filesystem::create_directories(report_dir_);
     auto name = file.path.filename().string() + ".json";
-    actors::journal::write_file_durably(report_dir_ / name, ingest_report_json(file, outcome));
+    storage::fs::atomic_replace(report_dir_ / name, ingest_report_json(file, outcome));
   }
   std::lock_guard lock(mutex_);
   done_.push_back({file, outcome.status, outcome.readings_durable, outcome.report.rejects(),

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "actors/journal.hpp"
 #include "actors/log.hpp"
 #include "app/ingest_report.hpp"
+#include "storage/fs_util.hpp"
 
 namespace meterd::app {
 namespace {
@@ -146,7 +146,7 @@ void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOu
   if (outcome.status == actors::FileStatus::parked) return;  // stays claimed for the next start
   const std::string report = ingest_report_json(file, outcome);
   const std::string report_name = claimed_name(file.file_sequence, file.name) + ".json";
-  actors::journal::write_file_durably(root_ / "reports" / report_name, report);
+  storage::fs::atomic_replace(root_ / "reports" / report_name, report);
   switch (outcome.status) {
     case actors::FileStatus::duplicate:  // already in the store: done, and nothing to record
       if (done_mode_ == "delete")
@@ -165,7 +165,7 @@ void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOu
       fs::rename(file.path, target);
       auto copy = target;
       copy += ".json";
-      actors::journal::write_file_durably(copy, report);
+      storage::fs::atomic_replace(copy, report);
       break;
     }
     default:  // dead_letter, failed: stays in processing/ and is tried again next start

@@ -62,17 +62,26 @@ void make_dirs(const std::filesystem::path& dir) {
 }
 
 void atomic_replace(const std::filesystem::path& path, std::string_view content) {
-  const auto tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  std::string name = ".";  // hidden, and *.tmp: neither recovery nor the spool takes it for data
+  name += path.filename().native();
+  name += ".tmp";
+  const auto tmp = path.parent_path() / name;
   const int fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
   try {
     write_all(fd, content, tmp);
     fsync_fd(fd, tmp);
   } catch (...) {
     ::close(fd);
+    ::unlink(tmp.c_str());  // a full disk must not also be left holding half a file
     throw;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    errno = err;
+    fail("rename", tmp);
+  }
   fsync_dir(path.parent_path());
 }
 

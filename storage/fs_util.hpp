@@ -15,7 +15,9 @@ void fsync_dir(const std::filesystem::path& dir);
 void write_all(int fd, std::string_view bytes, const std::filesystem::path& what);
 // Creates dir (and parents) and fsyncs each newly created directory's parent.
 void make_dirs(const std::filesystem::path& dir);
-// Atomically replaces path with content: temp file, fsync, rename, fsync dir.
+// The durable, atomic file write every layer uses: `content` goes to a hidden temporary beside
+// `path`, is fsynced, renamed over `path`, and the directory is fsynced. Readers see the old file
+// or the whole new one; after a crash, at most a temporary is left (recovery removes those).
 void atomic_replace(const std::filesystem::path& path, std::string_view content);
 std::string read_all(const std::filesystem::path& path);  // "" if missing
 
