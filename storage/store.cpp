@@ -16,9 +16,7 @@
 #include <set>
 #include <stdexcept>
 #include <system_error>
-#include <tuple>
 
-#include "protocol/nem_time.hpp"
 #include "storage/checksum.hpp"
 #include "storage/fs_util.hpp"
 #include "storage/ledger.hpp"
@@ -276,17 +274,25 @@ struct Store::Impl {
     for (auto& s : staged) std::filesystem::remove(s.renamed ? s.final_path : s.tmp, ec);
   }
 
-  std::vector<PartInfo> write(const ReadingBatch& batch) {
+  void check_writable() const {
     if (opt.read_only) throw std::logic_error("Store opened read-only");
-    if (batch.empty()) return {};
-    const std::vector<PartitionRuns> sorted = sort_into_partitions(batch);
+  }
+
+  // Runs of one partition in row order, indexing into the values and strings of a batch.
+  struct SortedPartition {
+    MonthKey month;
+    std::span<const ReadingRun> runs;
+    bool may_have_duplicates;
+  };
+
+  std::vector<PartInfo> write_sorted(const StringTable& strings, const double* values,
+                                     std::span<const SortedPartition> partitions) {
     std::vector<Staged> staged;
     const std::int64_t ingest = now_micros();
     try {
-      for (const PartitionRuns& p : sorted) {
-        staged.push_back(stage_part(p.partition, [&](PartWriter& w) {
-          w.add(batch.strings, p.runs, batch.values.data(),
-                std::span<const std::int64_t>(&ingest, 1));
+      for (const SortedPartition& p : partitions) {
+        staged.push_back(stage_part(partition_name(p.month), [&](PartWriter& w) {
+          w.add(strings, p.runs, values, std::span<const std::int64_t>(&ingest, 1));
         }));
         staged.back().part.may_have_duplicates = p.may_have_duplicates;
       }
@@ -298,6 +304,25 @@ struct Store::Impl {
     std::vector<PartInfo> out;
     for (const auto& s : staged) out.push_back(to_info(readings, s.part));
     return out;
+  }
+
+  PartInfo write(const PartitionBatch& partition) {
+    check_writable();
+    const RowOrderCheck found = check_row_order(partition);
+    if (found.rows == 0) return PartInfo{partition_name(partition.month), {}, 0, 0, 0, 0};
+    const SortedPartition sorted{partition.month, partition.batch.runs,
+                                 partition.may_have_duplicates || found.shared_key};
+    return write_sorted(partition.batch.strings, partition.batch.values.data(), {&sorted, 1})
+        .front();
+  }
+
+  std::vector<PartInfo> write(const ReadingBatch& batch) {
+    check_writable();
+    if (batch.empty()) return {};
+    const std::vector<MonthRuns> months = sort_into_partitions(batch);
+    std::vector<SortedPartition> sorted;
+    for (const MonthRuns& m : months) sorted.push_back({m.month, m.runs, m.may_have_duplicates});
+    return write_sorted(batch.strings, batch.values.data(), sorted);
   }
 
   // --- reading ---------------------------------------------------------------------------
@@ -437,7 +462,7 @@ struct Store::Impl {
   }
 
   std::optional<CompactionStep> compact_step(std::size_t min_parts) {
-    if (opt.read_only) throw std::logic_error("Store opened read-only");
+    check_writable();
     remove_expired_superseded();
     min_parts = std::max<std::size_t>(min_parts, 2);
     std::map<std::string, std::size_t> counts;
@@ -458,7 +483,7 @@ struct Store::Impl {
   }
 
   std::uint64_t compact() {
-    if (opt.read_only) throw std::logic_error("Store opened read-only");
+    check_writable();
     std::set<std::string> partitions;
     for (const auto& [key, p] : manifest->parts()) partitions.insert(p.partition);
     std::uint64_t compacted = 0;
@@ -486,6 +511,9 @@ Store::~Store() = default;
 
 const RecoveryReport& Store::recovery() const {
   return impl_->report;
+}
+PartInfo Store::write(const PartitionBatch& partition) {
+  return impl_->write(partition);
 }
 std::vector<PartInfo> Store::write(const ReadingBatch& batch) {
   return impl_->write(batch);
