@@ -16,7 +16,7 @@ void check_refers_inside(const ReadingRun& run, const ReadingBatch& batch) {
   if (std::uint64_t{run.first_value} + run.count > batch.values.size() || run.nmi >= strings ||
       run.suffix >= strings || run.register_id >= strings || run.meter_serial >= strings ||
       run.uom >= strings || run.reason_description >= strings)
-    throw std::invalid_argument("Store::write: run refers outside its batch");
+    throw std::invalid_argument("run refers outside its batch");
 }
 
 epoch_seconds last_start(const ReadingRun& run) {
@@ -130,7 +130,7 @@ std::tuple<epoch_seconds, epoch_seconds, std::uint64_t> version(const ReadingRun
 }
 
 [[noreturn]] void throw_out_of_order(std::size_t run) {
-  throw std::invalid_argument("Store::write: run " + std::to_string(run) +
+  throw std::invalid_argument("run " + std::to_string(run) +
                               " breaks the row order of its partition");
 }
 
@@ -142,7 +142,7 @@ PartitionBatch sort_partition(MonthKey month, ReadingBatch&& batch) {
     if (run.count == 0) continue;
     check_refers_inside(run, batch);
     if (run.first_start < begin || last_start(run) >= end)
-      throw std::invalid_argument("sort_partition: run outside " + partition_name(month));
+      throw std::invalid_argument("run outside " + partition_name(month));
   }
   PartitionBatch out;
   out.month = month;
@@ -164,7 +164,7 @@ RowOrderCheck check_row_order(const PartitionBatch& partition) {
     if (run.count == 0) continue;
     check_refers_inside(run, batch);
     if (run.first_start < begin || last_start(run) >= end)
-      throw std::invalid_argument("Store::write: run " + std::to_string(i) + " outside " +
+      throw std::invalid_argument("run " + std::to_string(i) + " outside " +
                                   partition_name(partition.month));
     found.rows += run.count;
     if (run.interval_minutes == 0 && run.count > 1) found.shared_key = true;  // one start
