@@ -83,7 +83,6 @@ std::optional<SealedBatch> load(const std::filesystem::path& file) {
   v.remove_suffix(8);
   SealedBatch batch;
   auto partition = std::make_shared<storage::PartitionBatch>();
-  partition->may_have_duplicates = true;  // PLACEHOLDER: not stored by this format
   std::uint32_t nstrings = 0;
   if (!get(v, batch.id) || !get(v, partition->month) || !get(v, batch.attempts) ||
       !get(v, nstrings))

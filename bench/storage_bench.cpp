@@ -4,6 +4,11 @@
 //   BM_StoreWrite     Store::write: sort + part + fsync + rename + manifest, per batch
 //   BM_MergeOnePart   merge-on-read of one part (decode + newest-version merge)
 //   BM_MergeResend    merge of a part with a re-sent, newer 10% of it (k = 2, duplicates dropped)
+//   BM_SealOneSort    a sealed 1 M-reading month partition: sort_partition +
+//                     Store::write(PartitionBatch), the one sort per batch
+//   BM_SortOnce       sort_partition alone, without the write
+//   (the former two-sort path, measured side by side before it was removed: docs/benchmarks.md)
+//   (arg 0: runs as daily files arrive, day by day; arg 1: runs already in order)
 //
 // Data: NMIs x {E1, B1} x 31 days x 48 intervals, values with 3 decimals following a daily
 // load shape (E1) and a solar export shape that is 0 at night (B1), like real meter data.
@@ -18,6 +23,7 @@
 #include "storage/merge.hpp"
 #include "storage/part_reader.hpp"
 #include "storage/part_writer.hpp"
+#include "storage/partition_sort.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -180,6 +186,66 @@ void BM_MergeResend(benchmark::State& state) {
 }
 BENCHMARK(BM_MergeOnePart)->Arg(3400)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MergeResend)->Arg(3400)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A month partition of ~1 M readings as the batcher seals it. Daily files (arg 0): runs and
+// values in arrival order, day by day, each day a file of its own; otherwise (arg 1) in row
+// order already.
+ReadingBatch make_sealed_partition(bool daily_files) {
+  ReadingBatch sorted = make_sorted_batch(336);  // 336 x 2 x 31 x 48 = 999,936 readings
+  if (!daily_files) return sorted;
+  ReadingBatch arrived;
+  arrived.strings = sorted.strings;
+  arrived.values.reserve(sorted.values.size());
+  for (int day = 0; day < 31; ++day) {
+    std::uint32_t line = 2;
+    for (ReadingRun run : sorted.runs) {
+      if (run.first_start != kMarch2005 + static_cast<epoch_seconds>(day) * 86400) continue;
+      const auto from = sorted.values.begin() + run.first_value;
+      run.first_value = static_cast<std::uint32_t>(arrived.values.size());
+      arrived.values.insert(arrived.values.end(), from, from + run.count);
+      run.line = line++;
+      run.file_sequence = static_cast<std::uint64_t>(day) + 1;
+      arrived.runs.push_back(run);
+    }
+  }
+  return arrived;
+}
+
+constexpr MonthKey kMarch = 2005 * 12 + 2;
+
+// Times `seal_and_write` on a fresh copy of the sealed partition per iteration.
+template <class Fn>
+void seal_bench(benchmark::State& state, const std::string& name, Fn&& seal_and_write) {
+  const ReadingBatch sealed = make_sealed_partition(state.range(0) == 0);
+  const auto dir = bench_dir() / name;
+  std::filesystem::remove_all(dir);
+  {
+    Store store(dir);
+    for (auto _ : state) {
+      state.PauseTiming();
+      ReadingBatch copy = sealed;
+      state.ResumeTiming();
+      seal_and_write(store, std::move(copy));
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * sealed.readings()));
+  std::filesystem::remove_all(dir);
+}
+
+void BM_SealOneSort(benchmark::State& state) {
+  seal_bench(state, "seal-one-sort", [](Store& store, ReadingBatch&& batch) {
+    const PartInfo part = store.write(sort_partition(kMarch, std::move(batch)));
+    benchmark::DoNotOptimize(part.rows);
+  });
+}
+void BM_SortOnce(benchmark::State& state) {
+  seal_bench(state, "sort-once", [](Store&, ReadingBatch&& batch) {
+    const PartitionBatch sorted = sort_partition(kMarch, std::move(batch));
+    benchmark::DoNotOptimize(sorted.batch.runs.data());
+  });
+}
+BENCHMARK(BM_SealOneSort)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SortOnce)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

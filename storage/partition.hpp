@@ -1,17 +1,19 @@
-// PLACEHOLDER until the storage branch lands (w-storage): the month partition key.
+// The partition key of the readings: the NEM-time (UTC+10) month of interval_start. NEM days
+// never straddle it, so a run (one day of one stream) always lands in exactly one partition.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "protocol/reading_batch.hpp"
-#include "storage/partition_sort.hpp"
 
 namespace meterd::storage {
 
+// Months since year 0 of the NEM-time date: year * 12 + month - 1.
 using MonthKey = std::int32_t;
-inline MonthKey month_of(epoch_seconds t) {
-  return nem_month(t);
-}
+
+MonthKey month_of(epoch_seconds t);
+epoch_seconds month_start(MonthKey month);   // first second (UTC epoch) of the NEM month
+std::string partition_name(MonthKey month);  // "month=2005-03"
 
 }  // namespace meterd::storage

@@ -1,160 +1,221 @@
 #include "storage/partition_sort.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <set>
+#include <map>
 #include <stdexcept>
+#include <string>
 #include <tuple>
-
-#include "protocol/nem_time.hpp"
 
 namespace meterd::storage {
 namespace {
 
-// A slice of a batch run that falls in one partition.
-struct Piece {
-  int month;
-  ReadingRun run;  // first_value/first_start/count already narrowed to the slice
-  epoch_seconds last_start() const { return run.interval_start(run.count - 1); }
+// A malformed batch (a hand-edited journal, a bad tool) must not become out-of-bounds reads or
+// a corrupt part.
+void check_refers_inside(const ReadingRun& run, const ReadingBatch& batch) {
+  const auto strings = batch.strings.size();
+  if (std::uint64_t{run.first_value} + run.count > batch.values.size() || run.nmi >= strings ||
+      run.suffix >= strings || run.register_id >= strings || run.meter_serial >= strings ||
+      run.uom >= strings || run.reason_description >= strings)
+    throw std::invalid_argument("run refers outside its batch");
+}
+
+epoch_seconds last_start(const ReadingRun& run) {
+  return run.interval_start(run.count - 1);
+}
+
+// Ranks of the strings used as nmi or suffix, in string order (equal strings share a rank),
+// so that sorting compares integers instead of strings.
+std::vector<std::uint32_t> stream_string_ranks(const StringTable& strings,
+                                               const std::vector<ReadingRun>& runs) {
+  constexpr std::uint32_t kUsed = 1;
+  std::vector<std::uint32_t> rank(strings.size(), 0);
+  for (const ReadingRun& run : runs) rank[run.nmi] = rank[run.suffix] = kUsed;
+  std::vector<std::uint32_t> used;
+  for (std::uint32_t id = 0; id < rank.size(); ++id)
+    if (rank[id] == kUsed) used.push_back(id);
+  std::sort(used.begin(), used.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return strings[a] < strings[b]; });
+  std::uint32_t next = 0;
+  for (std::size_t i = 0; i < used.size(); ++i) {
+    if (i > 0 && strings[used[i]] != strings[used[i - 1]]) ++next;
+    rank[used[i]] = next;
+  }
+  return rank;
+}
+
+// A run's place in row order. `position` (its index in the input) makes the order total, so
+// that an unstable sort gives what a stable one would.
+struct RunKey {
+  std::uint32_t nmi, suffix;  // string ranks
+  epoch_seconds first_start, update_datetime, file_created;
+  std::uint64_t file_sequence;
+  std::uint32_t line, position;
+
+  bool same_stream(const RunKey& o) const { return nmi == o.nmi && suffix == o.suffix; }
+  auto tied() const {
+    return std::tie(nmi, suffix, first_start, update_datetime, file_created, file_sequence, line,
+                    position);
+  }
+  friend bool operator<(const RunKey& a, const RunKey& b) { return a.tied() < b.tied(); }
 };
 
-// Runs of one (partition, nmi, suffix) normally follow each other without overlap, so the
-// run order is the row order. Where they overlap (two versions of a day in one batch, or
-// mixed interval lengths), split that group into single readings and sort those.
-// Returns the months where runs overlapped (their parts may hold several versions of a key).
-std::set<int> explode_overlaps(std::vector<Piece>& pieces, const StringTable& st) {
-  std::set<int> months;
-  bool any = false;
-  for (std::size_t i = 1; i < pieces.size() && !any; ++i) {
-    const Piece& a = pieces[i - 1];
-    const Piece& b = pieces[i];
-    any = a.month == b.month && a.run.nmi == b.run.nmi && a.run.suffix == b.run.suffix &&
-          b.run.first_start <= a.last_start();
+bool reading_before(const ReadingRun& a, const ReadingRun& b) {
+  return std::tie(a.first_start, a.update_datetime, a.file_created, a.file_sequence) <
+         std::tie(b.first_start, b.update_datetime, b.file_created, b.file_sequence);
+}
+
+// Appends the readings of runs [first, last) of one stream as single-reading runs in row order.
+// Stable on (interval start, version) only: ties keep the order of their runs in `keys`.
+void append_split(const std::vector<ReadingRun>& runs, const RunKey* first, const RunKey* last,
+                  std::vector<ReadingRun>& out) {
+  const auto begin = static_cast<std::ptrdiff_t>(out.size());
+  for (const RunKey* key = first; key != last; ++key) {
+    const ReadingRun& run = runs[key->position];
+    for (std::uint32_t k = 0; k < run.count; ++k) {
+      ReadingRun one = run;
+      one.first_value = run.first_value + k;
+      one.first_start = run.interval_start(k);
+      one.count = 1;
+      out.push_back(one);
+    }
   }
-  if (!any) return months;
-  std::vector<Piece> out;
-  out.reserve(pieces.size());
-  for (std::size_t i = 0; i < pieces.size();) {
+  std::stable_sort(out.begin() + begin, out.end(), reading_before);
+}
+
+// Puts runs (all of one month, none empty, all referring inside their batch) into row order.
+// Returns whether runs of one stream overlapped (and were split into single readings).
+bool sort_runs(const StringTable& strings, std::vector<ReadingRun>& runs) {
+  const std::vector<std::uint32_t> rank = stream_string_ranks(strings, runs);
+  std::vector<RunKey> keys;
+  keys.reserve(runs.size());
+  for (std::uint32_t i = 0; i < runs.size(); ++i) {
+    const ReadingRun& r = runs[i];
+    keys.push_back({rank[r.nmi], rank[r.suffix], r.first_start, r.update_datetime, r.file_created,
+                    r.file_sequence, r.line, i});
+  }
+  const bool was_sorted = std::is_sorted(keys.begin(), keys.end());
+  if (!was_sorted) std::sort(keys.begin(), keys.end());
+
+  bool any_overlap = false;
+  for (std::size_t i = 1; i < keys.size() && !any_overlap; ++i)
+    any_overlap = keys[i].same_stream(keys[i - 1]) &&
+                  keys[i].first_start <= last_start(runs[keys[i - 1].position]);
+  if (!any_overlap && was_sorted) return false;
+
+  std::vector<ReadingRun> sorted;
+  sorted.reserve(runs.size());
+  for (std::size_t i = 0; i < keys.size();) {
+    // One stream: a later run overlaps if it starts before an earlier one ends.
     std::size_t j = i + 1;
     bool overlap = false;
-    epoch_seconds last = pieces[i].last_start();
-    while (j < pieces.size() && pieces[j].month == pieces[i].month &&
-           st[pieces[j].run.nmi] == st[pieces[i].run.nmi] &&
-           st[pieces[j].run.suffix] == st[pieces[i].run.suffix]) {
-      if (pieces[j].run.first_start <= last) overlap = true;
-      last = std::max(last, pieces[j].last_start());
-      ++j;
+    epoch_seconds end = last_start(runs[keys[i].position]);
+    for (; j < keys.size() && keys[j].same_stream(keys[i]); ++j) {
+      const ReadingRun& run = runs[keys[j].position];
+      overlap = overlap || run.first_start <= end;
+      end = std::max(end, last_start(run));
     }
-    if (overlap) months.insert(pieces[i].month);
-    if (!overlap) {
-      out.insert(out.end(), pieces.begin() + static_cast<std::ptrdiff_t>(i),
-                 pieces.begin() + static_cast<std::ptrdiff_t>(j));
+    if (overlap) {
+      append_split(runs, keys.data() + i, keys.data() + j, sorted);
     } else {
-      const std::size_t first = out.size();
-      for (std::size_t p = i; p < j; ++p)
-        for (std::uint32_t k = 0; k < pieces[p].run.count; ++k) {
-          Piece one = pieces[p];
-          one.run.first_value += k;
-          one.run.first_start = pieces[p].run.interval_start(k);
-          one.run.count = 1;
-          out.push_back(one);
-        }
-      std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                       [](const Piece& a, const Piece& b) {
-                         return std::tie(a.run.first_start, a.run.update_datetime,
-                                         a.run.file_created, a.run.file_sequence) <
-                                std::tie(b.run.first_start, b.run.update_datetime,
-                                         b.run.file_created, b.run.file_sequence);
-                       });
+      for (std::size_t k = i; k < j; ++k) sorted.push_back(runs[keys[k].position]);
     }
     i = j;
   }
-  pieces.swap(out);
-  return months;
+  runs.swap(sorted);
+  return any_overlap;
+}
+
+std::tuple<epoch_seconds, epoch_seconds, std::uint64_t> version(const ReadingRun& run) {
+  return {run.update_datetime, run.file_created, run.file_sequence};
+}
+
+[[noreturn]] void throw_out_of_order(std::size_t run) {
+  throw std::invalid_argument("run " + std::to_string(run) +
+                              " breaks the row order of its partition");
 }
 
 }  // namespace
 
-int nem_month(epoch_seconds t) {
-  using namespace std::chrono;
-  const auto local = t + kNemOffsetSeconds;
-  const auto days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
-  const year_month_day ymd{sys_days{std::chrono::days{days}}};
-  return static_cast<int>(ymd.year()) * 12 + static_cast<int>(static_cast<unsigned>(ymd.month())) -
-         1;
-}
-
-// First second (UTC epoch) of NEM month m.
-epoch_seconds month_start(int m) {
-  return days_from_civil(m / 12, static_cast<unsigned>(m % 12 + 1), 1) * 86400 - kNemOffsetSeconds;
-}
-
-std::string partition_name(int m) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "month=%04d-%02d", m / 12, m % 12 + 1);
-  return buf;
-}
-
-std::vector<PartitionRuns> sort_into_partitions(const ReadingBatch& batch) {
-  // Cut runs into per-partition pieces (a run never crosses a NEM day, but be safe).
-  std::vector<Piece> pieces;
-  pieces.reserve(batch.runs.size());
-  const auto nstrings = batch.strings.size();
+PartitionBatch sort_partition(MonthKey month, ReadingBatch&& batch) {
+  const epoch_seconds begin = month_start(month), end = month_start(month + 1);
   for (const ReadingRun& run : batch.runs) {
     if (run.count == 0) continue;
-    // A malformed batch must not become out-of-bounds reads (or a corrupt part).
-    if (std::uint64_t{run.first_value} + run.count > batch.values.size() || run.nmi >= nstrings ||
-        run.suffix >= nstrings || run.register_id >= nstrings || run.meter_serial >= nstrings ||
-        run.uom >= nstrings || run.reason_description >= nstrings)
-      throw std::invalid_argument("Store::write: run refers outside its batch");
-    std::uint32_t k = 0;
-    while (k < run.count) {
-      const int m = nem_month(run.interval_start(k));
-      std::uint32_t end = run.count;
-      if (nem_month(run.interval_start(run.count - 1)) != m) {
-        const epoch_seconds next = month_start(m + 1);
-        end = k;
-        while (end < run.count && run.interval_start(end) < next) ++end;
-      }
-      Piece p{m, run};
-      p.run.first_value = run.first_value + k;
-      p.run.first_start = run.interval_start(k);
-      p.run.count = end - k;
-      pieces.push_back(p);
-      k = end;
-    }
+    check_refers_inside(run, batch);
+    if (run.first_start < begin || last_start(run) >= end)
+      throw std::invalid_argument("run outside " + partition_name(month));
   }
-  const StringTable& st = batch.strings;
-  auto key = [&](const Piece& p) {
-    return std::make_tuple(p.month, st[p.run.nmi], st[p.run.suffix], p.run.first_start,
-                           p.run.update_datetime, p.run.file_created, p.run.file_sequence);
-  };
-  std::stable_sort(pieces.begin(), pieces.end(),
-                   [&](const Piece& a, const Piece& b) { return key(a) < key(b); });
-  const std::set<int> overlapping = explode_overlaps(pieces, st);
-
-  std::vector<PartitionRuns> out;
-  for (std::size_t i = 0; i < pieces.size();) {
-    PartitionRuns p{partition_name(pieces[i].month), {}, overlapping.count(pieces[i].month) > 0};
-    std::size_t j = i;
-    while (j < pieces.size() && pieces[j].month == pieces[i].month)
-      p.runs.push_back(pieces[j++].run);
-    out.push_back(std::move(p));
-    i = j;
-  }
+  PartitionBatch out;
+  out.month = month;
+  out.batch = std::move(batch);
+  std::erase_if(out.batch.runs, [](const ReadingRun& run) { return run.count == 0; });
+  out.may_have_duplicates = sort_runs(out.batch.strings, out.batch.runs);
   return out;
 }
 
-PartitionBatch sort_partition(std::int32_t month, ReadingBatch&& batch) {
-  PartitionBatch out;
-  out.month = month;
-  auto sorted = sort_into_partitions(batch);
-  out.batch = std::move(batch);
-  out.batch.runs.clear();
-  for (auto& p : sorted) {
-    out.may_have_duplicates = out.may_have_duplicates || p.may_have_duplicates;
-    out.batch.runs.insert(out.batch.runs.end(), p.runs.begin(), p.runs.end());
+RowOrderCheck check_row_order(const PartitionBatch& partition) {
+  const ReadingBatch& batch = partition.batch;
+  const StringTable& strings = batch.strings;
+  const epoch_seconds begin = month_start(partition.month);
+  const epoch_seconds end = month_start(partition.month + 1);
+  RowOrderCheck found;
+  const ReadingRun* prev = nullptr;
+  for (std::size_t i = 0; i < batch.runs.size(); ++i) {
+    const ReadingRun& run = batch.runs[i];
+    if (run.count == 0) continue;
+    check_refers_inside(run, batch);
+    if (run.first_start < begin || last_start(run) >= end)
+      throw std::invalid_argument("run " + std::to_string(i) + " outside " +
+                                  partition_name(partition.month));
+    found.rows += run.count;
+    if (run.interval_minutes == 0 && run.count > 1) found.shared_key = true;  // one start
+    if (prev) {
+      // Equal ids are equal strings; different ids may still be (a batch not interned).
+      int order = 0;
+      if (prev->nmi != run.nmi) order = strings[prev->nmi].compare(strings[run.nmi]);
+      if (order == 0 && prev->suffix != run.suffix)
+        order = strings[prev->suffix].compare(strings[run.suffix]);
+      if (order > 0) throw_out_of_order(i);
+      if (order == 0) {
+        const epoch_seconds prev_last = last_start(*prev);
+        if (run.first_start < prev_last) throw_out_of_order(i);
+        if (run.first_start == prev_last) {
+          if (version(run) < version(*prev)) throw_out_of_order(i);
+          found.shared_key = true;
+        }
+      }
+    }
+    prev = &run;
+  }
+  return found;
+}
+
+std::vector<MonthRuns> sort_into_partitions(const ReadingBatch& batch) {
+  std::map<MonthKey, std::vector<ReadingRun>> months;
+  for (const ReadingRun& run : batch.runs) {
+    if (run.count == 0) continue;
+    check_refers_inside(run, batch);
+    // A run is one NEM day and never crosses a month, but a batch from a tool might.
+    for (std::uint32_t k = 0; k < run.count;) {
+      const MonthKey month = month_of(run.interval_start(k));
+      std::uint32_t end = run.count;
+      if (month_of(last_start(run)) != month) {
+        const epoch_seconds next = month_start(month + 1);
+        end = k;
+        while (end < run.count && run.interval_start(end) < next) ++end;
+      }
+      ReadingRun piece = run;
+      piece.first_value = run.first_value + k;
+      piece.first_start = run.interval_start(k);
+      piece.count = end - k;
+      months[month].push_back(piece);
+      k = end;
+    }
+  }
+  std::vector<MonthRuns> out;
+  out.reserve(months.size());
+  for (auto& [month, runs] : months) {
+    const bool duplicates = sort_runs(batch.strings, runs);
+    out.push_back({month, std::move(runs), duplicates});
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "protocol/reading_batch.hpp"
+#include "storage/partition_sort.hpp"
 
 namespace meterd::storage {
 
@@ -69,8 +70,6 @@ struct StoreOptions {
   std::chrono::seconds superseded_grace{300};
 };
 
-struct PartitionBatch;  // PLACEHOLDER until the storage branch lands
-
 class Store {
  public:
   // Opens (creating if needed) a data directory and runs crash recovery.
@@ -82,12 +81,16 @@ class Store {
 
   const RecoveryReport& recovery() const;
 
-  // Durably writes the readings of `batch` (runs in any order) as one immutable part per
-  // partition they touch: sort, temp file, fsync, rename, fsync dir, manifest record.
+  // Durably writes the readings of `partition` (sort_partition's output) as one immutable
+  // part: temp file, fsync, rename, fsync dir, manifest record. Does not sort: throws
+  // std::invalid_argument if the runs are not in row order or leave the partition's month.
   // Throws std::system_error on I/O failure (ENOSPC, EIO, EACCES): nothing is then visible.
+  // A partition without readings writes nothing (a PartInfo with rows == 0 and no path).
+  PartInfo write(const PartitionBatch& partition);
+
+  // The same for a batch with runs in any order and any months: one part per partition they
+  // touch, all recorded at once (all or nothing).
   std::vector<PartInfo> write(const ReadingBatch& batch);
-  // PLACEHOLDER until the storage branch lands (w-storage).
-  PartInfo write(const PartitionBatch& batch);
 
   // File ledger: content hash (hex sha256) -> already ingested?
   std::uint64_t next_file_sequence();  // durable, strictly increasing
