@@ -14,6 +14,7 @@
 #include "actors/journal.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "protocol/reading_format.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -65,10 +66,10 @@ void journal_if_needed(safety_pointer self, Held& held) {
 
 std::string dead_letter_report(const Held& held) {
   std::string out = "{\"batch\":" + std::to_string(held.batch.id) + ",\"partition\":";
-  log::append_json_string(out, partition_name(held.batch.month));
+  append_json_string(out, partition_name(held.batch.month));
   out += ",\"readings\":" + std::to_string(held.batch.batch.readings()) +
          ",\"attempts\":" + std::to_string(held.batch.attempts) + ",\"last_error\":";
-  log::append_json_string(out, held.last_error);
+  append_json_string(out, held.last_error);
   out += ",\"requeue\":\"move the .journal file into the journal directory and restart\"}\n";
   return out;
 }
