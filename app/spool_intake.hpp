@@ -20,6 +20,7 @@
 #include "actors/config.hpp"
 #include "actors/ingest_store.hpp"
 #include "actors/intake.hpp"
+#include "app/dir_watch.hpp"
 
 namespace meterd::app {
 
@@ -42,7 +43,7 @@ class SpoolIntake final : public actors::Intake {
   std::string done_mode_;
   std::chrono::milliseconds rescan_interval_, settle_;
   actors::IngestStore& store_;
-  int inotify_fd_ = -1;
+  std::optional<DirWatch> incoming_watch_;  // none: inotify unavailable, rescans only
   std::chrono::steady_clock::time_point last_scan_{};
   std::deque<actors::ClaimedFile> recovered_;  // from processing/, ingested first
   std::set<std::string> waiting_;              // names in incoming/, in name order
