@@ -7,6 +7,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "protocol/reading_format.hpp"
+
 namespace meterd::actors::log {
 namespace {
 
@@ -50,38 +52,6 @@ void set_level(std::string_view n) {
             : n == "warn"  ? Level::warn
             : n == "error" ? Level::error
                            : Level::info);
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
 }
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields,

@@ -47,7 +47,4 @@ inline void debug(std::string_view event, std::initializer_list<Field> fields = 
   write(Level::debug, event, fields);
 }
 
-// JSON string escaping, shared with the report writer.
-void append_json_string(std::string& out, std::string_view text);
-
 }  // namespace meterd::actors::log

@@ -15,6 +15,7 @@
 #include "actors/journal.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "protocol/reading_format.hpp"
 #include "storage/fs_util.hpp"
 
 namespace meterd::actors {
@@ -67,10 +68,10 @@ void journal_if_needed(safety_pointer self, Held& held) {
 
 std::string dead_letter_report(const Held& held) {
   std::string out = "{\"batch\":" + std::to_string(held.batch.id) + ",\"partition\":";
-  log::append_json_string(out, storage::partition_name(held.batch.partition->month));
+  append_json_string(out, storage::partition_name(held.batch.partition->month));
   out += ",\"readings\":" + std::to_string(held.batch.readings()) +
          ",\"attempts\":" + std::to_string(held.batch.attempts) + ",\"last_error\":";
-  log::append_json_string(out, held.last_error);
+  append_json_string(out, held.last_error);
   out += ",\"requeue\":\"move the .journal file into the journal directory and restart\"}\n";
   return out;
 }

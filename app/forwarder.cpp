@@ -1,16 +1,11 @@
 #include "app/forwarder.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -18,9 +13,11 @@
 #include <optional>
 #include <thread>
 #include <tuple>
-#include <unordered_set>
 
+#include "app/dir_watch.hpp"
+#include "app/forwarder_state.hpp"
 #include "app/http_client.hpp"
+#include "app/reading_format_sniffer.hpp"
 #include "protocol/sha256.hpp"
 
 namespace meterd::app {
@@ -48,41 +45,6 @@ std::string sha256(std::string_view bytes) {
   h.update(bytes);
   return h.hex_digest();
 }
-
-// Acknowledged request hashes, loaded at start and appended durably after each 200.
-class StateFile {
- public:
-  explicit StateFile(const fs::path& path) {
-    {
-      std::ifstream in(path);
-      for (std::string line; std::getline(in, line);)
-        if (line.size() >= 64) done_.insert(line.substr(0, 64));  // a torn last line is ignored
-    }
-    if (path.has_parent_path()) fs::create_directories(path.parent_path());
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error("cannot open state file " + path.string());
-  }
-  ~StateFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool contains(const std::string& hash) {
-    std::lock_guard lock(mutex_);
-    return done_.count(hash) > 0;
-  }
-  void record(const std::string& hash, const std::string& name) {
-    std::lock_guard lock(mutex_);
-    std::string line = hash + " " + name + "\n";
-    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
-        ::fdatasync(fd_) != 0)
-      throw std::runtime_error("cannot append to the state file");
-    done_.insert(hash);
-  }
-
- private:
-  std::mutex mutex_;
-  std::unordered_set<std::string> done_;
-  int fd_ = -1;
-};
 
 // Bounded hand-over from the file reader to the senders: at most `capacity` bodies wait.
 class Queue {
@@ -119,50 +81,6 @@ class Queue {
   std::deque<Item> items_;
   std::size_t capacity_;
   bool closed_ = false;
-};
-
-// The directories of --watch, through inotify. A file is announced when its writer closes it
-// (IN_CLOSE_WRITE) or when it is renamed in (IN_MOVED_TO), never half-written.
-class DirWatch {
- public:
-  explicit DirWatch(const std::vector<fs::path>& dirs)
-      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
-    if (fd_ < 0) throw std::runtime_error(std::string("inotify_init1: ") + std::strerror(errno));
-    for (const auto& d : dirs) {
-      const int wd = ::inotify_add_watch(fd_, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
-      if (wd < 0) {
-        const int err = errno;
-        ::close(fd_);
-        throw std::runtime_error("cannot watch " + d.string() + ": " + std::strerror(err));
-      }
-      dirs_[wd] = d;
-    }
-  }
-  ~DirWatch() { ::close(fd_); }
-  DirWatch(const DirWatch&) = delete;
-  DirWatch& operator=(const DirWatch&) = delete;
-
-  // The files announced within `timeout` (none if nothing happened); sets `overflowed` when the
-  // kernel's queue overflowed and announcements were lost.
-  std::vector<fs::path> wait(std::chrono::milliseconds timeout, bool& overflowed) {
-    std::vector<fs::path> files;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return files;
-    alignas(inotify_event) char buf[64 * 1024];
-    const ssize_t n = ::read(fd_, buf, sizeof buf);
-    for (ssize_t at = 0; at < n;) {
-      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
-      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
-      if (e->mask & IN_Q_OVERFLOW) overflowed = true;
-      if (e->len == 0 || (e->mask & IN_ISDIR)) continue;
-      if (auto d = dirs_.find(e->wd); d != dirs_.end()) files.push_back(d->second / e->name);
-    }
-    return files;
-  }
-
- private:
-  int fd_;
-  std::map<int, fs::path> dirs_;
 };
 
 std::uint64_t readings_in(const std::string& body) {
@@ -298,12 +216,17 @@ class Forwarder {
       std::lock_guard lock(mutex_);
       ++result_.files;
     }
-    std::string head(4096, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    auto first = head.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
-    const bool ndjson = first != std::string::npos && head[first] == '{';
-    if (!ndjson) {  // a whole file per request
+    // The format as the central's pipeline tells it, read on for as long as only a BOM or
+    // whitespace has come: leading blank lines, however many, do not hide NDJSON.
+    std::string head;
+    ReadingFormatSniffer sniffer;
+    for (char buf[4096]; sniffer.format() == ReadingFormat::undecided && in;) {
+      in.read(buf, sizeof buf);
+      const std::string_view got(buf, static_cast<std::size_t>(in.gcount()));
+      head.append(got);
+      sniffer.feed(got);
+    }
+    if (sniffer.format() != ReadingFormat::ndjson) {  // a whole file per request
       std::string body = head;
       body.append(std::istreambuf_iterator<char>(in), {});
       return enqueue({path.string(), "/v1/files", std::move(body), {}});
@@ -389,7 +312,7 @@ class Forwarder {
 
   const ForwardOptions& o_;
   const std::atomic<bool>& stop_;
-  StateFile state_;
+  ForwarderState state_;
   Queue queue_;
   std::mutex mutex_;
   ForwardResult result_;

@@ -2,13 +2,13 @@
 // until each is acknowledged durable, retrying with back-off, and remembers what was
 // acknowledged in a state file so that a restarted forwarder does not send it again.
 //
-//   NDJSON files (first byte '{') are cut at line boundaries into requests of at most
-//   batch_bytes and posted to /v1/readings; every other file (NEM12/NEM13, compressed, zip)
-//   is posted whole to /v1/files.
-//   State file: one line per acknowledged request, "<sha256 of the body> <name>", appended and
-//   fdatasync'ed after each 200. The server's ingest id is the same hash, and the server is
-//   idempotent, so a request acknowledged but not yet recorded (crash in between) is at most
-//   sent once more and changes nothing.
+//   NDJSON files (sniffed as the central's pipeline sniffs them) are cut at line boundaries
+//   into requests of at most batch_bytes and posted to /v1/readings; every other file
+//   (NEM12/NEM13, compressed, zip) is posted whole to /v1/files.
+//   State file (forwarder_state.hpp): one record per acknowledged request, "<sha256 of the
+//   body> <name>", durable after each 200. The server's ingest id is the same hash, and the
+//   server is idempotent, so a request acknowledged but not yet recorded (crash in between)
+//   is at most sent once more and changes nothing.
 #pragma once
 
 #include <atomic>

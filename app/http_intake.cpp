@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include "app/ingest_report.hpp"
+#include "protocol/reading_format.hpp"
 
 namespace meterd::app {
 namespace {
@@ -121,6 +122,8 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   if (earlier && !pending) return earlier;
   // Older, or from an earlier run: reports/<sequence>__http-<id>.<ext>.json
   const std::string needle = "__http-" + id;
+  std::string durable = "\"status\":";  // as ingest_report_json writes it
+  append_json_string(durable, actors::to_string(actors::FileStatus::durable));
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(root_ / "reports", ec)) {
     auto name = e.path().filename().string();
@@ -131,7 +134,7 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
     std::ostringstream text;
     text << in.rdbuf();
     r.report_json = text.str();
-    if (!pending || r.report_json.find("\"status\":\"durable\"") != std::string::npos) return r;
+    if (!pending || r.report_json.find(durable) != std::string::npos) return r;
   }
   if (pending) {
     IngestResult r;

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "actors/log.hpp"
+#include "protocol/reading_format.hpp"
 
 namespace meterd::app {
 namespace {
@@ -14,7 +14,7 @@ void key(std::string& out, const char* name) {
 }
 void str(std::string& out, const char* name, std::string_view value) {
   key(out, name);
-  actors::log::append_json_string(out, value);
+  append_json_string(out, value);
   out += ',';
 }
 void num(std::string& out, const char* name, std::uint64_t value) {
@@ -82,7 +82,7 @@ std::string ingest_report_json(const actors::ClaimedFile& file, const actors::Fi
   for (const auto& [q, n] : r.quality_counts) {
     if (!first) out += ',';
     first = false;
-    actors::log::append_json_string(out, q);
+    append_json_string(out, q);
     out += ':' + std::to_string(n);
   }
   out += "},";

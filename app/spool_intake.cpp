@@ -1,6 +1,5 @@
 #include "app/spool_intake.hpp"
 
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,25 +76,23 @@ SpoolIntake::SpoolIntake(const actors::Config& config)
     actors::log::info("file_recovered", {{"file", f.name}, {"file_sequence", f.file_sequence}});
     recovered_.push_back(std::move(f));
   }
-  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, (root_ / "incoming").c_str(),
-                                              IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-    actors::log::warn("inotify_unavailable", {{"error", std::string(std::strerror(errno))}});
-    ::close(inotify_fd_);
-    inotify_fd_ = -1;
+  try {
+    incoming_watch_.emplace(std::vector<fs::path>{root_ / "incoming"});
+  } catch (const std::exception& e) {  // the periodic rescan still finds every file
+    actors::log::warn("inotify_unavailable", {{"error", e.what()}});
   }
   rescan();
 }
 
-SpoolIntake::~SpoolIntake() {
-  if (inotify_fd_ >= 0) ::close(inotify_fd_);
-}
+SpoolIntake::~SpoolIntake() = default;
 
 void SpoolIntake::poll() {
   bool changed = false;
-  if (inotify_fd_ >= 0) {
-    alignas(inotify_event) char buf[8192];
-    while (::read(inotify_fd_, buf, sizeof buf) > 0) changed = true;  // events only wake us
+  // An announcement only wakes us, and so does a lost one: rescan() decides what to take.
+  if (incoming_watch_) {
+    bool overflowed = false;
+    changed = !incoming_watch_->wait(std::chrono::milliseconds(0), overflowed).empty();
+    changed = changed || overflowed;
   }
   if (changed || std::chrono::steady_clock::now() - last_scan_ >= rescan_interval_) rescan();
 }

@@ -19,6 +19,7 @@
 
 #include "actors/config.hpp"
 #include "actors/intake.hpp"
+#include "app/dir_watch.hpp"
 
 namespace meterd::app {
 
@@ -40,7 +41,7 @@ class SpoolIntake final : public actors::Intake {
   std::filesystem::path root_;
   std::string done_mode_;
   std::chrono::milliseconds rescan_interval_, settle_;
-  int inotify_fd_ = -1;
+  std::optional<DirWatch> incoming_watch_;  // none: inotify unavailable, rescans only
   std::chrono::steady_clock::time_point last_scan_{};
   // From processing/, ingested first. A file there without a sequence in its name (put there
   // by hand) gets one when it is claimed.

@@ -27,6 +27,9 @@ void append_b2b_event(std::string& out, const B2BEvent& event, bool json);
 void append_double(std::string& out, double value);
 // Field text for CSV: quoted only if it holds a comma, quote or line break.
 void append_csv_field(std::string& out, std::string_view text);
+// A JSON string literal (RFC 8259), the one escaper of every JSON that meterd writes (rows,
+// reports, logs, HTTP answers): the short escapes \" \\ \n \r \t \b \f, \u00XX for the other
+// control bytes, everything else (UTF-8 included) as it is.
 void append_json_string(std::string& out, std::string_view text);
 
 }  // namespace meterd

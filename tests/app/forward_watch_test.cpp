@@ -78,12 +78,13 @@ Readings central_readings(const HttpDaemon& central) {
   return got;
 }
 
-// File name -> requests recorded ("<sha256> <path>#<part>" per acknowledged request).
+// File name -> requests recorded ("<checksum> <sha256> <path>#<part>" per acknowledged
+// request: a RecordLog line).
 std::map<std::string, int> state_entries(const fs::path& state) {
   std::map<std::string, int> files;
   std::ifstream in(state);
   for (std::string line; std::getline(in, line);) {
-    auto name = line.substr(line.find(' ') + 1);
+    auto name = line.substr(line.find(' ', line.find(' ') + 1) + 1);
     ++files[fs::path(name.substr(0, name.rfind('#'))).filename().string()];
   }
   return files;

@@ -1,12 +1,14 @@
 // Pure pieces of the HTTP API: token hashing, constant-time lookup and rate limiting; listen
-// addresses and URLs; the Prometheus rendering of histograms.
+// addresses and URLs; the Prometheus rendering of histograms; the query's bounded frame queue.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "app/http_auth.hpp"
 #include "app/http_client.hpp"
 #include "app/http_metrics.hpp"
+#include "app/http_query.hpp"
 #include "app/http_server.hpp"
 
 namespace meterd::app {
@@ -76,6 +78,57 @@ TEST(HttpMetricsTest, HistogramBucketsAreCumulative) {
             std::string::npos);
   EXPECT_NE(text.find("meterd_http_ack_latency_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE meterd_safety_queue_depth gauge\n"), std::string::npos);
+}
+
+// The producer (the store's merge) waits once kMaxFrames frames wait; the session is woken
+// when it was waiting for one; a cancel frees a waiting producer.
+TEST(HttpQueryJobTest, TheFrameQueueIsBoundedWakesTheSessionAndCancelFreesTheProducer) {
+  using http_internal::QueryJob;
+  QueryJob job;
+  std::atomic<int> wakes{0};
+  job.wake = [&] { ++wakes; };
+  std::string frame;
+  EXPECT_EQ(job.take(frame), QueryJob::Next::wait);
+  std::atomic<int> pushed{0};
+  std::atomic<bool> last_push_ok{true};
+  std::thread producer([&] {
+    for (int i = 0; i < 10; ++i) {
+      if (!job.push("frame " + std::to_string(i))) {
+        last_push_ok = false;
+        return;
+      }
+      ++pushed;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(pushed.load(), static_cast<int>(QueryJob::kMaxFrames));
+  EXPECT_EQ(wakes.load(), 1);  // the first frame found the session waiting
+  ASSERT_EQ(job.take(frame), QueryJob::Next::frame);
+  EXPECT_EQ(frame, "frame 0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(pushed.load(), static_cast<int>(QueryJob::kMaxFrames) + 1);  // room for one more
+  job.cancel();
+  producer.join();
+  EXPECT_FALSE(last_push_ok.load());
+  EXPECT_EQ(pushed.load(), static_cast<int>(QueryJob::kMaxFrames) + 1);
+}
+
+TEST(HttpQueryJobTest, FinishedAfterTheLastFrameOrFailed) {
+  using http_internal::QueryJob;
+  std::string frame;
+  QueryJob ok;
+  ok.wake = [] {};
+  ASSERT_TRUE(ok.push("last"));
+  ok.finish(true);
+  EXPECT_EQ(ok.take(frame), QueryJob::Next::frame);
+  EXPECT_EQ(ok.take(frame), QueryJob::Next::done);
+  QueryJob failed;
+  int wakes = 0;
+  failed.wake = [&] { ++wakes; };
+  EXPECT_EQ(failed.take(frame), QueryJob::Next::wait);
+  failed.finish(false);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(failed.take(frame), QueryJob::Next::failed);
 }
 
 }  // namespace

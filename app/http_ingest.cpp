@@ -1,0 +1,253 @@
+#include "app/http_ingest.hpp"
+
+#include <memory>
+
+#include "app/http_session.hpp"
+#include "app/reading_format_sniffer.hpp"
+#include "protocol/batch_file.hpp"
+#include "protocol/ndjson_reader.hpp"
+#include "protocol/reading_format.hpp"
+#include "protocol/sha256.hpp"
+
+namespace meterd::app::http_internal {
+namespace {
+
+std::string issues_json(const FileReport& report) {
+  std::string out = "[";
+  std::size_t n = 0;
+  for (const auto& issue : report.issues) {
+    if (issue.severity == Severity::warning) continue;
+    if (n++ == kMaxIssuesInResponse) break;
+    if (n > 1) out += ',';
+    out += "{\"line\":" + std::to_string(issue.line) + ",\"field\":";
+    append_json_string(out, issue.field);
+    out += ",\"reason\":";
+    append_json_string(out, issue.reason);
+    out += '}';
+  }
+  return out + "]";
+}
+
+// The members of a body, each sniffed like the pipeline sniffs a file and, while it is NDJSON,
+// decoded.
+class NdjsonBodyVisitor final : public InputVisitor, public ReadingSink {
+ public:
+  explicit NdjsonBodyVisitor(NdjsonBody& out) : out_(out) {}
+
+  void on_member(const InputMember& member) override {
+    finish_member();
+    ReaderOptions options;
+    options.name = member.name;
+    reader_ = std::make_unique<NdjsonReader>(options, *this);
+    sniffer_ = ReadingFormatSniffer();
+  }
+  void on_chunk(std::string_view bytes) override {
+    if (out_.not_ndjson) return;
+    if (sniffer_.format() == ReadingFormat::undecided) {
+      switch (sniffer_.feed(bytes)) {
+        case ReadingFormat::undecided:
+          // The reader strips a BOM only from the start of its first chunk: it gets the
+          // leading bytes together once they are known to be NDJSON, or enough of them.
+          held_.append(bytes);
+          if (held_.size() >= kMaxHeldBytes) feed_held();
+          return;
+        case ReadingFormat::ndjson:
+          if (held_.empty()) break;
+          held_.append(bytes);
+          feed_held();
+          return;
+        default:
+          out_.not_ndjson = true;
+          return;
+      }
+    }
+    reader_->feed(bytes);
+  }
+  void on_member_end() override { finish_member(); }
+  void on_error(const std::string& member, const std::string& message) override {
+    out_.error = member + ": " + message;
+  }
+  void on_readings(ReadingBatch& batch) override {
+    if (out_.rejects == 0 && (!reader_ || reader_->report().rejects() == 0)) batches_.append(batch);
+    batch.clear();
+  }
+
+  void finish() {
+    finish_member();
+    if (out_.error.empty() && !out_.not_ndjson && out_.rejects == 0 && out_.readings > 0)
+      out_.batch_file = batches_.finish(source_lines_, source_bytes_);
+  }
+
+ private:
+  static constexpr std::size_t kMaxHeldBytes = 64 * 1024;
+
+  void feed_held() {
+    if (!held_.empty()) reader_->feed(held_);
+    held_.clear();
+  }
+  void finish_member() {
+    if (!reader_) return;
+    if (!out_.not_ndjson) feed_held();  // a member of whitespace only: no readings, no issue
+    held_.clear();
+    reader_->finish();
+    const auto& r = reader_->report();
+    out_.readings += r.readings;
+    out_.rejects += r.rejects();
+    source_lines_ += r.lines;
+    source_bytes_ += r.bytes;
+    if (out_.issues.issues.size() < kMaxIssuesInResponse)
+      for (const auto& i : r.issues)
+        if (i.severity != Severity::warning) out_.issues.add(i);
+    reader_.reset();
+  }
+
+  NdjsonBody& out_;
+  BatchFileWriter batches_;
+  std::uint64_t source_lines_ = 0, source_bytes_ = 0;
+  std::unique_ptr<NdjsonReader> reader_;
+  ReadingFormatSniffer sniffer_;
+  std::string held_;  // leading bytes of the member while its format is undecided
+};
+
+}  // namespace
+
+NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits) {
+  NdjsonBody out;
+  NdjsonBodyVisitor visitor(out);
+  const auto opened = read_input_buffer("request", body, visitor, limits);
+  visitor.finish();
+  if (!opened.opened) out.error = opened.error;
+  if (!out.error.empty()) out.batch_file.clear();
+  return out;
+}
+
+template <class Stream>
+void Session<Stream>::ingest_readings() {
+  auto& body = parser_->get().body();
+  if (body.empty()) return reject_ingest(http::status::bad_request, json_error("empty body"));
+  InputLimits limits;
+  limits.max_expanded_bytes = 16ull * sh_.config.http_max_body_bytes;
+  auto decoded = decode_ndjson_body(body, limits);
+  if (!decoded.error.empty())
+    return reject_ingest(http::status::bad_request,
+                         json_error("cannot read the body: " + decoded.error));
+  if (decoded.not_ndjson)
+    return reject_ingest(http::status::unsupported_media_type,
+                         json_error("expected NDJSON: one JSON object per line"));
+  if (decoded.rejects > 0) {
+    sh_.hm.invalid_lines.add(decoded.rejects);
+    std::string out =
+        "{\"error\":\"invalid lines: nothing of this request was stored\","
+        "\"rejected_lines\":" +
+        std::to_string(decoded.rejects) + ",\"valid_lines\":" + std::to_string(decoded.readings) +
+        ",\"issues\":" + issues_json(decoded.issues) + "}\n";
+    return reject_ingest(http::status::unprocessable_entity, std::move(out));
+  }
+  if (decoded.readings == 0)
+    return reject_ingest(http::status::bad_request, json_error("no readings"));
+  submit(".mrb", std::move(decoded.batch_file));
+}
+
+template <class Stream>
+void Session<Stream>::ingest_file() {
+  if (parser_->get().body().empty())
+    return reject_ingest(http::status::bad_request, json_error("empty body"));
+  submit(".dat", {});
+}
+
+template <class Stream>
+void Session<Stream>::reject_ingest(http::status status, std::string body) {
+  release();
+  respond(status, std::move(body), keep_alive_);
+}
+
+// `decoded`: what the pipeline reads instead of the body, when the server decoded it already.
+template <class Stream>
+void Session<Stream>::submit(std::string_view ext, std::string decoded) {
+  const auto& body = parser_->get().body();
+  Sha256 hash;
+  hash.update(body);
+  id_ = hash.hex_digest();
+  sh_.hm.ingest_bytes.add(body.size());
+  auto self = this->shared_from_this();
+  ack_timer_.expires_after(std::chrono::milliseconds(sh_.config.http_ack_timeout_ms));
+  ack_timer_.async_wait([self](beast::error_code ec) {
+    if (!ec) self->on_ack_timeout();
+  });
+  sh_.intake.submit(id_, ext, decoded.empty() ? std::string_view(body) : decoded,
+                    [self](const IngestResult& r) {
+                      net::post(self->stream_.get_executor(), [self, r] { self->on_ingested(r); });
+                    });
+  parser_->get().body().clear();
+  parser_->get().body().shrink_to_fit();  // the file is on disk now
+}
+
+template <class Stream>
+void Session<Stream>::on_ingested(const IngestResult& r) {
+  if (answered_) return;
+  ack_timer_.cancel();
+  release();
+  std::string out = "{\"id\":\"" + r.id + "\",\"status\":\"" + to_string(r.status) +
+                    "\",\"readings\":" + std::to_string(r.readings) +
+                    ",\"file_sequence\":" + std::to_string(r.file_sequence);
+  if (!r.report_json.empty()) out += ",\"report\":" + r.report_json;
+  out += "}\n";
+  switch (r.status) {
+    case actors::FileStatus::durable:
+    case actors::FileStatus::duplicate: {
+      const auto us =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received_);
+      sh_.hm.ack_latency.observe_us(static_cast<std::uint64_t>(us.count()));
+      sh_.hm.ingest_requests.add();
+      sh_.hm.ingest_readings.add(r.readings);
+      return respond(http::status::ok, std::move(out), keep_alive_);
+    }
+    case actors::FileStatus::rejected:
+      return respond(http::status::unprocessable_entity, std::move(out), keep_alive_);
+    case actors::FileStatus::parked:
+      return respond(http::status::service_unavailable, std::move(out), false,
+                     {{"Retry-After", "5"}});
+    default:  // dead_letter, failed: not (all) in the store
+      return respond(http::status::internal_server_error, std::move(out), keep_alive_,
+                     {{"Retry-After", "30"}});
+  }
+}
+
+template <class Stream>
+void Session<Stream>::on_ack_timeout() {
+  if (answered_) return;
+  release();
+  respond(http::status::service_unavailable,
+          "{\"id\":\"" + id_ +
+              "\",\"status\":\"pending\",\"error\":\"not durable within http_ack_timeout_ms; "
+              "retry (harmless) or poll /v1/ingests/" +
+              id_ + "\"}\n",
+          false, {{"Retry-After", "5"}});
+}
+
+template <class Stream>
+void Session<Stream>::ingest_status(const std::string& id) {
+  auto r = sh_.intake.lookup(id);
+  if (!r) return respond(http::status::not_found, json_error("unknown ingest id"), keep_alive_);
+  if (r->pending)
+    return respond(http::status::accepted, "{\"id\":\"" + id + "\",\"status\":\"pending\"}\n",
+                   keep_alive_);
+  if (!r->report_json.empty() && r->readings == 0 && r->file_sequence == 0)
+    return respond(http::status::ok, r->report_json, keep_alive_);  // from reports/
+  respond(http::status::ok,
+          "{\"id\":\"" + id + "\",\"status\":\"" + to_string(r->status) +
+              "\",\"readings\":" + std::to_string(r->readings) +
+              ",\"file_sequence\":" + std::to_string(r->file_sequence) +
+              ",\"report\":" + (r->report_json.empty() ? "null" : r->report_json) + "}\n",
+          keep_alive_);
+}
+
+// route() (http_session.cpp) calls these; the rest of this file's members follow from them.
+template void Session<PlainStream>::ingest_readings();
+template void Session<TlsStream>::ingest_readings();
+template void Session<PlainStream>::ingest_file();
+template void Session<TlsStream>::ingest_file();
+template void Session<PlainStream>::ingest_status(const std::string&);
+template void Session<TlsStream>::ingest_status(const std::string&);
+
+}  // namespace meterd::app::http_internal

@@ -1,0 +1,224 @@
+#include "app/http_session.hpp"
+
+#include <cmath>
+
+#include "actors/log.hpp"
+#include "app/http_query.hpp"
+#include "protocol/reading_format.hpp"
+
+namespace meterd::app::http_internal {
+
+std::string json_error(std::string_view message) {
+  std::string out = "{\"error\":";
+  append_json_string(out, message);
+  out += "}\n";
+  return out;
+}
+
+template <class Stream>
+Session<Stream>::~Session() {
+  if (query_job_) query_job_->cancel();
+  release();
+  sh_.hm.connections_open.sub();
+}
+
+template <class Stream>
+void Session<Stream>::run() {
+  net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    if constexpr (kTls) {
+      self->lowest().expires_after(
+          std::chrono::milliseconds(self->sh_.config.http_request_timeout_ms));
+      self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (ec) return self->close();
+        self->read_header();
+      });
+    } else {
+      self->read_header();
+    }
+  });
+}
+
+template <class Stream>
+void Session<Stream>::read_header() {
+  parser_.emplace();
+  parser_->header_limit(sh_.config.http_max_header_bytes);
+  parser_->body_limit(sh_.config.http_max_body_bytes);
+  answered_ = false;
+  lowest().expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_header(ec);
+                          });
+}
+
+// Most answers to a request whose body was not read close the connection: the unread body
+// would otherwise be taken for the next request.
+template <class Stream>
+void Session<Stream>::on_header(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == net::error::eof) return close();
+  if (ec == http::error::header_limit)
+    return respond(http::status::request_header_fields_too_large,
+                   json_error("request header larger than http_max_header_bytes"), false);
+  if (ec == http::error::body_limit)  // a Content-Length over the limit: refused unread
+    return respond(http::status::payload_too_large,
+                   json_error("request body larger than http_max_body_bytes"), false);
+  // A timeout has closed the stream already (Beast does that): nothing can be answered.
+  if (ec == beast::error::timeout) return close();
+  if (ec) return respond(http::status::bad_request, json_error(ec.message()), false);
+  sh_.hm.requests_total.add();
+  received_ = Clock::now();
+  auto& req = parser_->get();
+  keep_alive_ = req.keep_alive();
+  const std::string_view target(req.target().data(), req.target().size());
+  path_ = std::string(target.substr(0, target.find('?')));
+  query_ = target.find('?') == std::string_view::npos
+               ? std::string()
+               : std::string(target.substr(target.find('?') + 1));
+  if (path_ != "/healthz" && sh_.auth.enabled()) {
+    auto auth = req[http::field::authorization];
+    token_ = sh_.auth.authenticate(std::string_view(auth.data(), auth.size()));
+    if (token_ < 0) {
+      sh_.hm.unauthorized.add();
+      return respond(http::status::unauthorized, json_error("missing or unknown bearer token"),
+                     false, {{"WWW-Authenticate", "Bearer"}});
+    }
+  }
+  double retry_after = 0;
+  if (path_ != "/healthz" && !sh_.auth.admit(token_, retry_after)) {
+    sh_.hm.rate_limited.add();
+    return respond(http::status::too_many_requests, json_error("rate limit of this token exceeded"),
+                   false,
+                   {{"Retry-After", std::to_string(static_cast<int>(std::ceil(retry_after)))}});
+  }
+  ingest_ = req.method() == http::verb::post && (path_ == "/v1/readings" || path_ == "/v1/files");
+  if (ingest_ && !admit()) {
+    sh_.hm.overloaded.add();
+    return respond(http::status::service_unavailable,
+                   json_error("ingest pipeline busy: too many requests in flight or the "
+                              "safety path is holding batches; retry later"),
+                   false, {{"Retry-After", "1"}});
+  }
+  if (!ingest_) parser_->body_limit(64 * 1024);  // nothing else takes a body
+  if (ingest_ && beast::iequals(req[http::field::expect], "100-continue")) {
+    auto cont =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+    return http::async_write(
+        stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code e, std::size_t) {
+          if (e) return self->close();
+          self->read_body();
+        });
+  }
+  read_body();
+}
+
+template <class Stream>
+void Session<Stream>::read_body() {
+  // Beast reads no more than the buffer's free capacity (at least 512 bytes) per receive: a
+  // header-sized buffer made an 8 MiB body cost ~16k recvmsg calls and as many timer resets.
+  if (buffer_.capacity() < kBodyReadBytes) buffer_.reserve(kBodyReadBytes);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+}
+
+template <class Stream>
+void Session<Stream>::on_body(beast::error_code ec) {
+  if (ec == http::error::body_limit)
+    return respond(http::status::payload_too_large,
+                   json_error("request body larger than http_max_body_bytes"), false);
+  if (ec == beast::error::timeout) return close();
+  if (ec == http::error::partial_message || ec == net::error::eof)
+    return close();  // truncated: the client went away
+  if (ec) return respond(http::status::bad_request, json_error(ec.message()), false);
+  lowest().expires_never();
+  try {
+    route();
+  } catch (const std::exception& e) {
+    actors::log::error("http_error", {{"path", path_}, {"error", e.what()}});
+    respond(http::status::internal_server_error, json_error(e.what()), false);
+  }
+}
+
+template <class Stream>
+void Session<Stream>::route() {
+  const auto method = parser_->get().method();
+  if (path_ == "/healthz" && method == http::verb::get)
+    return respond(http::status::ok, "{\"status\":\"ok\"}\n", keep_alive_);
+  if (path_ == "/metrics" && method == http::verb::get)
+    return respond(http::status::ok, render_prometheus(sh_.metrics, sh_.hm), keep_alive_, {},
+                   "text/plain; version=0.0.4; charset=utf-8");
+  if (path_ == "/v1/readings" && method == http::verb::post) return ingest_readings();
+  if (path_ == "/v1/files" && method == http::verb::post) return ingest_file();
+  if (path_ == "/v1/readings" && method == http::verb::get) return query();
+  if (path_.rfind("/v1/ingests/", 0) == 0 && method == http::verb::get)
+    return ingest_status(path_.substr(12));
+  if (path_ == "/healthz" || path_ == "/metrics" || path_ == "/v1/readings" ||
+      path_ == "/v1/files" || path_.rfind("/v1/ingests/", 0) == 0)
+    return respond(http::status::method_not_allowed, json_error("method not allowed"), keep_alive_);
+  respond(http::status::not_found, json_error("no such endpoint"), keep_alive_);
+}
+
+template <class Stream>
+bool Session<Stream>::admit() {
+  const auto& c = sh_.config;
+  // A chunked body (no Content-Length) counts as the largest allowed.
+  const std::uint64_t bytes = parser_->content_length().value_or(c.http_max_body_bytes);
+  if (sh_.hm.inflight_requests.get() >= c.http_max_inflight_requests ||
+      sh_.hm.inflight_bytes.get() + bytes > c.http_max_inflight_bytes ||
+      sh_.metrics.safety.held_now.get() > 0)
+    return false;
+  sh_.hm.inflight_requests.add();
+  sh_.hm.inflight_bytes.add(bytes);
+  admitted_bytes_ = bytes;
+  admitted_ = true;
+  return true;
+}
+
+template <class Stream>
+void Session<Stream>::release() {
+  if (!admitted_) return;
+  admitted_ = false;
+  sh_.hm.inflight_requests.sub();
+  sh_.hm.inflight_bytes.sub(admitted_bytes_);
+}
+
+template <class Stream>
+void Session<Stream>::respond(http::status status, std::string body, bool keep_alive,
+                              std::initializer_list<std::pair<const char*, std::string>> headers,
+                              const char* content_type) {
+  answered_ = true;
+  const unsigned code = static_cast<unsigned>(status);
+  (code < 300   ? sh_.hm.responses_2xx
+   : code < 500 ? sh_.hm.responses_4xx
+                : sh_.hm.responses_5xx)
+      .add();
+  auto res = std::make_shared<Response>(status, 11);
+  res->set(http::field::server, "meterd");
+  res->set(http::field::content_type, content_type);
+  for (const auto& [k, v] : headers) res->set(k, v);
+  res->body() = std::move(body);
+  res->keep_alive(keep_alive);
+  res->prepare_payload();
+  actors::log::debug("http_request", {{"path", path_}, {"status", code}});
+  lowest().expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
+  http::async_write(stream_, *res,
+                    [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      if (ec || !res->keep_alive()) return self->close();
+                      self->read_header();
+                    });
+}
+
+template <class Stream>
+void Session<Stream>::close() {
+  beast::error_code ec;
+  ack_timer_.cancel();
+  lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+  lowest().close();
+}
+
+// The members defined in this file, for both streams; http_ingest.cpp and http_query.cpp
+// instantiate theirs.
+template class Session<PlainStream>;
+template class Session<TlsStream>;
+
+}  // namespace meterd::app::http_internal

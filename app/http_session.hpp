@@ -1,0 +1,126 @@
+// Inside the HTTP server (http_server.hpp): one connection, its routing and its answers.
+//
+//   http_server.cpp   the listener and its accept loop (HttpFront)
+//   http_session.cpp  a connection: request head and body, authentication, admission, routing,
+//                     answers, keep-alive
+//   http_ingest.cpp   POST /v1/readings, POST /v1/files, their acknowledgement, GET /v1/ingests
+//   http_query.cpp    GET /v1/readings, streamed as a chunked body
+//
+// Session is a template over its stream (plain TCP or TLS). Its members are defined in the file
+// of their concern, not here, so each of those files instantiates its own for both streams:
+// explicitly, as nothing else could see their definitions.
+#pragma once
+
+#include <utility>  // before Boost 1.74's asio: its awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "actors/config.hpp"
+#include "actors/metrics.hpp"
+#include "app/http_auth.hpp"
+#include "app/http_intake.hpp"
+#include "app/http_metrics.hpp"
+
+namespace meterd::app::http_internal {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// Everything the connections share. Lives as long as the server.
+struct Shared {
+  actors::Config config;
+  HttpIntake& intake;
+  const actors::Metrics& metrics;
+  HttpMetrics hm;
+  TokenAuth auth;
+  Shared(const actors::Config& c, HttpIntake& i, const actors::Metrics& m)
+      : config(c),
+        intake(i),
+        metrics(m),
+        auth(c.http_tokens, c.http_rate_limit_rps, c.http_rate_limit_burst) {}
+};
+
+// {"error":"<message>"}
+std::string json_error(std::string_view message);
+
+class QueryJob;  // http_query.hpp
+
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  template <class... StreamArgs>
+  explicit Session(Shared& shared, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
+        sh_(shared),
+        ack_timer_(stream_.get_executor()) {
+    sh_.hm.connections_open.add();
+    sh_.hm.connections_total.add();
+  }
+  ~Session();
+
+  void run();
+
+ private:
+  using Response = http::response<http::string_body>;
+
+  // http_session.cpp
+  void read_header();
+  void on_header(beast::error_code ec);
+  void read_body();
+  void on_body(beast::error_code ec);
+  void route();
+  bool admit();
+  void release();
+  void respond(http::status status, std::string body, bool keep_alive,
+               std::initializer_list<std::pair<const char*, std::string>> headers = {},
+               const char* content_type = "application/json");
+  void close();
+
+  // http_ingest.cpp
+  void ingest_readings();
+  void ingest_file();
+  void reject_ingest(http::status status, std::string body);
+  void submit(std::string_view ext, std::string decoded);
+  void on_ingested(const IngestResult& r);
+  void on_ack_timeout();
+  void ingest_status(const std::string& id);
+
+  // http_query.cpp
+  void query();
+  void pump_query();
+
+  static constexpr bool kTls = !std::is_same_v<Stream, PlainStream>;
+  static constexpr std::size_t kBodyReadBytes = 64 * 1024;  // Beast's largest single read
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Shared& sh_;
+  net::steady_timer ack_timer_;
+  std::string path_, query_, id_;
+  int token_ = -1;
+  bool keep_alive_ = true, ingest_ = false, admitted_ = false, answered_ = false;
+  std::uint64_t admitted_bytes_ = 0;
+  Clock::time_point received_{};
+  std::shared_ptr<QueryJob> query_job_;  // a GET /v1/readings being streamed
+  std::string query_frame_;              // the frame being written
+};
+
+}  // namespace meterd::app::http_internal
