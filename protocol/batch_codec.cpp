@@ -47,13 +47,6 @@ bool valid_time(epoch_seconds t) {
   return t == kNoTime || (t >= kMinTime && t <= kMaxTime);
 }
 
-// The NEM day of an instant: floored, so an instant before 1970 is not counted into day 0 (`/`
-// rounds towards zero).
-epoch_seconds nem_day(epoch_seconds t) {
-  const epoch_seconds local = t + kNemOffsetSeconds;
-  return local >= 0 ? local / 86400 : (local - 86399) / 86400;
-}
-
 bool string_ids_in(const ReadingRun& r, std::size_t strings) {
   for (auto id : {r.nmi, r.suffix, r.register_id, r.meter_serial, r.uom, r.reason_description})
     if (id >= strings) return false;
@@ -69,7 +62,7 @@ std::string check_structure(const ReadingRun& r, const double* values) {
     return "time out of range";
   const epoch_seconds step = r.interval_minutes * 60;
   if ((r.first_start + kNemOffsetSeconds) % step != 0) return "interval_start not aligned";
-  if (nem_day(r.interval_start(r.count - 1)) != nem_day(r.first_start))
+  if (nem_day_number(r.interval_start(r.count - 1)) != nem_day_number(r.first_start))
     return "run crosses a NEM day";
   for (std::uint32_t k = 0; k < r.count; ++k)
     if (!std::isfinite(values[k])) return "value not finite";

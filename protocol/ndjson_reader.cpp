@@ -338,7 +338,7 @@ bool decode(od::object& object, Line& line, Problem& p, bool strict, TimeCaches&
     const epoch_seconds last =
         line.interval_start +
         static_cast<epoch_seconds>(line.values->size() - 1) * line.interval_minutes * 60;
-    if ((last + kNemOffsetSeconds) / 86400 != (line.interval_start + kNemOffsetSeconds) / 86400)
+    if (nem_day_number(last) != nem_day_number(line.interval_start))
       return fail(p, "values", "runs past the end of the NEM day of interval_start");
   } else if (!line.has_value) {
     return fail(p, "value", "missing");
@@ -456,7 +456,7 @@ struct NdjsonReader::Impl {
     const bool line_given = l.source_line >= 0;
     if (run_open) {
       auto& r = batch.runs.back();
-      const epoch_seconds day = (r.first_start + kNemOffsetSeconds) / 86400;
+      const epoch_seconds day = nem_day_number(r.first_start);
       if (r.nmi == ids[0] && r.suffix == ids[1] && r.register_id == ids[2] &&
           r.meter_serial == ids[3] && r.uom == ids[4] && r.reason_description == ids[5] &&
           r.interval_minutes == minutes && r.quality == l.quality && r.method == l.method &&
@@ -465,7 +465,7 @@ struct NdjsonReader::Impl {
           run_line_given == line_given &&
           (!line_given || r.line == static_cast<std::uint32_t>(l.source_line)) &&
           l.interval_start == r.interval_start(r.count) &&
-          (l.interval_start + kNemOffsetSeconds) / 86400 == day) {
+          nem_day_number(l.interval_start) == day) {
         ++r.count;
         batch.values.push_back(l.value);
         return count(l);
