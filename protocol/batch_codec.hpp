@@ -23,7 +23,8 @@
 //     starts on the NEM interval grid, a run inside one NEM day, finite values);
 //   ndjson_schema, for untrusted input (a batch file dropped into the spool by hand): the rules
 //     of the NDJSON schema, docs/http.md (nmi 1-10 and suffix 1-3 characters, a uom, quality
-//     A/E/F/S/N, method 0-99, reason_code -1..999 and present for F and S, values >= 0).
+//     A/E/F/S/N, method 0 (none) to 99, reason_code -1 (none) to 999 and present for F and S,
+//     values >= 0).
 #pragma once
 
 #include <cstdint>

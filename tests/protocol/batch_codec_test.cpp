@@ -217,7 +217,8 @@ TEST(BatchCodec, OutOfRangeIdsAndCountsAreRefused) {
   refused(with_u32(payload, l.run_at + 4, strings), "string id out of range");
   refused(with_u32(payload, l.run_at + kRunBytes + 24, 0xffffffff), "string id out of range");
   refused(with_u32(payload, l.run_at, 0), "run count out of range");
-  refused(with_u32(payload, l.run_at + 2 * kRunBytes, 5), "run count out of range");  // past the values
+  refused(with_u32(payload, l.run_at + 2 * kRunBytes, 5),
+          "run count out of range");  // past the values
   refused(with_u32(payload, l.run_at, 3), "runs do not cover the values");
   refused(with_u32(payload, 0, strings + 1), "counts do not match the frame size");
   refused(with_u32(payload, 4, 0xffffffff), "counts do not match the frame size");
