@@ -2,19 +2,15 @@
 // request once, then hands the pipeline this file through the spool, so the pipeline does not
 // decode the JSON a second time (and the spool holds ~10 instead of ~390 bytes per reading).
 //
-//   file    := "MTRDRB01" u64 source_lines u64 source_bytes frame* u32 0 (the end frame)
-//   frame   := u32 payload_bytes payload                      (one ReadingBatch)
-//   payload := u32 strings u32 runs u32 values u32 string_bytes
-//              u32 string_length[strings] char text[string_bytes]
-//              run[runs] f64 value[values]
-//   run     := u32 count, u32 nmi suffix register_id meter_serial uom reason_description
-//              (string ids), u16 interval_minutes, u8 quality, u8 method, i16 reason_code,
-//              u32 line, i64 first_start update_datetime msats_load_datetime file_created
+//   file    := magic u64 source_lines u64 source_bytes frame* u32 0 (the end frame)
+//   magic   := "MTRDRB02" (frames of layout v2) | "MTRDRB01" (layout v1, read, no longer written)
+//   frame   := u32 payload_bytes payload                      (one ReadingBatch, batch_codec.hpp)
 //
-// Little-endian. Runs take their values in order. The reader trusts nothing: a file dropped into
-// the spool by hand is checked against the rules of the NDJSON schema (docs/http.md), and a
-// frame that breaks them ends the file with a fatal issue (what came before it is kept, as for
-// any file). file_sequence is not stored: the pipeline stamps its own.
+// Little-endian. The reader trusts nothing: a file dropped into the spool by hand is checked
+// against the structural rules and the rules of the NDJSON schema (docs/http.md), and a frame
+// that breaks them, or holds no reading, ends the file with a fatal issue (what came before it
+// is kept, as for any file). The file_sequence a v2 frame carries is replaced by the reader's
+// options.file_sequence: the pipeline stamps its own.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +24,10 @@
 
 namespace meterd {
 
-inline constexpr std::string_view kBatchFileMagic = "MTRDRB01";
+// What BatchFileWriter writes; BatchFileReader also reads kBatchFileMagicV1 files (a spool may
+// hold them at an upgrade).
+inline constexpr std::string_view kBatchFileMagic = "MTRDRB02";
+inline constexpr std::string_view kBatchFileMagicV1 = "MTRDRB01";
 
 class BatchFileWriter {
  public:

@@ -41,10 +41,16 @@ constexpr CivilDate civil_from_days(std::int64_t z) {
   return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
 }
 
+// The NEM (UTC+10) day of an instant, in days since 1970-01-01. Floored: `/` rounds towards
+// zero, which would count the last NEM day before 1970 into the first one after it.
+constexpr std::int64_t nem_day_number(epoch_seconds t) {
+  const epoch_seconds local = t + kNemOffsetSeconds;
+  return local >= 0 ? local / 86400 : (local - 86399) / 86400;
+}
+
 // The NEM (UTC+10) calendar date of an instant.
 constexpr CivilDate nem_date_of(epoch_seconds t) {
-  const epoch_seconds local = t + kNemOffsetSeconds;
-  return civil_from_days(local >= 0 ? local / 86400 : (local - 86399) / 86400);
+  return civil_from_days(nem_day_number(t));
 }
 
 // CCYYMMDD → epoch seconds of NEM midnight. False if not 8 digits or not a real date.

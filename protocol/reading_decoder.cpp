@@ -3,9 +3,9 @@
 namespace meterd {
 
 ReadingFormat sniff_reading_format(std::string_view bytes) {
-  if (bytes.substr(0, kBatchFileMagic.size()) == kBatchFileMagic.substr(0, bytes.size()))
-    return bytes.size() >= kBatchFileMagic.size() ? ReadingFormat::batch_file
-                                                  : ReadingFormat::undecided;
+  for (const std::string_view magic : {kBatchFileMagic, kBatchFileMagicV1})
+    if (bytes.substr(0, magic.size()) == magic.substr(0, bytes.size()))
+      return bytes.size() >= magic.size() ? ReadingFormat::batch_file : ReadingFormat::undecided;
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
   if (bytes.size() < kBom.size() && kBom.substr(0, bytes.size()) == bytes)
     return ReadingFormat::undecided;  // a BOM cut by the chunking: wait for the rest

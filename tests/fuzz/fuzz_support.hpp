@@ -8,7 +8,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "protocol/batch_codec.hpp"
 #include "protocol/reading_batch.hpp"
+#include "tests/protocol/batch_codec_support.hpp"
 
 namespace meterd::fuzz {
 
@@ -50,6 +52,15 @@ inline void check_run_bounds(const ReadingBatch& batch, const ReadingRun& run) {
   for (std::uint32_t id :
        {run.nmi, run.suffix, run.register_id, run.meter_serial, run.uom, run.reason_description})
     check(id < batch.strings.size(), "string id outside the batch's string table");
+}
+
+// What the batch codec must carry: a reader's batch keeps its rules (`checks`) and comes back
+// from a frame field for field, bit for bit (the staging journal replays batches this way).
+inline void check_frame_round_trip(const ReadingBatch& batch, FrameChecks checks) {
+  check(check_batch(batch, checks).empty(), "a reader's batch breaks the batch codec's rules");
+  static ReadingBatch decoded;
+  check(test::round_trip(batch, decoded, checks).empty(),
+        "a reader's batch does not round-trip through a frame");
 }
 
 }  // namespace meterd::fuzz

@@ -3,7 +3,8 @@
 // Beyond "no crash, no sanitizer report, no escaping exception" it checks that
 //   * the report's reading and B2B counts equal what reached the sink,
 //   * every batch is internally consistent (runs inside `values`, string ids valid, values
-//     finite, interval lengths that divide a day),
+//     finite, interval lengths that divide a day), keeps the batch codec's structural rules and
+//     round-trips through a frame exactly,
 //   * the output does not depend on how the input is chunked or how often batches flush:
 //     one feed of the whole input and a feed in pseudo-random pieces (1 byte to 64 KiB) give
 //     the same readings, B2B events and report counts,
@@ -61,6 +62,7 @@ class CheckingSink : public meterd::ReadingSink {
       }
     }
     check(in_runs == batch.values.size(), "runs do not cover the batch's values exactly");
+    meterd::fuzz::check_frame_round_trip(batch, meterd::FrameChecks::structural);
     readings += batch.values.size();
   }
 

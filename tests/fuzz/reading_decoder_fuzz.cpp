@@ -4,7 +4,10 @@
 //
 // Beyond "no crash, no sanitizer report, no escaping exception" it checks that
 //   * every batch is consistent (runs cover the values, string ids valid) and keeps the NDJSON
-//     schema's rules (finite non-negative values, 5/15/30-minute intervals, A/E/F/S/N),
+//     schema's rules (finite non-negative values, 5/15/30-minute intervals, A/E/F/S/N), which
+//     the batch codec checks too, and round-trips through a frame exactly,
+//   * a frame of a batch file that the codec decodes with the schema's rules it decodes with
+//     the structural rules alone too, and to a batch that keeps them (the journal's check),
 //   * the readings do not depend on chunking or batch size,
 //   * NDJSON decoded into a batch file reads back to exactly the same readings and report
 //     counts (what the server decodes is what the pipeline stores).
@@ -22,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/batch_codec.hpp"
 #include "protocol/batch_file.hpp"
 #include "protocol/reading_decoder.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -69,6 +73,7 @@ class CheckingSink : public meterd::ReadingSink {
       }
     }
     check(in_runs == batch.values.size(), "runs do not cover the values exactly");
+    meterd::fuzz::check_frame_round_trip(batch, meterd::FrameChecks::ndjson_schema);
     readings += batch.values.size();
     if (writer_) writer_->append(batch);
   }
@@ -109,6 +114,28 @@ Outcome decode(std::string_view input, std::uint64_t chunk_seed, std::uint32_t b
   return {sink.fingerprint, sink.readings, r.lines, r.rejects(), r.fatal, decoder.format()};
 }
 
+// The frames of a batch file, decoded on their own with either level of rules.
+void check_frames(std::string_view input) {
+  if (input.size() < 24 || (input.substr(0, 8) != meterd::kBatchFileMagic &&
+                            input.substr(0, 8) != meterd::kBatchFileMagicV1))
+    return;
+  const auto layout = input.substr(0, 8) == meterd::kBatchFileMagic ? meterd::FrameLayout::v2
+                                                                    : meterd::FrameLayout::v1;
+  std::string_view bytes = input.substr(24), payload;
+  static meterd::ReadingBatch batch;
+  while (meterd::take_batch_frame(bytes, payload) && !payload.empty()) {
+    const bool schema =
+        meterd::decode_batch_frame(payload, batch, {meterd::FrameChecks::ndjson_schema, layout})
+            .empty();
+    const bool structure =
+        meterd::decode_batch_frame(payload, batch, {meterd::FrameChecks::structural, layout})
+            .empty();
+    check(structure || !schema, "a frame keeps the NDJSON schema but not the structural rules");
+    if (structure)
+      check(meterd::check_batch(batch).empty(), "a decoded frame breaks the structural rules");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -135,6 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::uint64_t seed = mix(0x6e646a736f6eULL, input) | 1;
   try {
+    check_frames(input);
     meterd::BatchFileWriter writer;
     const Outcome whole = decode(input, 0, 65536, &writer);
     const auto small_batches = static_cast<std::uint32_t>(1 + (seed >> 40) % 97);

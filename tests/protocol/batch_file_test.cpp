@@ -235,5 +235,129 @@ TEST(BatchFile, SniffNeedsTheWholeMagic) {
             ReadingFormat::nem12);
 }
 
+// A file of the MTRDRB01 writer (commit b5af9fc, before the codec), as a spool may hold it at an
+// upgrade: two frames, the second with every optional field set.
+const std::string kV1File(
+    "\x4d\x54\x52\x44\x52\x42\x30\x31\x05\x00\x00\x00\x00\x00\x00\x00\x2b\x02\x00\x00\x00\x00"
+    "\x00\x00\x8d\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x0f\x00\x00\x00"
+    "\x00\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x4e\x4d\x49\x30\x30\x30"
+    "\x30\x30\x30\x31\x45\x31\x6b\x57\x68\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00"
+    "\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x1e\x00\x41\x00\xff\xff\x09"
+    "\x00\x00\x00\xe0\x73\x91\x65\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00"
+    "\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\xf8\x3f\x00"
+    "\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00\x08\x40\xf0\x00\x00\x00\x07\x00\x00"
+    "\x00\x02\x00\x00\x00\x03\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x02"
+    "\x00\x00\x00\x03\x00\x00\x00\x03\x00\x00\x00\x03\x00\x00\x00\x0b\x00\x00\x00\x51\x42\x30"
+    "\x31\x32\x33\x34\x35\x36\x37\x42\x31\x30\x30\x32\x4d\x34\x32\x6b\x57\x68\x6d\x65\x74\x65"
+    "\x72\x20\x66\x61\x75\x6c\x74\x02\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00"
+    "\x00\x04\x00\x00\x00\x05\x00\x00\x00\x06\x00\x00\x00\x0f\x00\x46\x0e\x4f\x00\x0c\x00\x00"
+    "\x00\xf0\x81\x91\x65\x00\x00\x00\x00\xa0\x80\x92\x65\x00\x00\x00\x00\x40\x07\x94\x65\x00"
+    "\x00\x00\x00\x00\xfa\x90\x65\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00"
+    "\x00\x03\x00\x00\x00\x04\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x0f\x00\x45\x34\xff"
+    "\xff\x0d\x00\x00\x00\xf8\x88\x91\x65\x00\x00\x00\x00\xa0\x80\x92\x65\x00\x00\x00\x00\x40"
+    "\x07\x94\x65\x00\x00\x00\x00\x00\xfa\x90\x65\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xd0"
+    "\x3f\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x1c\x40\x00\x00\x00\x00",
+    417);
+
+TEST(BatchFile, AVersion1FileStillReadsBack) {
+  ASSERT_EQ(kV1File.substr(0, 8), kBatchFileMagicV1);
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+    const auto d = decode(kV1File, chunk, 42);
+    EXPECT_EQ(d.format, ReadingFormat::batch_file);
+    ASSERT_TRUE(d.report.clean()) << fatal_reason(d);
+    ASSERT_EQ(d.parsed.readings.size(), 6u);
+    EXPECT_EQ(d.sequence_seen, 42u);
+    EXPECT_EQ(d.report.lines, 5u);
+    const auto& first = d.parsed.readings[0];
+    EXPECT_EQ(first.nmi, "NMI0000001");
+    EXPECT_EQ(first.interval_start, 1704031200);
+    EXPECT_EQ(first.value, 1.5);
+    EXPECT_EQ(first.line, 9u);
+    const auto& f = d.parsed.readings[4];
+    EXPECT_EQ(f.nmi, "QB01234567");
+    EXPECT_EQ(f.suffix, "B1");
+    EXPECT_EQ(f.register_id, "002");
+    EXPECT_EQ(f.meter_serial, "M42");
+    EXPECT_EQ(f.reason_description, "meter fault");
+    EXPECT_EQ(f.interval_minutes, 15);
+    EXPECT_EQ(f.quality, 'F');
+    EXPECT_EQ(f.method, 14);
+    EXPECT_EQ(f.reason_code, 79);
+    EXPECT_EQ(f.interval_start, 1704031200 + 900 * 5);
+    EXPECT_EQ(f.update_datetime, 1704100000);
+    EXPECT_EQ(f.msats_load_datetime, 1704200000);
+    EXPECT_EQ(f.file_created, 1704000000);
+    EXPECT_EQ(f.value, 0.0);
+    const auto& e = d.parsed.readings[5];
+    EXPECT_EQ(e.quality, 'E');
+    EXPECT_EQ(e.method, 52);
+    EXPECT_EQ(e.reason_code, kNoReasonCode);
+    EXPECT_EQ(e.reason_description, "");
+    EXPECT_EQ(e.line, 13u);
+    EXPECT_EQ(e.value, 7.125);
+  }
+}
+
+// The same file in layout v1: each run without its last 8 bytes (file_sequence), frame lengths
+// to match, the v1 magic (the layouts of batch_codec.hpp, rewritten here by hand).
+std::string as_version1(std::string_view v2) {
+  constexpr std::size_t kRunBytesV1 = 70, kRunBytesV2 = 78;
+  std::string v1(kBatchFileMagicV1);
+  v1.append(v2.substr(8, 16));
+  std::size_t at = 24;
+  for (;;) {
+    std::uint32_t counts[5];  // payload bytes, strings, runs, values, string bytes
+    std::memcpy(counts, v2.data() + at, 4);
+    if (counts[0] == 0) break;
+    std::memcpy(counts, v2.data() + at, sizeof counts);
+    const std::size_t runs_at = at + 20 + 4 * counts[1] + counts[4];
+    const std::uint32_t length = counts[0] - 8 * counts[2];
+    v1.append(reinterpret_cast<const char*>(&length), 4);
+    v1.append(v2.substr(at + 4, runs_at - at - 4));
+    for (std::size_t i = 0; i < counts[2]; ++i)
+      v1.append(v2.substr(runs_at + i * kRunBytesV2, kRunBytesV1));
+    v1.append(v2.substr(runs_at + counts[2] * kRunBytesV2, 8ull * counts[3]));
+    at = runs_at + counts[2] * kRunBytesV2 + 8ull * counts[3];
+  }
+  v1.append(v2.substr(at));
+  return v1;
+}
+
+TEST(BatchFile, Version1AndVersion2FilesOfTheSameRequestReadTheSame) {
+  const auto e = encode(sample_ndjson(NdjsonForm::compact), 4000);
+  const std::string v1 = as_version1(e.file);
+  EXPECT_LT(v1.size(), e.file.size());
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{4096}}) {
+    const auto old = decode(v1, chunk), now = decode(e.file, chunk);
+    EXPECT_TRUE(old.report.clean()) << fatal_reason(old);
+    EXPECT_EQ(old.parsed.readings, now.parsed.readings);
+    EXPECT_EQ(old.parsed.readings, e.direct.readings);
+    EXPECT_EQ(old.sequence_seen, 42u);
+    EXPECT_EQ(old.report.readings, now.report.readings);
+    EXPECT_EQ(old.report.quality_counts, now.report.quality_counts);
+  }
+}
+
+// A v2 frame carries each run's file_sequence (the journal's need); the pipeline's own wins.
+TEST(BatchFile, TheReadersFileSequenceReplacesTheFrames) {
+  ReadingBatch b;
+  ReadingRun r;
+  r.nmi = b.strings.intern("NMI0000001");
+  r.suffix = b.strings.intern("E1");
+  r.uom = b.strings.intern("kWh");
+  r.interval_minutes = 30;
+  r.first_start = 1704031200;
+  r.count = 2;
+  r.file_sequence = 7;
+  b.runs.push_back(r);
+  b.values = {1.0, 2.0};
+  BatchFileWriter w;
+  w.append(b);
+  const auto d = decode(w.finish(1, 100), 0, 9);
+  EXPECT_TRUE(d.report.clean());
+  EXPECT_EQ(d.parsed.readings.size(), 2u);
+  EXPECT_EQ(d.sequence_seen, 9u);
+}
+
 }  // namespace
 }  // namespace meterd::test

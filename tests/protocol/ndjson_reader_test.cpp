@@ -233,5 +233,23 @@ TEST(NdjsonReaderTest, CompactValuesFormIsOneRunOfConsecutiveIntervals) {
   for (const auto& issue : d.report.issues) EXPECT_EQ(issue.field, "values") << issue.line;
 }
 
+// Before 1970 too a run ends with its NEM day (the day number is floored; `/` would count the
+// last NEM day of 1969 into the first of 1970), so every batch keeps the codec's structural
+// rules (batch_codec.hpp) and the HTTP API's batch file reads back.
+TEST(NdjsonReaderTest, RunsEndAtTheNemDayBeforeEpochToo) {
+  const std::string head =
+      R"({"nmi":"N3","suffix":"E1","interval_minutes":30,"uom":"kWh","quality":"A",)";
+  const std::string text =
+      head + R"("interval_start":"1969-12-31T23:30:00+10:00","value":1})" + "\n" + head +
+      R"("interval_start":"1970-01-01T00:00:00+10:00","value":2})" + "\n" + head +
+      R"("interval_start":"1969-12-30T23:30:00+10:00","values":[1,2]})" + "\n";
+  auto d = decode_ndjson(text, 0);
+  ASSERT_EQ(d.parsed.readings.size(), 2u);
+  EXPECT_EQ(d.runs, 2u);
+  ASSERT_EQ(d.report.rejects(), 1u);
+  EXPECT_EQ(d.report.issues[0].field, "values");
+  EXPECT_EQ(d.report.issues[0].line, 3u);
+}
+
 }  // namespace
 }  // namespace meterd::test

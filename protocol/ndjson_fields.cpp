@@ -1,0 +1,301 @@
+#include "protocol/ndjson_fields.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "protocol/iso_time.hpp"
+#include "protocol/nem_time.hpp"
+
+namespace meterd::ndjson {
+
+bool fail(Problem& p, std::string field, std::string reason) {
+  p.field = std::move(field);
+  p.reason = std::move(reason);
+  return false;
+}
+
+bool json_fail(Problem& p, std::string_view field, simdjson::error_code e) {
+  p.json = true;
+  p.field = std::string(field);
+  p.reason = std::string("malformed JSON: ") + simdjson::error_message(e);
+  return false;
+}
+
+namespace {
+
+// The raw text of the value's token (a string with its quotes, a number, null…) without
+// consuming it: the input buffer itself, so field data is never copied.
+std::string_view peek_token(od::value& v) {
+  return v.raw_json_token();
+}
+
+// Reads a string, or "" for null when `nullable`. A string without escapes (the usual case) is
+// a view into the input buffer; only one with escapes is unescaped by simdjson.
+bool get_text(od::value& v, std::string_view key, std::string_view& out, Problem& p,
+              bool nullable) {
+  const std::string_view token = peek_token(v);
+  if (!token.empty() && token[0] == '"') {
+    const auto close = token.rfind('"');
+    const std::string_view text = token.substr(1, close == 0 ? 0 : close - 1);
+    if (close > 0 && text.find('\\') == std::string_view::npos) {
+      od::raw_json_string skipped;
+      if (auto e = v.get_raw_json_string().get(skipped)) return json_fail(p, key, e);
+      out = text;
+      return true;
+    }
+    if (auto e = v.get_string().get(out)) return json_fail(p, key, e);
+    return true;
+  }
+  od::json_type t;
+  if (auto e = v.type().get(t)) return json_fail(p, key, e);
+  if (t == od::json_type::null && nullable) {
+    bool is_null = false;
+    if (auto e = v.is_null().get(is_null)) return json_fail(p, key, e);
+    out = {};
+    return true;
+  }
+  return fail(p, std::string(key), "expected a string");
+}
+
+// An ISO-8601 instant, or kNoTime for null when `nullable`.
+bool get_time(od::value& v, std::string_view key, epoch_seconds& out, Problem& p, bool nullable,
+              CachedTime* cache = nullptr) {
+  std::string_view text;
+  if (!get_text(v, key, text, p, nullable)) return false;
+  if (text.empty() && nullable) {
+    out = kNoTime;
+    return true;
+  }
+  if (cache && cache->lookup(text, out)) return true;
+  if (!parse_iso_time(text, out, /*nem_if_no_offset=*/true))
+    return fail(p, std::string(key),
+                "expected an ISO-8601 time like 2005-03-01T00:30:00+10:00, got '" +
+                    std::string(text.substr(0, 64)) + "'");
+  if (cache) cache->store(text, out);
+  return true;
+}
+
+// An integer in [lo, hi], or `none` for null when nullable.
+bool get_int(od::value& v, std::string_view key, std::int64_t lo, std::int64_t hi,
+             std::int64_t& out, Problem& p, bool nullable, std::int64_t none = 0) {
+  const std::string_view token = peek_token(v);
+  if (nullable && !token.empty() && token[0] == 'n') {
+    bool is_null = false;
+    if (auto e = v.is_null().get(is_null)) return json_fail(p, key, e);
+    if (is_null) {
+      out = none;
+      return true;
+    }
+  }
+  std::int64_t n = 0;
+  if (v.get_int64().get(n) != simdjson::SUCCESS) {
+    od::json_type t;
+    if (auto e = v.type().get(t)) return json_fail(p, key, e);
+    if (t != od::json_type::number) return fail(p, std::string(key), "expected an integer");
+    return fail(p, std::string(key),
+                "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  if (n < lo || n > hi)
+    return fail(p, std::string(key),
+                "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  out = n;
+  return true;
+}
+
+// The key of a field: a view into the input buffer unless it has escapes (then unescaped).
+// Known keys are short: a byte loop beats two memchr calls (the padding makes the reads safe).
+bool get_key(od::field& field, std::string_view& key, Problem& p) {
+  const char* raw = field.key().raw();
+  for (std::size_t i = 0; raw && i < 24; ++i) {
+    if (raw[i] == '"') {
+      key = std::string_view(raw, i);
+      return true;
+    }
+    if (raw[i] == '\\') break;
+  }
+  if (auto e = field.unescaped_key().get(key)) return json_fail(p, "", e);
+  return true;
+}
+
+}  // namespace
+
+bool decode_object(od::object& object, Line& line, Problem& p, bool strict, TimeCaches& times) {
+  for (auto field_result : object) {
+    od::field field;
+    if (auto e = std::move(field_result).get(field)) return json_fail(p, "", e);
+    std::string_view key;
+    if (!get_key(field, key, p)) return false;
+    od::value& v = field.value();
+    std::int64_t n = 0;
+    switch (key.size()) {
+      case 3:
+        if (key == "nmi") {
+          if (!get_text(v, key, line.nmi, p, false)) return false;
+          line.has_nmi = true;
+          continue;
+        }
+        if (key == "uom") {
+          if (!get_text(v, key, line.uom, p, false)) return false;
+          line.has_uom = true;
+          continue;
+        }
+        break;
+      case 4:
+        if (key == "line") {
+          if (!get_int(v, key, 0, 0xffffffffll, n, p, true, -1)) return false;
+          line.source_line = n;
+          continue;
+        }
+        break;
+      case 5:
+        if (key == "value") {
+          const std::string_view token = peek_token(v);
+          if (token.empty() || (token[0] != '-' && (token[0] < '0' || token[0] > '9'))) {
+            od::json_type t;
+            if (auto e = v.type().get(t)) return json_fail(p, key, e);
+            return fail(p, "value", "expected a number");
+          }
+          if (auto e = v.get_double().get(line.value)) return json_fail(p, key, e);
+          if (!std::isfinite(line.value) || line.value < 0)
+            return fail(p, "value", "expected a finite, non-negative number");
+          line.has_value = true;
+          continue;
+        }
+        break;
+      case 6:
+        if (key == "values") {
+          od::json_type t;
+          if (auto e = v.type().get(t)) return json_fail(p, key, e);
+          if (t != od::json_type::array) return fail(p, "values", "expected an array of numbers");
+          od::array array;
+          if (auto e = v.get_array().get(array)) return json_fail(p, key, e);
+          line.values->clear();
+          for (auto element : array) {
+            double d = 0;
+            if (auto e = element.get_double().get(d)) {
+              if (e == simdjson::INCORRECT_TYPE)
+                return fail(p, "values", "expected an array of numbers");
+              return json_fail(p, key, e);
+            }
+            if (!std::isfinite(d) || d < 0)
+              return fail(p, "values", "expected finite, non-negative numbers");
+            line.values->push_back(d);
+          }
+          line.has_values = true;
+          continue;
+        }
+        if (key == "suffix") {
+          if (!get_text(v, key, line.suffix, p, false)) return false;
+          line.has_suffix = true;
+          continue;
+        }
+        if (key == "method") {
+          if (!get_int(v, key, 1, 99, n, p, true, kNoMethod)) return false;
+          line.method = static_cast<std::uint8_t>(n);
+          continue;
+        }
+        break;
+      case 7:
+        if (key == "quality") {
+          std::string_view q;
+          if (!get_text(v, key, q, p, false)) return false;
+          if (q.size() != 1 || std::string_view("AEFSN").find(q[0]) == std::string_view::npos)
+            return fail(p, "quality", "expected one of A, E, F, S, N");
+          line.quality = q[0];
+          continue;
+        }
+        break;
+      case 11:
+        if (key == "reason_code") {
+          if (!get_int(v, key, 0, 999, n, p, true, kNoReasonCode)) return false;
+          line.reason_code = static_cast<std::int16_t>(n);
+          continue;
+        }
+        if (key == "register_id") {
+          if (!get_text(v, key, line.register_id, p, true)) return false;
+          continue;
+        }
+        break;
+      case 12:
+        if (key == "meter_serial") {
+          if (!get_text(v, key, line.meter_serial, p, true)) return false;
+          continue;
+        }
+        if (key == "file_created") {
+          if (!get_time(v, key, line.file_created, p, true, &times.file_created)) return false;
+          continue;
+        }
+        break;
+      case 14:
+        if (key == "interval_start") {
+          if (!get_time(v, key, line.interval_start, p, false)) return false;
+          continue;
+        }
+        break;
+      case 15:
+        if (key == "update_datetime") {
+          if (!get_time(v, key, line.update_datetime, p, true, &times.update_datetime))
+            return false;
+          continue;
+        }
+        break;
+      case 16:
+        if (key == "interval_minutes") {
+          if (!get_int(v, key, 0, 1440, n, p, false)) return false;
+          line.interval_minutes = n;
+          continue;
+        }
+        break;
+      case 18:
+        if (key == "reason_description") {
+          if (!get_text(v, key, line.reason_description, p, true)) return false;
+          continue;
+        }
+        break;
+      case 19:
+        if (key == "msats_load_datetime") {
+          if (!get_time(v, key, line.msats_load_datetime, p, true, &times.msats_load_datetime))
+            return false;
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    // Unknown keys are ignored (forward compatibility), refused in strict mode.
+    if (strict) return fail(p, std::string(key), "unknown field");
+  }
+  // Required fields and the rules the NEM12 reader applies to the same data.
+  if (!line.has_nmi) return fail(p, "nmi", "missing");
+  if (line.nmi.empty() || line.nmi.size() > 10)
+    return fail(p, "nmi", "expected 1 to 10 characters");
+  if (!line.has_suffix) return fail(p, "suffix", "missing");
+  if (line.suffix.empty() || line.suffix.size() > 3)
+    return fail(p, "suffix", "expected 1 to 3 characters");
+  if (line.interval_start == kNoTime) return fail(p, "interval_start", "missing");
+  if (line.interval_minutes < 0) return fail(p, "interval_minutes", "missing");
+  if (line.interval_minutes != 5 && line.interval_minutes != 15 && line.interval_minutes != 30)
+    return fail(p, "interval_minutes", "expected 5, 15 or 30");
+  if ((line.interval_start + kNemOffsetSeconds) % (line.interval_minutes * 60) != 0)
+    return fail(p, "interval_start",
+                "not at the start of a " + std::to_string(line.interval_minutes) +
+                    "-minute interval (NEM time)");
+  if (line.has_values) {
+    if (line.has_value) return fail(p, "values", "give value or values, not both");
+    if (line.values->empty()) return fail(p, "values", "empty");
+    const epoch_seconds last =
+        line.interval_start +
+        static_cast<epoch_seconds>(line.values->size() - 1) * line.interval_minutes * 60;
+    if (nem_day_number(last) != nem_day_number(line.interval_start))
+      return fail(p, "values", "runs past the end of the NEM day of interval_start");
+  } else if (!line.has_value) {
+    return fail(p, "value", "missing");
+  }
+  if (!line.has_uom || line.uom.empty()) return fail(p, "uom", "missing");
+  if (line.quality == 0) return fail(p, "quality", "missing");
+  if ((line.quality == 'F' || line.quality == 'S') && line.reason_code == kNoReasonCode)
+    return fail(p, "reason_code", "required for quality F and S");
+  return true;
+}
+
+}  // namespace meterd::ndjson
