@@ -5,6 +5,7 @@
 #include <string>
 
 #include "protocol/input_byte_source.hpp"
+#include "protocol/input_sniff.hpp"
 
 namespace meterd {
 
