@@ -111,6 +111,9 @@ class InputReader {
   // input in members and messages.
   InputReader(std::string name, std::string_view bytes, const InputLimits& limits = {},
               const InputReadOptions& options = {});
+  // Not from a temporary string: the reader would outlive its bytes.
+  InputReader(std::string name, std::string&& bytes, const InputLimits& limits = {},
+              const InputReadOptions& options = {}) = delete;
   // Any raw source at its start (a test wraps a FileByteSource to inject read failures).
   InputReader(std::string name, std::unique_ptr<ByteSource> raw, const InputLimits& limits = {},
               const InputReadOptions& options = {});
