@@ -208,10 +208,10 @@ inline Recorder read_buffer(std::string_view name, std::string_view bytes,
 
 // ---- pulling, the same way ------------------------------------------------------------------
 
-// Pulls everything out of `reader` into a Recorder, as the push API would hand it over, reading
+// Pulls everything out of `reader` into `recorder`, as the push API would hand it over, reading
 // chunks of the sizes `next_size` gives (the push API's chunks if it is empty).
-inline Recorder pull_all(InputReader& reader, const std::function<std::size_t()>& next_size = {}) {
-  Recorder recorder;
+inline void pull_into(InputReader& reader, Recorder& recorder,
+                      const std::function<std::size_t()>& next_size = {}) {
   std::vector<char> buffer;
   for (;;) {
     const InputReader::Event event = reader.next();
@@ -237,6 +237,11 @@ inline Recorder pull_all(InputReader& reader, const std::function<std::size_t()>
       recorder.on_error(event.member.name, reader.member_error());
   }
   EXPECT_EQ(reader.next().kind, InputReader::Event::Kind::end) << "the end stays the end";
+}
+
+inline Recorder pull_all(InputReader& reader, const std::function<std::size_t()>& next_size = {}) {
+  Recorder recorder;
+  pull_into(reader, recorder, next_size);
   return recorder;
 }
 
