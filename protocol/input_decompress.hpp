@@ -11,7 +11,7 @@ namespace meterd {
 
 // Decodes `compressed` (which must outlive the result). `kind` is gzip or bzip2; concatenated
 // streams (pigz, pbzip2, `cat a.gz b.gz`) decode as one. Corrupt or truncated data throws an
-// InputError naming `name`.
+// InputError naming `name`; what `compressed` throws passes through Boost.Iostreams unchanged.
 std::unique_ptr<ByteSource> make_decompressing_source(InputKind kind, ByteSource& compressed,
                                                       std::string name);
 
