@@ -51,10 +51,7 @@ class InputReader::Walk {
     try {
       return advance();
     } catch (const std::system_error& e) {
-      if (!options_.report_source_failures) abandon();
-      InputError stop(e.what(), true);
-      if (auto event = unwind(stop)) return *std::move(event);
-      return Event{};
+      return source_failed(e).value_or(Event{});
     } catch (...) {
       abandon();
     }
@@ -163,9 +160,7 @@ class InputReader::Walk {
     } catch (InputError& e) {
       unwind(e);
     } catch (const std::system_error& e) {
-      if (!options_.report_source_failures) abandon();
-      InputError stop(e.what(), true);
-      unwind(stop);
+      source_failed(e);
     } catch (...) {
       abandon();
     }
@@ -197,6 +192,14 @@ class InputReader::Walk {
       return std::nullopt;
     }
     return error_event(where, e.what());
+  }
+
+  // The source failed (std::system_error): thrown on, or, if the options say so, reported like
+  // a content error that stops the input. Only from a handler.
+  std::optional<Event> source_failed(const std::system_error& e) {
+    if (!options_.report_source_failures) abandon();
+    InputError stop(e.what(), true);
+    return unwind(stop);
   }
 
   // The source failed: the walk cannot go on (its layers are in whatever state the failure left
