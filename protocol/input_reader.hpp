@@ -129,7 +129,9 @@ class InputReader {
   // end (then always the end). Every error is seen exactly once: as an event, or as the
   // member_error() of the member it cut short. Called before the current member was read to its
   // end, it reads through the rest first (limits still apply, the hash still sees every byte);
-  // should the rest break off, that comes as an error event for the member.
+  // should the rest break off, that comes as an error event for the member. A failure of the
+  // source is thrown from next() and read() (see InputReadOptions), and again by every later
+  // call: the walk cannot go on.
   Event next();
   // The current member's next bytes: fills `out` with up to `size` (> 0) bytes, fewer only at
   // the member's end; 0 at the end (or with no member open).
