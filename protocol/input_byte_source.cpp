@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 namespace meterd {
 
@@ -25,6 +26,14 @@ std::uint64_t ByteSource::seek(std::int64_t, int) {
   throw InputError("internal error: seek on a source that cannot seek");
 }
 
+std::size_t ByteSource::read_at(std::uint64_t, char*, std::size_t) {
+  throw std::logic_error("internal error: read_at on a source that cannot seek");
+}
+
+std::uint64_t ByteSource::size() {
+  throw std::logic_error("internal error: size of a source that cannot seek");
+}
+
 FileByteSource::FileByteSource(const std::filesystem::path& path) : name_(path.string()) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw InputError("cannot open " + name_ + ": " + std::strerror(errno));
@@ -37,17 +46,23 @@ FileByteSource::FileByteSource(const std::filesystem::path& path) : name_(path.s
     throw InputError("cannot read " + name_ + ": it is a directory");
   }
   regular_ = known && S_ISREG(st.st_mode);
+  // Read front to back (a zip seeks only a few times): let the kernel read ahead further.
+  if (regular_) ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
 FileByteSource::~FileByteSource() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void FileByteSource::fail_read() const {
+  throw std::system_error(errno, std::generic_category(), "cannot read " + name_);
+}
+
 std::size_t FileByteSource::read(char* out, std::size_t size) {
   for (;;) {
     const ssize_t got = ::read(fd_, out, size);
     if (got >= 0) return static_cast<std::size_t>(got);
-    if (errno != EINTR) throw InputError("cannot read " + name_ + ": " + std::strerror(errno));
+    if (errno != EINTR) fail_read();
   }
 }
 
@@ -55,6 +70,20 @@ std::uint64_t FileByteSource::seek(std::int64_t offset, int whence) {
   const off_t position = ::lseek(fd_, offset, whence);
   if (position < 0) throw InputError("cannot seek in " + name_ + ": " + std::strerror(errno));
   return static_cast<std::uint64_t>(position);
+}
+
+std::size_t FileByteSource::read_at(std::uint64_t offset, char* out, std::size_t size) {
+  for (;;) {
+    const ssize_t got = ::pread(fd_, out, size, static_cast<off_t>(offset));
+    if (got >= 0) return static_cast<std::size_t>(got);
+    if (errno != EINTR) fail_read();
+  }
+}
+
+std::uint64_t FileByteSource::size() {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) fail_read();
+  return static_cast<std::uint64_t>(st.st_size);
 }
 
 std::size_t BufferByteSource::read(char* out, std::size_t size) {
@@ -75,36 +104,11 @@ std::uint64_t BufferByteSource::seek(std::int64_t offset, int whence) {
   return position_;
 }
 
-std::size_t CountingByteSource::read(char* out, std::size_t size) {
-  const std::size_t got = inner_.read(out, size);
-  count_ += got;
-  return got;
-}
-
-SniffedByteSource::SniffedByteSource(ByteSource& inner) : inner_(inner) {
-  head_size_ = read_fully(inner_, head_, sizeof head_);
-  kind_ = sniff_input_kind(std::string_view(head_, head_size_));
-}
-
-std::size_t SniffedByteSource::read(char* out, std::size_t size) {
-  if (head_pos_ < head_size_) {
-    const std::size_t n = std::min(size, head_size_ - head_pos_);
-    std::memcpy(out, head_ + head_pos_, n);
-    head_pos_ += n;
-    return n;
-  }
-  return inner_.read(out, size);
-}
-
-}  // namespace meterd
-
-namespace meterd {
-
-std::uint64_t SniffedByteSource::seek(std::int64_t offset, int whence) {
-  // The inner source is past the head; bytes of it not yet replayed are still "ahead" of us.
-  if (whence == SEEK_CUR) offset -= static_cast<std::int64_t>(head_size_ - head_pos_);
-  head_pos_ = head_size_;
-  return inner_.seek(offset, whence);
+std::size_t BufferByteSource::read_at(std::uint64_t offset, char* out, std::size_t size) {
+  if (offset >= bytes_.size()) return 0;
+  const std::size_t n = std::min<std::uint64_t>(size, bytes_.size() - offset);
+  std::memcpy(out, bytes_.data() + offset, n);
+  return n;
 }
 
 }  // namespace meterd

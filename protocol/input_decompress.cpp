@@ -99,6 +99,8 @@ class DecompressingSource final : public ByteSource {
 
   std::size_t read(char* out, std::size_t size) override {
     if (finished_) return 0;
+    // Only the decoders' own errors become InputErrors: what the source below throws (a
+    // std::system_error of the file) passes through as it is.
     try {
       in_.read(out, static_cast<std::streamsize>(size));
     } catch (const InputError&) {

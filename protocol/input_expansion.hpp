@@ -6,7 +6,7 @@
 #include <string>
 
 #include "protocol/input_byte_source.hpp"
-#include "protocol/input_source.hpp"
+#include "protocol/input_reader.hpp"
 
 namespace meterd {
 

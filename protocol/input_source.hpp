@@ -1,60 +1,19 @@
-// Opening an input by its content, not its name: every logical file inside a path or buffer is
-// streamed to a visitor, whatever wrapping it arrived in.
+// The push side of protocol/input_reader.hpp: the same walk over every member of an input
+// (layers, limits, names and messages are all InputReader's), handed to a visitor as it streams.
+// For callers that take an input in one go (`meterd parse`, the HTTP server); a caller that must
+// stop between chunks pulls from an InputReader instead.
 //
-//   plain            → one member, named after the input
-//   gzip / bzip2     → one member, decompressed (concatenated streams decode fully); if the
-//                      decompressed bytes are themselves a zip/gzip/bzip2, that is opened too
-//   zip              → each regular member on its own, named "outer.zip!inner.csv"; members that
-//                      are archives or compressed are opened recursively ("a.zip!b.zip!c.csv")
-//
-// Everything is streamed through one reused chunk buffer: no input, member or archive is ever held
-// whole in memory, and nested archives read straight out of their parent's member.
-//
-// Limits guard against hostile or broken inputs (zip bombs, path tricks, runaway nesting). A
-// problem with one member is reported through on_error and processing continues with the next
-// member where the container still allows it; expansion limits stop the whole input.
-//
-// Pure apart from reading the input: no global state, safe to call from several threads at once.
+// The push functions hash nothing, and report a failure of the source (a failed read(2)) like
+// a content error that stops the input: on_error on the member it cut short, or on the input.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
 
-#include "protocol/input_sniff.hpp"
+#include "protocol/input_reader.hpp"
 
 namespace meterd {
-
-struct InputLimits {
-  // Container layers (zip, gzip, bzip2) around one member, counting the outermost:
-  // "x.csv" is 0, "x.csv.gz" 1, "a.zip!b.csv.gz" 2. A member that would go deeper is an error.
-  unsigned max_nesting = 4;
-  // Bytes produced by decompression, summed over every layer of the input.
-  std::uint64_t max_expanded_bytes = 64ull << 30;
-  // Expanded / compressed, for each decoding layer and for the whole input. Checked only once a
-  // layer has produced more than ratio_floor_bytes: tiny files legitimately compress very well.
-  // At 200:1 a deflate bomb (at most ~1030:1) stops within ~25 MB. Beware: all-zero meter data
-  // reaches ~120:1 under gzip/zip but ~500:1 under bzip2, so such bzip2 files exceed this default.
-  double max_ratio = 200.0;
-  // bzip2 layers get their own limit: all-zero meter data (a vacant premises) reaches about
-  // 530:1 under bzip2, against about 120:1 under deflate, so one ratio for both would either
-  // refuse real files or let deflate bombs run long. The whole-input ratio uses the larger
-  // limit once any bzip2 layer is involved.
-  double max_ratio_bzip2 = 2000.0;
-  std::uint64_t ratio_floor_bytes = 1ull << 20;
-  std::size_t max_member_name = 255;  // bytes of a zip member's path
-  std::uint64_t max_members = 100000;
-  // Not a limit: the size of the chunks handed to on_chunk (the last of a member may be shorter).
-  std::size_t chunk_bytes = 1u << 20;
-};
-
-struct InputMember {
-  std::string name;      // "path", "outer.zip!inner.csv", "a.zip!b.zip!c.csv"
-  InputKind outer_kind;  // what the input itself sniffed as
-  unsigned depth;        // container layers around this member (see InputLimits::max_nesting)
-};
 
 // Call order for each member: on_member, on_chunk*, then exactly one of on_member_end (complete)
 // or on_error (the member is incomplete: discard or mark it). on_error is also called, without a
@@ -72,16 +31,6 @@ class InputVisitor {
   virtual void on_error(const std::string& member, const std::string& message) = 0;
 };
 
-struct InputResult {
-  bool opened = false;  // false: the input could not be opened at all (see error); exit 2
-  std::string error;
-  std::uint64_t members = 0;    // members started (on_member calls)
-  std::uint64_t errors = 0;     // on_error calls
-  std::uint64_t bytes_in = 0;   // raw bytes read from the input (a zip read by its index may
-                                // read a few bytes twice)
-  std::uint64_t bytes_out = 0;  // bytes handed to on_chunk
-};
-
 InputResult read_input(const std::filesystem::path& path, InputVisitor& visitor,
                        const InputLimits& limits = {});
 
@@ -89,5 +38,9 @@ InputResult read_input(const std::filesystem::path& path, InputVisitor& visitor,
 // messages. The bytes must stay valid for the duration of the call.
 InputResult read_input_buffer(std::string_view name, std::string_view bytes, InputVisitor& visitor,
                               const InputLimits& limits = {});
+
+// Pushes what is left of `reader` to `visitor`, in chunks of reader.limits().chunk_bytes. A
+// failure of the source is reported or thrown as the reader's options say.
+InputResult visit_input(InputReader& reader, InputVisitor& visitor);
 
 }  // namespace meterd

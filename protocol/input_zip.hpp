@@ -28,7 +28,9 @@ struct ZipMember {
 class ZipReader {
  public:
   // Reads `raw` (which must outlive the reader); `name` names the archive in messages.
-  // Throws InputError if `raw` does not start like a zip libarchive can read.
+  // Throws InputError if `raw` does not start like a zip libarchive can read. Here and below,
+  // whatever `raw` throws (its own InputError, a std::system_error of the file) is rethrown as
+  // it was, once libarchive has returned.
   ZipReader(ByteSource& raw, std::string name);
   ~ZipReader();
   ZipReader(const ZipReader&) = delete;

@@ -2,13 +2,15 @@
 # Builds the libFuzzer targets (clang++-14, ASan + UBSan) and runs each for SECONDS:
 #   nem12_reader_fuzz      Nem12Reader on NEM12/NEM13 files
 #   reading_decoder_fuzz   ReadingDecoder on NDJSON request bodies and batch files
+#   input_reader_fuzz      InputReader (gzip, bzip2, zip, nested) against the push API
 #
 #   scripts/fuzz.sh [SECONDS]      default 60 each (CI); a long run: scripts/fuzz.sh 3600
 #
 # Everything lives in $FUZZ_BUILD_DIR (default <repo>/build-fuzz, not committed):
 #   seeds/    rebuilt each run: ../shared/data/nem12/samples (when present) + generated files
 #   ndjson-seeds/  rebuilt each run: tests/fuzz/ndjson_seeds + a batch file of each
-#   corpus/, ndjson-corpus/   what libFuzzer found, kept between runs
+#   input-seeds/   rebuilt each run: the samples' archives + generated gzip, bzip2 and zip files
+#   corpus/, ndjson-corpus/, input-corpus/   what libFuzzer found, kept between runs
 #   crashes/  crash-*, leak-*, timeout-* inputs; re-run one with: build-fuzz/<target> FILE
 # Exits non-zero when the build fails or the fuzzer finds a crash, leak, timeout or broken
 # invariant.
@@ -22,7 +24,7 @@ cxx="${FUZZ_CXX:-clang++-14}"
 jobs="${FUZZ_BUILD_JOBS:-2}"
 
 mkdir -p "$build/obj" "$build/seeds" "$build/corpus" "$build/crashes" "$build/ndjson-seeds" \
-  "$build/ndjson-corpus"
+  "$build/ndjson-corpus" "$build/input-seeds" "$build/input-corpus"
 
 # make gives an incremental, header-aware (-MMD) build of the protocol sources without
 # touching the project's CMake files.
@@ -35,7 +37,7 @@ LIBS := -lboost_iostreams -larchive -lsimdjson -lcrypto -lz -lbz2
 PROTOCOL := \$(wildcard \$(REPO)/protocol/*.cpp)
 OBJECTS := \$(patsubst \$(REPO)/protocol/%.cpp,obj/%.o,\$(PROTOCOL))
 
-all: nem12_reader_fuzz reading_decoder_fuzz meterd_generate
+all: nem12_reader_fuzz reading_decoder_fuzz input_reader_fuzz meterd_generate
 
 obj/%.o: \$(REPO)/protocol/%.cpp
 	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer-no-link -MMD -MP -c \$< -o \$@
@@ -50,6 +52,12 @@ obj/reading_decoder_fuzz.o: \$(REPO)/tests/fuzz/reading_decoder_fuzz.cpp
 	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
 
 reading_decoder_fuzz: obj/reading_decoder_fuzz.o \$(OBJECTS)
+	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
+
+obj/input_reader_fuzz.o: \$(REPO)/tests/fuzz/input_reader_fuzz.cpp
+	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
+
+input_reader_fuzz: obj/input_reader_fuzz.o \$(OBJECTS)
 	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
 
 # A plain (unsanitised) 'meterd generate' for the seed files.
@@ -83,6 +91,24 @@ gen --nmis 1 --days 3 --interval 30 --seed 5 --suffixes E1,E2,B1,Q1 --b2b 1 --cr
 rm -f "$build/ndjson-seeds/"*
 cp "$repo/tests/fuzz/ndjson_seeds/"* "$build/ndjson-seeds/"
 
+# Input seeds: every layer the walk knows, small (under -max_len) and nested.
+rm -rf "$build/input-seeds/"*
+is="$build/input-seeds"
+if [[ -d "$samples" ]]; then
+  find "$samples" -maxdepth 1 -type f -size -16k -exec cp {} "$is/" \;
+fi
+gen --nmis 1 --days 2 --interval 30 --seed 6 -o "$is/a.csv"
+gen --nmis 1 --days 1 --interval 15 --seed 7 --b2b 1 -o "$is/b.csv"
+gzip -c "$is/a.csv" >"$is/a.csv.gz"
+bzip2 -c "$is/b.csv" >"$is/b.csv.bz2"
+cat "$is/a.csv.gz" "$is/a.csv.gz" >"$is/cat.csv.gz"
+if command -v zip >/dev/null; then
+  (cd "$is" && zip -q inner.zip a.csv b.csv.bz2 && zip -q -0 outer.zip inner.zip a.csv.gz &&
+    gzip -c outer.zip >outer.zip.gz && rm inner.zip)
+else
+  echo "fuzz.sh: zip not found; no generated zip seeds" >&2
+fi
+
 # run_target NAME DICT CORPUS SEEDS [ENV=VALUE...]
 run_target() {
   local name="$1" dict="$2" corpus="$3" seeds="$4"
@@ -105,10 +131,13 @@ if [[ $status -eq 0 ]]; then
   run_target reading_decoder_fuzz "$repo/tests/fuzz/ndjson.dict" ndjson-corpus ndjson-seeds \
     METERD_FUZZ_SEED_DIR="$build/ndjson-seeds" || status=$?
 fi
+if [[ $status -eq 0 ]]; then
+  run_target input_reader_fuzz "$repo/tests/fuzz/input.dict" input-corpus input-seeds || status=$?
+fi
 
 if [[ $status -ne 0 ]]; then
   echo "fuzz.sh: FAILED (exit $status); inputs in $build/crashes:" >&2
   ls -l "$build/crashes" >&2
   exit "$status"
 fi
-echo "fuzz.sh: no crash in ${seconds}s per target; corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch inputs" >&2
+echo "fuzz.sh: no crash in ${seconds}s per target; corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch, $(ls "$build/input-corpus" | wc -l) archive inputs" >&2

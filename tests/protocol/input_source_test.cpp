@@ -1,5 +1,6 @@
-// Opening inputs by content: every fixture is built here at run time (no binary fixtures in git),
-// then read back through read_input / read_input_buffer and compared byte for byte.
+// Opening inputs by content: every fixture is built at run time (tests/protocol/input_fixtures.hpp,
+// no binary fixtures in git), then read back through read_input / read_input_buffer and compared
+// byte for byte.
 #include "protocol/input_source.hpp"
 
 #include <archive.h>
@@ -8,200 +9,17 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <boost/iostreams/device/back_inserter.hpp>
-#include <boost/iostreams/filter/bzip2.hpp>
-#include <boost/iostreams/filter/gzip.hpp>
-#include <boost/iostreams/filtering_stream.hpp>
-#include <fstream>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/protocol/input_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace meterd {
 namespace {
 
-namespace io = boost::iostreams;
-
-// ---- fixtures ------------------------------------------------------------------------------
-
-std::string nem12_text(int days) {
-  std::string text = "100,NEM12,200506081149,UNITEDDP,NEMMCO\n";
-  text += "200,NEM1201009,E1E2,1,E1,N1,01009,kWh,30,20050610\n";
-  for (int d = 0; d < days; ++d) {
-    text += "300,200501" + std::to_string(10 + d % 20);
-    for (int i = 0; i < 48; ++i) text += "," + std::to_string((d * 48 + i) % 997) + ".25";
-    text += ",A,,,20050310121004,20050310182204\n";
-  }
-  return text + "900\n";
-}
-
-// Incompressible bytes: large fixtures that must not trip the expansion ratio.
-std::string random_bytes(std::size_t size, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string bytes(size, '\0');
-  for (char& c : bytes) c = static_cast<char>(rng());
-  return bytes;
-}
-
-template <typename Compressor>
-std::string compress(std::string_view plain) {
-  std::string out;
-  io::filtering_ostream stream;
-  stream.push(Compressor());
-  stream.push(io::back_inserter(out));
-  stream.write(plain.data(), static_cast<std::streamsize>(plain.size()));
-  stream.reset();
-  return out;
-}
-std::string gzip(std::string_view plain) {
-  return compress<io::gzip_compressor>(plain);
-}
-std::string bzip2(std::string_view plain) {
-  return compress<io::bzip2_compressor>(plain);
-}
-
-struct Entry {
-  std::string name;
-  std::string data;
-  unsigned type = AE_IFREG;  // AE_IFDIR, AE_IFLNK (data is the link target)
-};
-
-la_ssize_t append_to_string(struct archive*, void* out, const void* data, size_t size) {
-  static_cast<std::string*>(out)->append(static_cast<const char*>(data), size);
-  return static_cast<la_ssize_t>(size);
-}
-
-// A zip written by libarchive; `deflate` false stores members uncompressed; a `password`
-// encrypts them (traditional PKWARE encryption).
-std::string zip(const std::vector<Entry>& entries, bool deflate = true,
-                const char* password = nullptr) {
-  std::string out;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  archive_write_set_option(a, "zip", "compression", deflate ? "deflate" : "store");
-  if (password) {
-    EXPECT_EQ(archive_write_set_option(a, "zip", "encryption", "zipcrypt"), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_set_passphrase(a, password), ARCHIVE_OK);
-  }
-  archive_write_set_bytes_in_last_block(a, 1);
-  EXPECT_EQ(archive_write_open(a, &out, nullptr, append_to_string, nullptr), ARCHIVE_OK);
-  for (const Entry& e : entries) {
-    struct archive_entry* entry = archive_entry_new();
-    archive_entry_set_pathname(entry, e.name.c_str());
-    archive_entry_set_filetype(entry, e.type);
-    archive_entry_set_perm(entry, 0644);
-    if (e.type == AE_IFLNK) archive_entry_set_symlink(entry, e.data.c_str());
-    if (e.type == AE_IFREG) archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
-    EXPECT_EQ(archive_write_header(a, entry), ARCHIVE_OK) << archive_error_string(a);
-    if (e.type == AE_IFREG) {
-      EXPECT_EQ(archive_write_data(a, e.data.data(), e.data.size()),
-                static_cast<la_ssize_t>(e.data.size()));
-    }
-    archive_entry_free(entry);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
-}
-
-// A zip of `size` zeros written straight to disk a chunk at a time: the fixture itself never
-// takes more than a chunk of memory.
-void write_zeros_zip(const std::filesystem::path& path, const std::string& member,
-                     std::uint64_t size) {
-  struct archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
-  struct archive_entry* entry = archive_entry_new();
-  archive_entry_set_pathname(entry, member.c_str());
-  archive_entry_set_filetype(entry, AE_IFREG);
-  archive_entry_set_perm(entry, 0644);
-  archive_entry_set_size(entry, static_cast<la_int64_t>(size));
-  ASSERT_EQ(archive_write_header(a, entry), ARCHIVE_OK);
-  const std::string zeros(1 << 20, '\0');
-  for (std::uint64_t written = 0; written < size; written += zeros.size())
-    archive_write_data(a, zeros.data(), std::min<std::uint64_t>(zeros.size(), size - written));
-  archive_entry_free(entry);
-  archive_write_close(a);
-  archive_write_free(a);
-}
-
-void write_file(const std::filesystem::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// ---- a visitor that records everything and checks the call order --------------------------
-
-struct SeenMember {
-  InputMember member;
-  std::string data;
-  bool complete = false;
-  std::string error;
-};
-
-class Recorder : public InputVisitor {
- public:
-  bool keep_data = true;
-  std::vector<SeenMember> members;
-  std::vector<std::pair<std::string, std::string>> errors;  // (member, message)
-  std::size_t largest_chunk = 0;
-  std::uint64_t bytes = 0;
-
-  void on_member(const InputMember& member) override {
-    EXPECT_FALSE(open_) << "on_member while " << members.back().member.name << " is open";
-    members.push_back(SeenMember{member, {}, false, {}});
-    open_ = true;
-  }
-  void on_chunk(std::string_view chunk) override {
-    EXPECT_TRUE(open_);
-    EXPECT_FALSE(chunk.empty());
-    largest_chunk = std::max(largest_chunk, chunk.size());
-    bytes += chunk.size();
-    if (keep_data) members.back().data.append(chunk);
-  }
-  void on_member_end() override {
-    EXPECT_TRUE(open_);
-    members.back().complete = true;
-    open_ = false;
-  }
-  void on_error(const std::string& member, const std::string& message) override {
-    if (open_) {
-      EXPECT_EQ(member, members.back().member.name);
-      members.back().error = message;
-      open_ = false;
-    }
-    errors.emplace_back(member, message);
-  }
-
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& m : members) out.push_back(m.member.name);
-    return out;
-  }
-  std::string all_errors() const {
-    std::string out;
-    for (const auto& [member, message] : errors) out += member + " -> " + message + "\n";
-    return out;
-  }
-
- private:
-  bool open_ = false;
-};
-
-Recorder read_buffer(std::string_view name, std::string_view bytes, const InputLimits& limits = {},
-                     InputResult* result_out = nullptr) {
-  Recorder recorder;
-  const InputResult result = read_input_buffer(name, bytes, recorder, limits);
-  EXPECT_TRUE(result.opened);
-  EXPECT_EQ(result.members, recorder.members.size());
-  EXPECT_EQ(result.errors, recorder.errors.size());
-  EXPECT_EQ(result.bytes_out, recorder.bytes);
-  if (result_out) *result_out = result;
-  return recorder;
-}
+using namespace test;  // the fixtures
 
 // ---- sniffing -------------------------------------------------------------------------------
 
