@@ -22,8 +22,12 @@ class IngestStore {
   virtual storage::PartInfo write(const storage::PartitionBatch& batch) = 0;
   virtual std::uint64_t next_file_sequence() = 0;
   virtual bool ledger_contains(const std::string& content_hash) = 0;
+  // False only when the ledger knows no file of this fingerprint (then the file is read once,
+  // hashed as it is parsed); true may also mean "cannot tell".
+  virtual bool ledger_might_contain(const InputFingerprint& fingerprint) = 0;
   virtual void ledger_record(const std::string& content_hash, const std::string& name,
-                             std::uint64_t file_sequence) = 0;
+                             std::uint64_t file_sequence,
+                             const std::optional<InputFingerprint>& fingerprint) = 0;
   // One bounded background merge (storage::Store::compact_step); fakes need not compact.
   virtual std::optional<storage::CompactionStep> compact_step(std::size_t /*min_parts*/) {
     return std::nullopt;

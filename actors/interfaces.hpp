@@ -26,6 +26,7 @@
 #include "actors/batch_types.hpp"
 #include "actors/intake.hpp"
 #include "protocol/file_report.hpp"
+#include "protocol/input_content_hash.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::actors {
@@ -59,6 +60,7 @@ struct ReaderDone {
   FileReport report;
   std::uint64_t readings_sent = 0, bytes = 0;
   std::string content_hash;
+  std::optional<InputFingerprint> fingerprint;  // when the ledger was asked by it
   std::string error;       // non-empty: the file could not be opened (not worth a restart)
   bool duplicate = false;  // its content hash is in the ledger: not read again
   double read_seconds = 0;
@@ -91,6 +93,7 @@ struct SequenceBlock {  // fresh file sequences, strictly increasing
 struct LedgerEntry {  // a file whose readings are all durable
   std::string content_hash, name;
   std::uint64_t file_sequence = 0;
+  std::optional<InputFingerprint> fingerprint;
 };
 struct CompactOutcome {
   std::optional<storage::CompactionStep> step;  // unset: nothing to merge, or it failed
@@ -119,6 +122,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::SharedPartition)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::WriteOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::SequenceBlock)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::LedgerEntry)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::InputFingerprint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::CompactOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::Claims)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::FileDone)
@@ -133,7 +137,8 @@ namespace meterd::actors {
 using store_actor =
     caf::typed_actor<caf::replies_to<write_atom, SharedPartition>::with<WriteOutcome>,
                      caf::replies_to<sequence_atom, std::uint64_t>::with<SequenceBlock>,
-                     caf::replies_to<ledger_atom, std::string>::with<bool>,
+                     caf::replies_to<ledger_atom, InputFingerprint>::with<bool>,  // may know?
+                     caf::replies_to<ledger_atom, std::string>::with<bool>,  // content hash known?
                      caf::replies_to<LedgerEntry>::with<bool>,  // true once recorded durably
                      caf::replies_to<compact_atom, std::uint32_t>::with<CompactOutcome>,
                      caf::reacts_to<drain_atom>>;

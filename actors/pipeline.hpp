@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <memory>
 
 #include "actors/config.hpp"
 #include "actors/ingest_store.hpp"
 #include "actors/intake.hpp"
 #include "actors/metrics.hpp"
+#include "protocol/input_byte_source.hpp"
 
 namespace meterd::actors {
 
@@ -24,6 +27,9 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
   // Background compaction (config.compact_interval_ms > 0): for the long-running daemon only.
   bool background_compaction = false;
+  // The raw bytes of an input file (empty: the file itself). Tests wrap the file to make its
+  // reads fail; called on the reader's thread.
+  std::function<std::unique_ptr<ByteSource>(const std::filesystem::path&)> open_input;
 };
 
 struct RunResult {

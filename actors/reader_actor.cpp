@@ -1,18 +1,26 @@
-// Reader: one per file in flight. Streams the file chunk by chunk through the pure
-// Nem12Reader and sends its batches to the batcher, but only while it holds credit; out of
-// credit, it simply stops reading (the file waits on disk, memory stays bounded).
+// Reader: one per file in flight, detached (it reads its file: blocking I/O). Pulls the input a
+// chunk at a time through protocol's InputReader (plain, gzip, bzip2, zip, nested: one member
+// after another) into the reading decoder, and sends the batches to the batcher only while it
+// holds credit; out of credit it simply stops reading (the file waits on disk, memory stays
+// bounded). A chunk per message, so a park (drain) is seen between any two chunks.
+//
+// The file is read from disk once: the walk hashes its raw bytes as it reads them (the ledger's
+// content hash). Whether the file may be skipped is asked first, by its fingerprint (size and
+// the SHA-256 of its first 64 KiB), which the ledger keeps for every file it records: only a
+// file whose fingerprint the ledger knows is hashed whole before it is parsed (read twice), and
+// skipped when its content hash is known too.
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <system_error>
 
 #include "actors/config.hpp"
-#include "actors/input_chunks.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/pipeline.hpp"
-#include "protocol/reading_decoder.hpp"  // NEM12/NEM13 or NDJSON, by content
-#include "protocol/sha256.hpp"
+#include "protocol/input_reader.hpp"
+#include "protocol/reading_decoder.hpp"  // NEM12/NEM13, NDJSON or a batch file, by content
 
 namespace meterd::actors {
 namespace {
@@ -32,21 +40,20 @@ struct ReaderState {
   ReaderTask task;
   batcher_actor batcher;
   supervisor_actor supervisor;
+  store_actor ledger;  // set: skip files the ledger knows (skip_known_files)
   Metrics* metrics = nullptr;
-  std::uint32_t chunk_bytes = 0;
   std::uint32_t credit = 0;
-  bool pump_scheduled = false, eof = false, parked = false, stalled = false;
-  std::unique_ptr<InputChunks> input;
+  bool pump_scheduled = false, member_open = false, eof = false, stalled = false;
+  std::unique_ptr<InputReader> input;
   PendingSink sink;
   std::unique_ptr<ReadingDecoder> parser;
   ReaderOptions options;
   FileReport report;  // of the whole file (all members)
   std::uint32_t members = 0;
+  std::vector<Issue> refused;  // members that never started
   std::vector<char> buffer;
-  Sha256 hash;
+  std::optional<InputFingerprint> fingerprint;
   std::string content_hash;
-  std::unique_ptr<InputChunks> raw;  // the hashing pass reads the raw bytes
-  store_actor store;                 // set: skip files whose hash is already recorded
   std::uint64_t bytes = 0, sent = 0;
   std::chrono::steady_clock::time_point started;
   static inline const char* name = "meterd.reader";
@@ -89,19 +96,69 @@ void merge_report(FileReport& into, FileReport&& member, std::uint32_t members_b
   }
 }
 
-void start_parser(reader_pointer self, const std::string& member) {
+void send_done(reader_pointer self, ReaderDone&& done) {
   auto& st = self->state;
-  ReaderOptions options = st.options;
-  options.name = member.empty() ? st.task.file.name : member;
-  options.file_sequence = st.task.file.file_sequence;
-  st.parser = std::make_unique<ReadingDecoder>(options, st.sink);
+  done.stream = st.task.stream;
+  if (done.report.name.empty()) done.report.name = st.task.file.name;
+  done.content_hash = st.content_hash;
+  done.fingerprint = st.fingerprint;
+  self->send(st.supervisor, std::move(done));
+  self->quit();
 }
 
-// End of a member: complete its last day, fold its report into the file's, go on to the next.
+// Unreadable (missing, permissions, not a known container): a restart would not help.
+void unreadable(reader_pointer self, const std::string& why) {
+  ReaderDone done;
+  done.report.fatal = true;
+  done.error = why;
+  send_done(self, std::move(done));
+}
+
+void finish(reader_pointer self) {
+  auto& st = self->state;
+  if (st.members == 0)
+    return unreadable(self, st.refused.empty() ? st.task.file.path.string() + ": no readable member"
+                                               : st.refused.front().reason);
+  if (st.content_hash.empty()) st.content_hash = st.input->content_hash();  // throws -> restart
+  for (auto& issue : st.refused) st.report.add(std::move(issue));
+  ReaderDone done;
+  done.report = std::move(st.report);
+  done.report.name = st.task.file.name;
+  done.readings_sent = st.sent;
+  done.bytes = st.bytes;
+  done.read_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  st.metrics->reader.files_finished.add();
+  st.metrics->reader.rejects.add(done.report.rejects());
+  st.metrics->reader.warnings.add(done.report.warnings());
+  send_done(self, std::move(done));
+}
+
+// A member that never started (an unsafe name, an encrypted or unreadable member): it holds
+// readings nobody will see, so the file's report says so.
+void member_refused(reader_pointer self, const InputReader::Event& event) {
+  Issue issue;
+  issue.severity = Severity::reject;
+  issue.scope = "member";
+  issue.reason = event.message;
+  self->state.refused.push_back(std::move(issue));
+}
+
+void start_member(reader_pointer self, const InputMember& member) {
+  auto& st = self->state;
+  ReaderOptions options = st.options;
+  // A plain file is its own one member: it goes by the name the user knows it by.
+  options.name = member.depth == 0 ? st.task.file.name : member.name;
+  options.file_sequence = st.task.file.file_sequence;
+  st.parser = std::make_unique<ReadingDecoder>(options, st.sink);
+  st.member_open = true;
+}
+
+// End of a member: complete its last day, fold its report into the file's.
 void end_member(reader_pointer self) {
   auto& st = self->state;
   st.parser->finish();
-  if (auto why = st.input->member_error(); !why.empty()) {
+  if (const auto& why = st.input->member_error(); !why.empty()) {
     Issue issue;
     issue.severity = Severity::fatal;
     issue.reason = why;
@@ -109,57 +166,30 @@ void end_member(reader_pointer self) {
     st.parser->report().add(std::move(issue));
   }
   merge_report(st.report, std::move(st.parser->report()), st.members++);
-  if (st.input->next_member())
-    start_parser(self, st.input->member_name());
-  else
-    st.eof = true;
+  st.parser.reset();
+  st.member_open = false;
 }
 
-void finish(reader_pointer self) {
+// One step of the walk: the next member, or the next chunk of the current one.
+void read_step(reader_pointer self) {
   auto& st = self->state;
-  ReaderDone done;
-  done.stream = st.task.stream;
-  done.report = std::move(st.report);
-  done.report.name = st.task.file.name;
-  done.readings_sent = st.sent;
-  done.bytes = st.bytes;
-  done.content_hash = st.content_hash;
-  done.read_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
-  st.metrics->reader.files_finished.add();
-  st.metrics->reader.rejects.add(done.report.rejects());
-  st.metrics->reader.warnings.add(done.report.warnings());
-  self->send(st.supervisor, std::move(done));
-  self->quit();
-}
-
-void parse_step(reader_pointer self);
-bool hash_step(reader_pointer self);
-
-// Unreadable (missing, permissions, not a known container): a restart would not help.
-void unreadable(reader_pointer self, const std::string& why) {
-  auto& st = self->state;
-  ReaderDone done;
-  done.stream = st.task.stream;
-  done.report.name = st.task.file.name;
-  done.report.fatal = true;
-  done.error = why;
-  done.content_hash = st.content_hash;
-  self->send(st.supervisor, std::move(done));
-  self->quit();
-}
-
-// Opens the file for parsing (decoded by content). False when it cannot be opened.
-bool open_for_parsing(reader_pointer self) {
-  auto& st = self->state;
-  try {
-    st.input = open_input(st.task.file.path);
-  } catch (const std::system_error& e) {
-    unreadable(self, e.what());
-    return false;
+  if (!st.member_open) {
+    const auto event = st.input->next();  // throws on an I/O error -> restart
+    switch (event.kind) {
+      case InputReader::Event::Kind::member:
+        return start_member(self, event.member);
+      case InputReader::Event::Kind::error:
+        return member_refused(self, event);
+      case InputReader::Event::Kind::end:
+        st.eof = true;
+        return;
+    }
   }
-  start_parser(self, st.input->member_name());
-  return true;
+  const std::size_t n = st.input->read(st.buffer.data(), st.buffer.size());
+  if (n == 0) return end_member(self);
+  st.bytes += n;
+  st.metrics->reader.bytes.add(n);
+  st.parser->feed(std::string_view(st.buffer.data(), n));
 }
 
 void schedule_pump(reader_pointer self) {
@@ -167,43 +197,11 @@ void schedule_pump(reader_pointer self) {
   self->send(self, pump_atom::value);
 }
 
-// One chunk of the hashing pass. At its end: a file already in the ledger is reported as a
-// duplicate and not read again (the store answers); any other is opened for parsing.
-// Returns false when no next step is due now.
-bool hash_step(reader_pointer self) {
-  auto& st = self->state;
-  std::size_t n = st.raw->read(st.buffer.data(), st.buffer.size());  // throws -> restart
-  if (n > 0) {
-    st.hash.update(std::string_view(st.buffer.data(), n));
-    return true;
-  }
-  st.raw.reset();
-  st.content_hash = st.hash.hex_digest();
-  if (!st.store) return open_for_parsing(self);
-  self->request(st.store, caf::infinite, ledger_atom::value, st.content_hash).then([=](bool known) {
-    if (!known) {
-      if (open_for_parsing(self)) schedule_pump(self);
-      return;
-    }
-    auto& st = self->state;
-    ReaderDone done;
-    done.stream = st.task.stream;
-    done.report.name = st.task.file.name;
-    done.content_hash = st.content_hash;
-    done.duplicate = true;
-    st.metrics->files.skipped_duplicates.add();
-    self->send(st.supervisor, std::move(done));
-    self->quit();
-  });
-  return false;  // the store's answer goes on
-}
-
 // Sends what credit allows, then reads one more chunk and schedules itself again, so that a
-// big file never holds a scheduler thread for more than one chunk.
+// big file never holds the reader for more than one chunk between messages.
 void pump(reader_pointer self) {
   auto& st = self->state;
   st.pump_scheduled = false;
-  if (st.parked) return;
   while (st.credit > 0 && !st.sink.pending.empty()) {
     --st.credit;
     auto& batch = st.sink.pending.front();
@@ -220,54 +218,44 @@ void pump(reader_pointer self) {
   }
   st.stalled = false;
   if (st.eof) return finish(self);
-  if (st.raw) {
-    if (!hash_step(self)) return;
-  } else {
-    parse_step(self);
-  }
+  read_step(self);
   schedule_pump(self);
 }
 
-void parse_step(reader_pointer self) {
+void duplicate(reader_pointer self) {
+  self->state.metrics->files.skipped_duplicates.add();
+  ReaderDone done;
+  done.duplicate = true;
+  send_done(self, std::move(done));
+}
+
+// The fingerprint is known to the ledger: the whole file is hashed first (the one case in which
+// it is read twice), and skipped if the ledger knows that hash too.
+void check_content(reader_pointer self) {
   auto& st = self->state;
-  std::size_t n = st.input->read(st.buffer.data(), st.buffer.size());  // throws -> restart
-  if (n == 0) {
-    end_member(self);
-  } else {
-    std::string_view chunk(st.buffer.data(), n);
-    st.bytes += n;
-    st.metrics->reader.bytes.add(n);
-    st.parser->feed(chunk);
-  }
+  st.content_hash = st.input->content_hash();  // throws on an I/O error -> restart
+  self->request(st.ledger, caf::infinite, ledger_atom::value, st.content_hash)
+      .then([=](bool known) { known ? duplicate(self) : schedule_pump(self); });
 }
 
 reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher_actor batcher,
-                                   supervisor_actor supervisor, std::uint32_t window,
-                                   ReaderOptions options, std::uint32_t chunk_bytes,
-                                   store_actor ledger, Metrics* metrics) {
+                                   supervisor_actor supervisor, store_actor ledger,
+                                   std::uint32_t window, ReaderOptions options,
+                                   std::uint32_t chunk_bytes, const RunOptions* run,
+                                   Metrics* metrics) {
   auto& st = self->state;
   st.task = std::move(task);
   st.batcher = std::move(batcher);
   st.supervisor = std::move(supervisor);
+  st.ledger = std::move(ledger);
   st.metrics = metrics;
   st.credit = window;
-  st.chunk_bytes = chunk_bytes;
+  st.options = std::move(options);
   st.started = std::chrono::steady_clock::now();
-  metrics->reader.files_started.add();
   st.buffer.resize(chunk_bytes);
-  st.options = options;
   st.report.name = st.task.file.name;
-  st.store = std::move(ledger);
-  try {
-    // First pass: the sha256 of the raw bytes (the ledger's content hash), a chunk per step.
-    st.raw = open_raw_input(st.task.file.path);
-  } catch (const std::system_error& e) {
-    unreadable(self, e.what());
-    return {[](credit_atom, std::uint32_t) {}, [](pump_atom) {}, [](park_atom) {}};
-  }
-  log::debug("reader_start", {{"file", st.task.file.name}, {"stream", st.task.stream}});
-  schedule_pump(self);
-  return {
+  metrics->reader.files_started.add();
+  const reader_actor::behavior_type behavior{
       [=](credit_atom, std::uint32_t n) {
         self->state.credit += n;
         if (!self->state.pump_scheduled) pump(self);
@@ -276,25 +264,44 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
       [=](park_atom) {
         // Shutdown: stop at this chunk boundary. The file stays claimed and is read again on
         // the next start; what was already sent lands and is harmless to land twice.
-        self->state.parked = true;
         self->quit();
       },
   };
+  const auto& path = st.task.file.path;
+  try {
+    st.input = run->open_input ? std::make_unique<InputReader>(path.string(), run->open_input(path))
+                               : std::make_unique<InputReader>(path);
+  } catch (const InputError& e) {
+    unreadable(self, e.what());
+    return behavior;
+  }
+  if (!st.input->opened()) {
+    unreadable(self, st.input->error());
+    return behavior;
+  }
+  log::debug("reader_start", {{"file", st.task.file.name}, {"stream", st.task.stream}});
+  if (st.ledger) st.fingerprint = st.input->fingerprint();  // a pipe has none: just read it
+  if (!st.fingerprint) {
+    schedule_pump(self);
+    return behavior;
+  }
+  self->request(st.ledger, caf::infinite, ledger_atom::value, *st.fingerprint)
+      .then([=](bool maybe_known) { maybe_known ? check_content(self) : schedule_pump(self); });
+  return behavior;
 }
 
 }  // namespace
 
 reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batcher_actor batcher,
                           supervisor_actor supervisor, store_actor store, const Config& config,
-                          const RunOptions& /*options*/, Metrics& metrics) {
-  ReaderOptions options;
-  options.strict = config.strict;
-  options.batch_readings = config.reader_batch_readings;
-  // Detached: it reads its file (blocking I/O) between credit checks.
+                          const RunOptions& options, Metrics& metrics) {
+  ReaderOptions reader_options;
+  reader_options.strict = config.strict;
+  reader_options.batch_readings = config.reader_batch_readings;
   return parent->spawn<caf::monitored + caf::detached>(
-      reader, task, std::move(batcher), std::move(supervisor), config.reader_window, options,
-      config.read_chunk_bytes, config.skip_known_files ? std::move(store) : store_actor{},
-      &metrics);
+      reader, task, std::move(batcher), std::move(supervisor),
+      config.skip_known_files ? std::move(store) : store_actor{}, config.reader_window,
+      reader_options, config.read_chunk_bytes, &options, &metrics);
 }
 
 }  // namespace meterd::actors

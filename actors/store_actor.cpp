@@ -47,6 +47,14 @@ store_actor::behavior_type store(store_pointer self, IngestStore* store) {
         }
         return block;
       },
+      [=](ledger_atom, const InputFingerprint& fingerprint) {
+        try {
+          return self->state.store->ledger_might_contain(fingerprint);
+        } catch (const std::exception& e) {
+          log::warn("ledger_lookup_failed", {{"error", e.what()}});
+          return true;  // cannot tell: hash the file first, as for a known one
+        }
+      },
       [=](ledger_atom, const std::string& content_hash) {
         try {
           return self->state.store->ledger_contains(content_hash);
@@ -58,7 +66,8 @@ store_actor::behavior_type store(store_pointer self, IngestStore* store) {
       },
       [=](const LedgerEntry& entry) {
         try {
-          self->state.store->ledger_record(entry.content_hash, entry.name, entry.file_sequence);
+          self->state.store->ledger_record(entry.content_hash, entry.name, entry.file_sequence,
+                                           entry.fingerprint);
           return true;
         } catch (const std::exception& e) {
           log::error("ledger_record_failed", {{"file", entry.name}, {"error", e.what()}});

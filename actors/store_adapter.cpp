@@ -13,9 +13,12 @@ class StoreAdapter final : public IngestStore {
   }
   std::uint64_t next_file_sequence() override { return store_.next_file_sequence(); }
   bool ledger_contains(const std::string& hash) override { return store_.ledger_contains(hash); }
-  void ledger_record(const std::string& hash, const std::string& name,
-                     std::uint64_t sequence) override {
-    store_.ledger_record(hash, name, sequence);
+  bool ledger_might_contain(const InputFingerprint& fingerprint) override {
+    return store_.ledger_might_contain(fingerprint);
+  }
+  void ledger_record(const std::string& hash, const std::string& name, std::uint64_t sequence,
+                     const std::optional<InputFingerprint>& fingerprint) override {
+    store_.ledger_record(hash, name, sequence, fingerprint);
   }
   std::optional<storage::CompactionStep> compact_step(std::size_t min_parts) override {
     return store_.compact_step(min_parts);

@@ -216,6 +216,7 @@ void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator i
               {"seconds", out.total_seconds},
               {"error", out.error}});
   FileDone done{std::move(f.file), std::move(out)};
+  auto fingerprint = std::move(f.done.fingerprint);
   st.files.erase(it);
   if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
     return report_done(self, std::move(done));
@@ -223,7 +224,8 @@ void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator i
   // readings are exact repeats (same version), which supersession removes. If the record
   // fails, the file stays claimed and is read again at the next start, for the same reason.
   ++st.ledger_pending;
-  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence};
+  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence,
+                    std::move(fingerprint)};
   self->request(st.store, caf::infinite, std::move(entry))
       .then(
           [=, done = std::move(done)](bool recorded) mutable {

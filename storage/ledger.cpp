@@ -34,6 +34,10 @@ std::string unescape(const std::string& s) {
   }
   return out;
 }
+std::string fingerprint_key(std::uint64_t size, const std::string& head_sha256) {
+  return std::to_string(size) + " " + head_sha256;
+}
+
 }  // namespace
 
 Ledger::Ledger(const std::filesystem::path& data_dir, bool writable)
@@ -44,7 +48,16 @@ Ledger::Ledger(const std::filesystem::path& data_dir, bool writable)
     std::istringstream in(r);
     std::string hash;
     LedgerEntry e;
-    in >> hash >> e.file_sequence;
+    if (r.starts_with("2 ")) {
+      std::uint64_t size = 0;
+      std::string head;
+      in.ignore(2);
+      in >> hash >> e.file_sequence >> size >> head;
+      fingerprints_.insert(fingerprint_key(size, head));
+    } else {
+      in >> hash >> e.file_sequence;
+      ++without_fingerprint_;
+    }
     in.get();
     std::getline(in, e.name);
     e.name = unescape(e.name);
@@ -70,11 +83,29 @@ const LedgerEntry* Ledger::find(const std::string& content_hash) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+bool Ledger::might_contain(const InputFingerprint& fingerprint) const {
+  return without_fingerprint_ > 0 ||
+         fingerprints_.count(fingerprint_key(fingerprint.size, fingerprint.head_sha256)) > 0;
+}
+
 void Ledger::record(const std::string& content_hash, const std::string& name,
-                    std::uint64_t sequence) {
-  if (content_hash.empty() || content_hash.find_first_of(" \n\r") != std::string::npos)
-    throw std::invalid_argument("ledger: bad content hash");
-  log_->append(content_hash + " " + std::to_string(sequence) + " " + escape(name));
+                    std::uint64_t sequence, const std::optional<InputFingerprint>& fingerprint) {
+  auto bad = [](const std::string& token) {
+    return token.empty() || token.find_first_of(" \n\r") != std::string::npos;
+  };
+  if (bad(content_hash)) throw std::invalid_argument("ledger: bad content hash");
+  if (fingerprint && bad(fingerprint->head_sha256))
+    throw std::invalid_argument("ledger: bad fingerprint");
+  std::string record = fingerprint ? "2 " : "";
+  record += content_hash + " " + std::to_string(sequence) + " ";
+  if (fingerprint)
+    record += std::to_string(fingerprint->size) + " " + fingerprint->head_sha256 + " ";
+  record += escape(name);
+  log_->append(record);
+  if (fingerprint)
+    fingerprints_.insert(fingerprint_key(fingerprint->size, fingerprint->head_sha256));
+  else
+    ++without_fingerprint_;
   entries_[content_hash] = LedgerEntry{name, sequence};
 }
 

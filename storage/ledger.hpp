@@ -1,5 +1,13 @@
 // The file ledger (content hash -> ingested file) and the durable file-sequence counter.
 //
+// Each entry also keeps the file's fingerprint (size, SHA-256 of its first 64 KiB), so that a
+// reader can ask before it reads a file whether the file might be known, and read it once
+// (hashing as it parses) when it cannot be. Records:
+//   "2 <sha256> <file_sequence> <size> <head sha256> <name>"   with a fingerprint
+//   "<sha256> <file_sequence> <name>"                          written before fingerprints
+// An entry without a fingerprint (a data directory from before them) could match any file, so
+// while the ledger holds one, every file "might be known" and is hashed before it is read.
+//
 // Sequences are reserved in blocks: the high-water mark is persisted (atomic replace) before
 // any number below it is handed out, so numbers are strictly increasing across restarts and
 // crashes without an fsync per file (a crash only skips the rest of a block).
@@ -8,9 +16,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "protocol/input_content_hash.hpp"
 #include "storage/record_log.hpp"
 
 namespace meterd::storage {
@@ -26,8 +37,11 @@ class Ledger {
 
   std::uint64_t next_file_sequence();
   bool contains(const std::string& content_hash) const { return entries_.count(content_hash); }
+  // False only when no entry can be a file with this fingerprint.
+  bool might_contain(const InputFingerprint& fingerprint) const;
   const LedgerEntry* find(const std::string& content_hash) const;
-  void record(const std::string& content_hash, const std::string& name, std::uint64_t sequence);
+  void record(const std::string& content_hash, const std::string& name, std::uint64_t sequence,
+              const std::optional<InputFingerprint>& fingerprint = std::nullopt);
 
  private:
   static constexpr std::uint64_t kBlock = 1024;
@@ -35,7 +49,9 @@ class Ledger {
   bool writable_;
   std::unique_ptr<RecordLog> log_;
   std::unordered_map<std::string, LedgerEntry> entries_;
-  std::uint64_t next_ = 1, reserved_ = 0;  // numbers in [next_, reserved_) may be handed out
+  std::unordered_set<std::string> fingerprints_;  // "<size> <head sha256>"
+  std::uint64_t without_fingerprint_ = 0;         // entries recorded before fingerprints
+  std::uint64_t next_ = 1, reserved_ = 0;         // numbers in [next_, reserved_) may be handed out
 };
 
 }  // namespace meterd::storage

@@ -257,9 +257,13 @@ std::uint64_t Store::next_file_sequence() {
 bool Store::ledger_contains(const std::string& content_hash) const {
   return impl_->ledger->contains(content_hash);
 }
+bool Store::ledger_might_contain(const InputFingerprint& fingerprint) const {
+  return impl_->ledger->might_contain(fingerprint);
+}
 void Store::ledger_record(const std::string& content_hash, const std::string& name,
-                          std::uint64_t file_sequence) {
-  impl_->ledger->record(content_hash, name, file_sequence);
+                          std::uint64_t file_sequence,
+                          const std::optional<InputFingerprint>& fingerprint) {
+  impl_->ledger->record(content_hash, name, file_sequence, fingerprint);
 }
 
 void Store::query(const QueryFilter& filter,

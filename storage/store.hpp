@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/input_content_hash.hpp"
 #include "protocol/reading_batch.hpp"
 #include "storage/partition_sort.hpp"
 
@@ -95,8 +96,11 @@ class Store {
   // File ledger: content hash (hex sha256) -> already ingested?
   std::uint64_t next_file_sequence();  // durable, strictly increasing
   bool ledger_contains(const std::string& content_hash) const;
+  // False only when no file the ledger knows has this fingerprint (size, first 64 KiB).
+  bool ledger_might_contain(const InputFingerprint& fingerprint) const;
   void ledger_record(const std::string& content_hash, const std::string& name,
-                     std::uint64_t file_sequence);
+                     std::uint64_t file_sequence,
+                     const std::optional<InputFingerprint>& fingerprint = std::nullopt);
 
   // Merge-on-read: one row per (nmi, suffix, interval_start), the newest version,
   // ordered by (nmi, suffix, interval_start). fn is called per batch of results.

@@ -54,9 +54,15 @@ class FakeStore : public actors::IngestStore {
     std::lock_guard lock(mutex_);
     return ledger_.count(hash) > 0;
   }
-  void ledger_record(const std::string& hash, const std::string&, std::uint64_t) override {
+  bool ledger_might_contain(const InputFingerprint& fingerprint) override {
+    std::lock_guard lock(mutex_);
+    return fingerprints_.count({fingerprint.size, fingerprint.head_sha256}) > 0;
+  }
+  void ledger_record(const std::string& hash, const std::string&, std::uint64_t,
+                     const std::optional<InputFingerprint>& fingerprint) override {
     std::lock_guard lock(mutex_);
     ledger_.insert(hash);
+    if (fingerprint) fingerprints_.insert({fingerprint->size, fingerprint->head_sha256});
   }
   std::size_t distinct_keys() {
     std::lock_guard lock(mutex_);
@@ -67,6 +73,7 @@ class FakeStore : public actors::IngestStore {
   std::mutex mutex_;
   std::set<Key> keys_;
   std::set<std::string> ledger_;
+  std::set<std::pair<std::uint64_t, std::string>> fingerprints_;
   std::atomic<std::uint64_t> sequence_{0};
 };
 
@@ -86,8 +93,12 @@ class FlakyStore : public actors::IngestStore {
   }
   std::uint64_t next_file_sequence() override { return inner_.next_file_sequence(); }
   bool ledger_contains(const std::string& h) override { return inner_.ledger_contains(h); }
-  void ledger_record(const std::string& h, const std::string& n, std::uint64_t s) override {
-    inner_.ledger_record(h, n, s);
+  bool ledger_might_contain(const InputFingerprint& f) override {
+    return inner_.ledger_might_contain(f);
+  }
+  void ledger_record(const std::string& h, const std::string& n, std::uint64_t s,
+                     const std::optional<InputFingerprint>& f) override {
+    inner_.ledger_record(h, n, s, f);
   }
 
  private:

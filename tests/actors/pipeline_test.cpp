@@ -4,14 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
+#include <fstream>
 #include <thread>
 
 #include "actors/config.hpp"
-#include "actors/input_chunks.hpp"
 #include "actors/journal.hpp"
 #include "actors/pipeline.hpp"
 #include "app/list_intake.hpp"
 #include "app/spool_intake.hpp"
+#include "protocol/input_byte_source.hpp"
+#include "protocol/input_content_hash.hpp"
 #include "tests/actors/actor_fakes.hpp"
 #include "tests/test_support.hpp"
 
@@ -46,10 +49,7 @@ Config small_config(const std::filesystem::path& dir) {
 
 struct Fixture : ::testing::Test {
   std::filesystem::path dir = make_temp_dir("meterd-actors");
-  ~Fixture() override {
-    actors::set_input_opener({});
-    std::filesystem::remove_all(dir);
-  }
+  ~Fixture() override { std::filesystem::remove_all(dir); }
 };
 
 void expect_all_durable(const ListIntake& intake, std::size_t files) {
@@ -100,6 +100,72 @@ TEST_F(Fixture, AFileAlreadyInTheLedgerIsNotReadAgain) {
     EXPECT_EQ(metrics.reader.readings.get(), run == 0 ? gen.readings : 0u);
   }
   EXPECT_EQ(store.readings.load(), gen.readings);
+}
+
+// Counts every byte read from a file, in order or not.
+class CountingFile : public ByteSource {
+ public:
+  CountingFile(const std::filesystem::path& path, std::atomic<std::uint64_t>& count)
+      : inner_(path), count_(count) {}
+  std::size_t read(char* out, std::size_t size) override { return counted(inner_.read(out, size)); }
+  bool can_seek() const override { return inner_.can_seek(); }
+  std::uint64_t seek(std::int64_t offset, int whence) override {
+    return inner_.seek(offset, whence);
+  }
+  std::size_t read_at(std::uint64_t offset, char* out, std::size_t size) override {
+    return counted(inner_.read_at(offset, out, size));
+  }
+  std::uint64_t size() override { return inner_.size(); }
+
+ private:
+  std::size_t counted(std::size_t n) {
+    count_ += n;
+    return n;
+  }
+  FileByteSource inner_;
+  std::atomic<std::uint64_t>& count_;
+};
+
+// A file is read from disk once, hashed as it is parsed. Only a file whose fingerprint (size,
+// first 64 KiB) the ledger knows is hashed whole first: skipped if its hash is known too, else
+// read a second time to be parsed.
+TEST_F(Fixture, AFileIsReadFromDiskOnceUnlessTheLedgerMightKnowIt) {
+  auto gen = generate_files(dir / "in", 1, 20, 30);
+  const auto file = gen.paths[0];
+  const std::uint64_t size = std::filesystem::file_size(file);
+  ASSERT_GT(size, 4 * kFingerprintHeadBytes);
+  // The same size and first 64 KiB, another reading at the end: not a duplicate.
+  const auto lookalike = dir / "in" / "lookalike.csv";
+  std::string text = read_file(file);
+  const auto digit = text.rfind('.') + 1;  // a decimal of the last value of the file
+  ASSERT_TRUE(digit > size - kFingerprintHeadBytes && std::isdigit(text[digit]));
+  text[digit] = static_cast<char>('0' + (text[digit] - '0' + 1) % 10);
+  std::ofstream(lookalike, std::ios::binary) << text;
+  ASSERT_EQ(std::filesystem::file_size(lookalike), size);
+
+  FakeStore store;
+  std::atomic<std::uint64_t> bytes{0};
+  actors::RunOptions options;
+  options.open_input = [&bytes](const std::filesystem::path& p) {
+    return std::unique_ptr<ByteSource>(new CountingFile(p, bytes));
+  };
+  auto run = [&](const std::filesystem::path& path) {
+    bytes = 0;
+    ListIntake intake({path});
+    Metrics metrics;
+    actors::run_pipeline(small_config(dir), store, intake, metrics, options);
+    auto outcomes = intake.outcomes();
+    EXPECT_EQ(outcomes.size(), 1u);
+    return outcomes.empty() ? FileStatus::failed : outcomes[0].status;
+  };
+  EXPECT_EQ(run(file), FileStatus::durable);
+  EXPECT_GE(bytes.load(), size);
+  EXPECT_LE(bytes.load(), size + kFingerprintHeadBytes) << "read once, plus its fingerprint";
+  EXPECT_EQ(run(file), FileStatus::duplicate);
+  EXPECT_LE(bytes.load(), size + kFingerprintHeadBytes) << "hashed once, not parsed";
+  EXPECT_EQ(run(lookalike), FileStatus::durable);
+  EXPECT_GE(bytes.load(), 2 * size) << "a known fingerprint: hashed, then parsed";
+  EXPECT_EQ(store.readings.load(), 2 * gen.readings);
 }
 
 TEST_F(Fixture, CreditWindowsAreNeverExceeded) {
@@ -153,16 +219,24 @@ TEST_F(Fixture, SlowWriterThrottlesTheReaders) {
 }
 
 // Fails the first read of `victim` after one chunk, once: the reader actor dies mid-file.
-class CrashOnce : public actors::InputChunks {
+class CrashOnce : public ByteSource {
  public:
-  CrashOnce(std::unique_ptr<actors::InputChunks> inner) : inner_(std::move(inner)) {}
+  explicit CrashOnce(const std::filesystem::path& path) : inner_(path) {}
   std::size_t read(char* buf, std::size_t cap) override {
     if (++reads_ == 3) throw std::system_error(EIO, std::generic_category(), "injected EIO");
-    return inner_->read(buf, cap);
+    return inner_.read(buf, cap);
   }
+  bool can_seek() const override { return inner_.can_seek(); }
+  std::uint64_t seek(std::int64_t offset, int whence) override {
+    return inner_.seek(offset, whence);
+  }
+  std::size_t read_at(std::uint64_t offset, char* out, std::size_t size) override {
+    return inner_.read_at(offset, out, size);
+  }
+  std::uint64_t size() override { return inner_.size(); }
 
  private:
-  std::unique_ptr<actors::InputChunks> inner_;
+  FileByteSource inner_;
   int reads_ = 0;
 };
 
@@ -170,16 +244,16 @@ TEST_F(Fixture, CrashedReaderIsRestartedAndItsFileCompletes) {
   auto gen = generate_files(dir / "in", 3, 10, 20);
   auto victim = gen.paths[1];
   auto crashed = std::make_shared<std::atomic<bool>>(false);
-  actors::set_input_opener([victim, crashed](const std::filesystem::path& p) {
-    auto inner = actors::open_default_input(p);
+  actors::RunOptions options;
+  options.open_input = [victim, crashed](const std::filesystem::path& p) {
     if (p == victim && !crashed->exchange(true))
-      return std::unique_ptr<actors::InputChunks>(new CrashOnce(std::move(inner)));
-    return inner;
-  });
+      return std::unique_ptr<ByteSource>(new CrashOnce(p));
+    return std::unique_ptr<ByteSource>(new FileByteSource(p));
+  };
   FakeStore store;
   ListIntake intake(gen.paths);
   Metrics metrics;
-  auto result = actors::run_pipeline(small_config(dir), store, intake, metrics);
+  auto result = actors::run_pipeline(small_config(dir), store, intake, metrics, options);
   EXPECT_TRUE(result.ok);
   EXPECT_TRUE(crashed->load());
   expect_all_durable(intake, gen.paths.size());
