@@ -12,11 +12,11 @@
 
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/journal.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/reading_format.hpp"
 #include "storage/fs_util.hpp"
+#include "storage/journal.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -57,7 +57,8 @@ void journal_if_needed(safety_pointer self, Held& held) {
   auto& st = self->state;
   if (!held.journal_file.empty()) return;
   try {
-    held.journal_file = journal::save(st.journal_dir, held.batch);
+    held.journal_file = storage::journal::save(st.journal_dir, held.batch.id, held.batch.attempts,
+                                               *held.batch.partition);
   } catch (const std::exception& e) {
     // The journal's disk may be the full one. The batch stays in memory, and its source files
     // stay in processing/ until it lands, so a crash now still loses nothing.
@@ -86,7 +87,8 @@ void dead_letter(safety_pointer self, Held& held) {
       target = st.dead_letter_dir / held.journal_file.filename();
       std::filesystem::rename(held.journal_file, target);
     } else {
-      target = journal::save(st.dead_letter_dir, held.batch);
+      target = storage::journal::save(st.dead_letter_dir, held.batch.id, held.batch.attempts,
+                                      *held.batch.partition);
     }
     auto report = target;
     report.replace_extension(".json");
@@ -189,12 +191,15 @@ safety_actor::behavior_type safety(safety_pointer self, store_actor store,
   st.initial = st.backoff = std::chrono::milliseconds(std::max(1u, config.retry_initial_ms));
   st.max = std::chrono::milliseconds(std::max(config.retry_initial_ms, config.retry_max_ms));
   st.max_retries = std::max(1u, config.max_retries);
-  // Replay an earlier run's journal. Its shares name streams of that run, which mean nothing
-  // now (their files are re-read from processing/), so they are dropped.
-  for (const auto& file : journal::list(st.journal_dir)) {
-    if (auto batch = journal::load(file)) {
-      batch->shares.clear();
-      st.queue.push_back({std::move(*batch), file, {}});
+  // Replay an earlier run's journal. The journal keeps no shares: the streams of that run mean
+  // nothing now (their files are re-read from processing/).
+  for (const auto& file : storage::journal::list(st.journal_dir)) {
+    if (auto entry = storage::journal::load(file)) {
+      SealedBatch batch;
+      batch.id = entry->id;
+      batch.attempts = entry->attempts;
+      batch.partition = std::make_shared<const storage::PartitionBatch>(std::move(entry->batch));
+      st.queue.push_back({std::move(batch), file, {}});
       metrics->safety.held_now.add();
       log::info("journal_replay", {{"file", file.string()}});
     } else {

@@ -7,9 +7,9 @@
 #include <thread>
 
 #include "actors/config.hpp"
-#include "actors/journal.hpp"
 #include "actors/pipeline.hpp"
 #include "app/list_intake.hpp"
+#include "storage/journal.hpp"
 #include "tests/actors/actor_fakes.hpp"
 #include "tests/app/subprocess.hpp"
 #include "tests/test_support.hpp"
@@ -41,7 +41,7 @@ TEST(DiskFullTest, HeldBatchesLandInTheRealStoreWhenSpaceReturns) {
     std::thread disk([&] {
       while (metrics.safety.retries.get() < 5)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      journaled_at_peak = actors::journal::list(config.effective_journal_dir()).size();
+      journaled_at_peak = storage::journal::list(config.effective_journal_dir()).size();
       store.failing = false;
     });
     auto result = actors::run_pipeline(config, store, intake, metrics);
@@ -53,7 +53,7 @@ TEST(DiskFullTest, HeldBatchesLandInTheRealStoreWhenSpaceReturns) {
     EXPECT_GE(metrics.safety.landed.get(), 1u);
   }
   EXPECT_GE(journaled_at_peak, 1u) << "failed batches were not journaled";
-  EXPECT_TRUE(actors::journal::list(config.effective_journal_dir()).empty());
+  EXPECT_TRUE(storage::journal::list(config.effective_journal_dir()).empty());
 
   auto out = dir / "query.csv";
   ASSERT_EQ(run_to_file({meterd_binary().string(), "query", "--data-dir", config.data_dir.string()},

@@ -9,12 +9,12 @@
 #include <thread>
 
 #include "actors/config.hpp"
-#include "actors/journal.hpp"
 #include "actors/pipeline.hpp"
 #include "app/list_intake.hpp"
 #include "app/spool_intake.hpp"
 #include "protocol/input_byte_source.hpp"
 #include "protocol/input_content_hash.hpp"
+#include "storage/journal.hpp"
 #include "tests/actors/actor_fakes.hpp"
 #include "tests/test_support.hpp"
 
@@ -62,10 +62,10 @@ void expect_all_durable(const ListIntake& intake, std::size_t files) {
 // Readings in dead_letter/ journal files, each of which must have its JSON report beside it.
 std::uint64_t dead_lettered_readings(const Config& config) {
   std::uint64_t held = 0;
-  for (const auto& f : actors::journal::list(config.dead_letter_dir())) {
-    auto batch = actors::journal::load(f);
+  for (const auto& f : storage::journal::list(config.dead_letter_dir())) {
+    auto batch = storage::journal::load(f);
     EXPECT_TRUE(batch) << f;
-    if (batch) held += batch->readings();
+    if (batch) held += batch->batch.batch.readings();
     auto report = f;
     EXPECT_TRUE(std::filesystem::exists(report.replace_extension(".json"))) << f;
   }
@@ -323,7 +323,7 @@ TEST_F(Fixture, FailedWritesAreHeldBySafetyAndLandWhenSpaceReturns) {
   // While the breaker was open the fast path did not hammer the disk: only the first write of
   // the writer failed, the rest were retries by the safety actor, one at a time.
   EXPECT_EQ(metrics.writer.failures.get(), metrics.safety.breaker_opens.get());
-  EXPECT_TRUE(actors::journal::list(config.effective_journal_dir()).empty());
+  EXPECT_TRUE(storage::journal::list(config.effective_journal_dir()).empty());
 }
 
 TEST_F(Fixture, BatchesGoToDeadLetterAfterMaxRetries) {
@@ -363,13 +363,13 @@ TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
     options.on_progress = [&] {
       // The breaker is open and holds the readers; stop once something is in the journal.
       if (metrics.safety.batches_held.get() >= 1 &&
-          !actors::journal::list(config.effective_journal_dir()).empty())
+          !storage::journal::list(config.effective_journal_dir()).empty())
         stop = true;
     };
     actors::run_pipeline(config, store, intake, metrics, options);
     EXPECT_GE(metrics.safety.batches_held.get(), 1u);
   }
-  EXPECT_FALSE(actors::journal::list(config.effective_journal_dir()).empty());
+  EXPECT_FALSE(storage::journal::list(config.effective_journal_dir()).empty());
   EXPECT_EQ(store.distinct_keys(), 0u);
   // Space is back: the journal is replayed at start-up, the claimed files are read again, and
   // every reading is there once.
@@ -389,7 +389,7 @@ TEST_F(Fixture, JournaledBatchesSurviveAShutdownAndLandAfterARestart) {
     actors::run_pipeline(config, store, intake, metrics, options);
     EXPECT_GE(metrics.safety.landed.get(), 1u) << "the journal was not replayed";
   }
-  EXPECT_TRUE(actors::journal::list(config.effective_journal_dir()).empty());
+  EXPECT_TRUE(storage::journal::list(config.effective_journal_dir()).empty());
   EXPECT_EQ(store.distinct_keys(), gen.distinct);
 }
 

@@ -1,4 +1,4 @@
-// Pure helpers of the actors layer: config loader, batch assembler, journal.
+// Pure helpers of the actors layer: config loader, batch assembler.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -6,7 +6,6 @@
 
 #include "actors/batch_assembler.hpp"
 #include "actors/config.hpp"
-#include "actors/journal.hpp"
 #include "tests/test_support.hpp"
 
 namespace meterd::test {
@@ -80,37 +79,6 @@ TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
   EXPECT_EQ(feb.batch.strings[feb.batch.runs[0].suffix], "B1");
   EXPECT_TRUE(a.empty());
   EXPECT_EQ(a.buffered_readings(), 0u);
-}
-
-TEST(BatchAssemblerTest, MonthUsesNemTime) {
-  // 2024-01-31T14:00Z is 2024-02-01T00:00 NEM time.
-  EXPECT_EQ(storage::partition_name(storage::month_of(1706709600)), "month=2024-02");
-  EXPECT_EQ(storage::partition_name(storage::month_of(1706709599)), "month=2024-01");
-}
-
-TEST(JournalTest, RoundTripsABatch) {
-  auto dir = make_temp_dir("meterd-journal");
-  actors::SealedBatch s;
-  s.id = 42;
-  auto partition = std::make_shared<storage::PartitionBatch>();
-  partition->month = storage::month_of(kJan);
-  partition->batch = make_batch({{"NMI1", "E1", kJan}, {"NMI2", "", kJan}});
-  s.partition = partition;
-  s.shares = {{3, 4}, {5, 2}};
-  auto path = actors::journal::save(dir, s);
-  auto back = actors::journal::load(path);
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->id, 42u);
-  EXPECT_EQ(back->partition->batch.values, s.partition->batch.values);
-  ASSERT_EQ(back->partition->batch.runs.size(), 2u);
-  EXPECT_EQ(back->partition->batch.strings[back->partition->batch.runs[1].nmi], "NMI2");
-  EXPECT_EQ(back->shares.size(), 2u);
-  EXPECT_EQ(actors::journal::list(dir).size(), 1u);
-  // A torn file is not a journal entry.
-  auto text = read_file(path);
-  std::ofstream(dir / "torn.journal", std::ios::binary) << text.substr(0, text.size() / 2);
-  EXPECT_FALSE(actors::journal::load(dir / "torn.journal"));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -174,6 +174,13 @@ TEST(PartitionKey, MonthsOfNemTime) {
   }
 }
 
+// Moved here with the key from the batcher's tests (BatchAssemblerTest.MonthUsesNemTime).
+TEST(PartitionKey, MonthUsesNemTime) {
+  // 2024-01-31T14:00Z is 2024-02-01T00:00 NEM time.
+  EXPECT_EQ(partition_name(month_of(1706709600)), "month=2024-02");
+  EXPECT_EQ(partition_name(month_of(1706709599)), "month=2024-01");
+}
+
 // --- sort_partition --------------------------------------------------------------------------
 
 TEST(SortPartition, GivesTheOrderOfTheFormerTwoSortPath) {

@@ -1,0 +1,88 @@
+#include "storage/journal.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "protocol/batch_codec.hpp"
+#include "storage/fs_util.hpp"
+
+namespace meterd::storage::journal {
+namespace {
+
+constexpr std::string_view kMagic = "MTRJNL02", kTrailer = "MTRJEND!";
+
+template <class T>
+void put(std::string& out, T v) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &v, sizeof(T));
+  out.append(bytes, sizeof(T));
+}
+
+template <class T>
+bool get(std::string_view& in, T& v) {
+  if (in.size() < sizeof(T)) return false;
+  std::memcpy(&v, in.data(), sizeof(T));
+  in.remove_prefix(sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+std::filesystem::path save(const std::filesystem::path& dir, std::uint64_t id,
+                           std::uint32_t attempts, const PartitionBatch& batch) {
+  fs::make_dirs(dir);
+  std::string out(kMagic);
+  put(out, id);
+  put(out, attempts);
+  put(out, batch.month);
+  put(out, static_cast<std::uint8_t>(batch.may_have_duplicates));
+  append_batch_frame(out, batch.batch);
+  out.append(kTrailer);
+  // Names sort by creation: wall-clock nanoseconds, then a per-process counter.
+  static std::atomic<std::uint64_t> counter{0};
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  char name[96];
+  std::snprintf(name, sizeof name, "batch-%020lld-%06llu.journal", static_cast<long long>(ns),
+                static_cast<unsigned long long>(counter++ % 1000000));
+  const auto path = dir / name;
+  fs::atomic_replace(path, out);
+  return path;
+}
+
+std::optional<Entry> load(const std::filesystem::path& file) {
+  const std::string bytes = fs::read_all(file);
+  std::string_view in(bytes);
+  if (in.size() < kMagic.size() + kTrailer.size() || !in.starts_with(kMagic) ||
+      !in.ends_with(kTrailer))
+    return std::nullopt;
+  in.remove_prefix(kMagic.size());
+  in.remove_suffix(kTrailer.size());
+  Entry entry;
+  std::uint8_t duplicates = 0;
+  if (!get(in, entry.id) || !get(in, entry.attempts) || !get(in, entry.batch.month) ||
+      !get(in, duplicates))
+    return std::nullopt;
+  entry.batch.may_have_duplicates = duplicates != 0;
+  std::string_view payload;
+  if (!take_batch_frame(in, payload) || !in.empty()) return std::nullopt;
+  if (!decode_batch_frame(payload, entry.batch.batch).empty()) return std::nullopt;
+  return entry;
+}
+
+std::vector<std::filesystem::path> list(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".journal") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace meterd::storage::journal
