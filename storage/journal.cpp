@@ -15,6 +15,9 @@ namespace meterd::storage::journal {
 namespace {
 
 constexpr std::string_view kMagic = "MTRJNL02", kTrailer = "MTRJEND!";
+// Journals written before the codec (held in journal/ or dead_letter/ across an upgrade): the
+// batch as raw ReadingRun structs, in the former batcher's order.
+constexpr std::string_view kMagicV1 = "MTRJNL01";
 
 template <class T>
 void put(std::string& out, T v) {
@@ -29,6 +32,42 @@ bool get(std::string_view& in, T& v) {
   std::memcpy(&v, in.data(), sizeof(T));
   in.remove_prefix(sizeof(T));
   return true;
+}
+
+// MTRJNL01: u64 id, i32 month, u32 attempts, u32 strings (u32 length, bytes)*, u64 runs,
+// ReadingRun[runs] as in memory, u64 values, f64[values], u64 shares, 16 bytes each (ignored).
+// Checked by the codec's structural rules and sorted into row order, as a sealed batch is.
+std::optional<Entry> load_v1(std::string_view in) {
+  Entry entry;
+  ReadingBatch& batch = entry.batch.batch;
+  std::uint32_t strings = 0;
+  if (!get(in, entry.id) || !get(in, entry.batch.month) || !get(in, entry.attempts) ||
+      !get(in, strings))
+    return std::nullopt;
+  for (std::uint32_t i = 0; i < strings; ++i) {
+    std::uint32_t length = 0;
+    if (!get(in, length) || in.size() < length) return std::nullopt;
+    // Interning in order reproduces the ids (id 0 is always the empty string).
+    if (batch.strings.intern(in.substr(0, length)) != i) return std::nullopt;
+    in.remove_prefix(length);
+  }
+  std::uint64_t n = 0;
+  if (!get(in, n) || in.size() / sizeof(ReadingRun) < n) return std::nullopt;
+  batch.runs.resize(n);
+  std::memcpy(batch.runs.data(), in.data(), n * sizeof(ReadingRun));
+  in.remove_prefix(n * sizeof(ReadingRun));
+  if (!get(in, n) || in.size() / sizeof(double) < n) return std::nullopt;
+  batch.values.resize(n);
+  std::memcpy(batch.values.data(), in.data(), n * sizeof(double));
+  in.remove_prefix(n * sizeof(double));
+  if (!get(in, n) || in.size() != n * 16) return std::nullopt;
+  if (!check_batch(batch).empty()) return std::nullopt;
+  try {
+    entry.batch = sort_partition(entry.batch.month, std::move(batch));
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;  // a run outside its month
+  }
+  return entry;
 }
 
 }  // namespace
@@ -59,11 +98,11 @@ std::filesystem::path save(const std::filesystem::path& dir, std::uint64_t id,
 std::optional<Entry> load(const std::filesystem::path& file) {
   const std::string bytes = fs::read_all(file);
   std::string_view in(bytes);
-  if (in.size() < kMagic.size() + kTrailer.size() || !in.starts_with(kMagic) ||
-      !in.ends_with(kTrailer))
-    return std::nullopt;
-  in.remove_prefix(kMagic.size());
+  if (in.size() < kMagic.size() + kTrailer.size() || !in.ends_with(kTrailer)) return std::nullopt;
   in.remove_suffix(kTrailer.size());
+  if (in.starts_with(kMagicV1)) return load_v1(in.substr(kMagicV1.size()));
+  if (!in.starts_with(kMagic)) return std::nullopt;
+  in.remove_prefix(kMagic.size());
   Entry entry;
   std::uint8_t duplicates = 0;
   if (!get(in, entry.id) || !get(in, entry.attempts) || !get(in, entry.batch.month) ||

@@ -6,7 +6,8 @@
 //           frame (protocol/batch_codec.hpp: the batch, file sequences included) "MTRJEND!"
 //
 // A file that is torn, corrupt, or whose batch breaks a structural rule of the codec is not a
-// journal entry: load() refuses it, and the store would refuse its batch anyway.
+// journal entry: load() refuses it, and the store would refuse its batch anyway. load() also
+// reads MTRJNL01 files (journals and dead letters from before the codec) under the same rules.
 #pragma once
 
 #include <cstdint>

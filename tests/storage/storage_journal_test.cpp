@@ -70,5 +70,42 @@ TEST(JournalTest, AWholeFileWithAnInvalidBatchIsRefused) {
   std::filesystem::remove_all(dir);
 }
 
+// MTRJNL01, as the journal wrote it before the codec (raw structs, the former batcher's order:
+// here the runs of one key in reverse version order), is still read: a dead letter from before
+// an upgrade can be requeued.
+TEST(JournalTest, AJournalFileOfTheFormerFormatIsStillRead) {
+  auto dir = test::make_temp_dir("meterd-journal");
+  ReadingBatch batch = three_readings_each({{"NMI1", "E1"}, {"NMI1", "E1"}});
+  batch.runs[0].update_datetime = kJan + 200;  // the newer version first
+  batch.runs[1].update_datetime = kJan + 100;
+  std::string file = "MTRJNL01";
+  auto put = [&](const auto& v) { file.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(std::uint64_t{7});
+  put(month_of(kJan));
+  put(std::uint32_t{2});
+  put(static_cast<std::uint32_t>(batch.strings.size()));
+  for (std::uint32_t i = 0; i < batch.strings.size(); ++i) {
+    put(static_cast<std::uint32_t>(batch.strings[i].size()));
+    file.append(batch.strings[i]);
+  }
+  put(static_cast<std::uint64_t>(batch.runs.size()));
+  file.append(reinterpret_cast<const char*>(batch.runs.data()),
+              batch.runs.size() * sizeof(ReadingRun));
+  put(static_cast<std::uint64_t>(batch.values.size()));
+  file.append(reinterpret_cast<const char*>(batch.values.data()),
+              batch.values.size() * sizeof(double));
+  put(std::uint64_t{1});
+  file.append(16, '\0');  // one share
+  file.append("MTRJEND!");
+  std::ofstream(dir / "batch-old.journal", std::ios::binary) << file;
+  auto back = journal::load(dir / "batch-old.journal");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, 7u);
+  EXPECT_EQ(back->attempts, 2u);
+  ASSERT_EQ(back->batch.batch.readings(), 6u);
+  EXPECT_NO_THROW(check_row_order(back->batch)) << "sorted into row order when read";
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace meterd::storage
