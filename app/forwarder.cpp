@@ -17,7 +17,7 @@
 #include "app/dir_watch.hpp"
 #include "app/forwarder_state.hpp"
 #include "app/http_client.hpp"
-#include "app/reading_format_sniffer.hpp"
+#include "protocol/reading_decoder.hpp"
 #include "protocol/sha256.hpp"
 
 namespace meterd::app {

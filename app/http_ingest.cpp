@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "app/http_session.hpp"
-#include "app/reading_format_sniffer.hpp"
+#include "protocol/reading_decoder.hpp"
 #include "protocol/batch_file.hpp"
 #include "protocol/ndjson_reader.hpp"
 #include "protocol/reading_format.hpp"

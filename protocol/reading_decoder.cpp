@@ -1,5 +1,7 @@
 #include "protocol/reading_decoder.hpp"
 
+#include <algorithm>
+
 namespace meterd {
 
 ReadingFormat sniff_reading_format(std::string_view bytes) {
@@ -15,6 +17,28 @@ ReadingFormat sniff_reading_format(std::string_view bytes) {
     return c == '{' ? ReadingFormat::ndjson : ReadingFormat::nem12;
   }
   return ReadingFormat::undecided;
+}
+
+namespace {
+
+// What sniff_reading_format looks at besides the first byte that is not whitespace: a leading
+// BOM or batch file magic. Past these bytes an undecided stream holds only whitespace, which
+// does not change the answer and need not be kept.
+constexpr std::size_t kHeadBytes = std::max<std::size_t>(kBatchFileMagic.size(), 3);
+
+}  // namespace
+
+ReadingFormat ReadingFormatSniffer::feed(std::string_view chunk) {
+  if (format_ != ReadingFormat::undecided || chunk.empty()) return format_;
+  if (head_.empty()) {
+    format_ = sniff_reading_format(chunk);
+    if (format_ == ReadingFormat::undecided) head_ = chunk.substr(0, kHeadBytes);
+    return format_;
+  }
+  head_.append(chunk);
+  format_ = sniff_reading_format(head_);
+  head_.resize(std::min(head_.size(), kHeadBytes));
+  return format_;
 }
 
 ReadingDecoder::ReadingDecoder(ReaderOptions options, ReadingSink& sink)
@@ -40,7 +64,7 @@ void ReadingDecoder::feed(std::string_view chunk) {
   if (format_ == ReadingFormat::undecided) {
     // A leading BOM/whitespace may be split over chunks: hold it (it is tiny) until a real
     // byte arrives. Anything long that is all whitespace is left to the NEM12 reader.
-    const auto format = sniff_reading_format(held_.empty() ? chunk : held_ + std::string(chunk));
+    const auto format = sniffer_.feed(chunk);
     if (format == ReadingFormat::undecided && held_.size() + chunk.size() < 4096) {
       held_.append(chunk);
       return;
