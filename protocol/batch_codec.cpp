@@ -1,18 +1,16 @@
 #include "protocol/batch_codec.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
+#include "protocol/little_endian.hpp"
 #include "protocol/nem_time.hpp"
 
 namespace meterd {
-
-static_assert(std::endian::native == std::endian::little, "batch frames are little-endian");
 
 namespace {
 
@@ -27,20 +25,6 @@ constexpr epoch_seconds kMinTime = -62167219200 - 86400, kMaxTime = 253402300800
 
 std::size_t run_bytes(FrameLayout layout) {
   return layout == FrameLayout::v1 ? kRunBytesV1 : kRunBytesV2;
-}
-
-template <class T>
-void put(char*& p, T v) {
-  std::memcpy(p, &v, sizeof(T));
-  p += sizeof(T);
-}
-
-template <class T>
-T get(const char*& p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  p += sizeof(T);
-  return v;
 }
 
 bool valid_time(epoch_seconds t) {
@@ -109,30 +93,30 @@ void append_batch_frame(std::string& out, const ReadingBatch& batch) {
   const std::size_t at = out.size();
   out.resize(at + kFrameLengthBytes + payload);
   char* p = out.data() + at;
-  put(p, static_cast<std::uint32_t>(payload));
-  put(p, static_cast<std::uint32_t>(strings));
-  put(p, static_cast<std::uint32_t>(batch.runs.size()));
-  put(p, static_cast<std::uint32_t>(values));
-  put(p, static_cast<std::uint32_t>(batch.strings.bytes()));
+  little_endian::store(p, static_cast<std::uint32_t>(payload));
+  little_endian::store(p, static_cast<std::uint32_t>(strings));
+  little_endian::store(p, static_cast<std::uint32_t>(batch.runs.size()));
+  little_endian::store(p, static_cast<std::uint32_t>(values));
+  little_endian::store(p, static_cast<std::uint32_t>(batch.strings.bytes()));
   for (std::uint32_t i = 0; i < strings; ++i)
-    put(p, static_cast<std::uint32_t>(batch.strings[i].size()));
+    little_endian::store(p, static_cast<std::uint32_t>(batch.strings[i].size()));
   for (std::uint32_t i = 0; i < strings; ++i) {
     const std::string_view s = batch.strings[i];
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   }
   for (const auto& r : batch.runs) {
-    put(p, r.count);
+    little_endian::store(p, r.count);
     for (auto id : {r.nmi, r.suffix, r.register_id, r.meter_serial, r.uom, r.reason_description})
-      put(p, id);
-    put(p, r.interval_minutes);
-    put(p, static_cast<std::uint8_t>(r.quality));
-    put(p, r.method);
-    put(p, r.reason_code);
-    put(p, r.line);
+      little_endian::store(p, id);
+    little_endian::store(p, r.interval_minutes);
+    little_endian::store(p, static_cast<std::uint8_t>(r.quality));
+    little_endian::store(p, r.method);
+    little_endian::store(p, r.reason_code);
+    little_endian::store(p, r.line);
     for (auto t : {r.first_start, r.update_datetime, r.msats_load_datetime, r.file_created})
-      put(p, t);
-    put(p, r.file_sequence);
+      little_endian::store(p, t);
+    little_endian::store(p, r.file_sequence);
   }
   for (const auto& r : batch.runs) {
     if (r.count == 0) continue;
@@ -160,8 +144,10 @@ std::string decode_batch_frame(std::string_view payload, ReadingBatch& out, Fram
   out.clear();
   const char* p = payload.data();
   if (payload.size() < kCountsBytes) return "frame shorter than its counts";
-  const auto strings = get<std::uint32_t>(p), runs = get<std::uint32_t>(p);
-  const auto values = get<std::uint32_t>(p), text_bytes = get<std::uint32_t>(p);
+  const auto strings = little_endian::load<std::uint32_t>(p),
+             runs = little_endian::load<std::uint32_t>(p);
+  const auto values = little_endian::load<std::uint32_t>(p),
+             text_bytes = little_endian::load<std::uint32_t>(p);
   const std::size_t one_run = run_bytes(rules.layout);
   const std::uint64_t expected =
       kCountsBytes + 4ull * strings + text_bytes + std::uint64_t{one_run} * runs + 8ull * values;
@@ -173,7 +159,7 @@ std::string decode_batch_frame(std::string_view payload, ReadingBatch& out, Fram
   const char* text = p + 4ull * strings;
   std::uint64_t text_used = 0;
   for (std::uint32_t i = 0; i < strings; ++i) {
-    const auto length = get<std::uint32_t>(p);
+    const auto length = little_endian::load<std::uint32_t>(p);
     if (length > text_bytes - text_used) return "string outside the frame";
     string_ids.push_back(out.strings.intern(std::string_view(text + text_used, length)));
     text_used += length;
@@ -185,24 +171,24 @@ std::string decode_batch_frame(std::string_view payload, ReadingBatch& out, Fram
   std::uint64_t next_value = 0;
   for (std::uint32_t i = 0; i < runs; ++i) {
     ReadingRun r;
-    r.count = get<std::uint32_t>(p);
+    r.count = little_endian::load<std::uint32_t>(p);
     std::uint32_t* ids[] = {&r.nmi,          &r.suffix, &r.register_id,
                             &r.meter_serial, &r.uom,    &r.reason_description};
     for (auto* id : ids) {
-      const auto file_id = get<std::uint32_t>(p);
+      const auto file_id = little_endian::load<std::uint32_t>(p);
       if (file_id >= strings) return "string id out of range";
       *id = string_ids[file_id];
     }
-    r.interval_minutes = get<std::uint16_t>(p);
-    r.quality = static_cast<char>(get<std::uint8_t>(p));
-    r.method = get<std::uint8_t>(p);
-    r.reason_code = get<std::int16_t>(p);
-    r.line = get<std::uint32_t>(p);
-    r.first_start = get<epoch_seconds>(p);
-    r.update_datetime = get<epoch_seconds>(p);
-    r.msats_load_datetime = get<epoch_seconds>(p);
-    r.file_created = get<epoch_seconds>(p);
-    r.file_sequence = rules.layout == FrameLayout::v1 ? 0 : get<std::uint64_t>(p);
+    r.interval_minutes = little_endian::load<std::uint16_t>(p);
+    r.quality = static_cast<char>(little_endian::load<std::uint8_t>(p));
+    r.method = little_endian::load<std::uint8_t>(p);
+    r.reason_code = little_endian::load<std::int16_t>(p);
+    r.line = little_endian::load<std::uint32_t>(p);
+    r.first_start = little_endian::load<epoch_seconds>(p);
+    r.update_datetime = little_endian::load<epoch_seconds>(p);
+    r.msats_load_datetime = little_endian::load<epoch_seconds>(p);
+    r.file_created = little_endian::load<epoch_seconds>(p);
+    r.file_sequence = rules.layout == FrameLayout::v1 ? 0 : little_endian::load<std::uint64_t>(p);
     if (r.count == 0 || r.count > values - next_value) return "run count out of range";
     r.first_value = static_cast<std::uint32_t>(next_value);
     next_value += r.count;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "protocol/batch_codec.hpp"
+#include "protocol/little_endian.hpp"
 
 namespace meterd {
 
@@ -11,27 +12,12 @@ namespace {
 
 constexpr std::size_t kHeaderBytes = 8 + 8 + 8;
 
-template <class T>
-void put(std::string& out, T v) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &v, sizeof(T));
-  out.append(bytes, sizeof(T));
-}
-
-template <class T>
-T get(const char*& p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  p += sizeof(T);
-  return v;
-}
-
 }  // namespace
 
 BatchFileWriter::BatchFileWriter() {
   out_.append(kBatchFileMagic);
-  put<std::uint64_t>(out_, 0);
-  put<std::uint64_t>(out_, 0);
+  little_endian::append<std::uint64_t>(out_, 0);
+  little_endian::append<std::uint64_t>(out_, 0);
 }
 
 void BatchFileWriter::append(const ReadingBatch& batch) {
@@ -40,7 +26,8 @@ void BatchFileWriter::append(const ReadingBatch& batch) {
 }
 
 std::string BatchFileWriter::finish(std::uint64_t source_lines, std::uint64_t source_bytes) {
-  put<std::uint32_t>(out_, 0);  // the end frame: a file cut at a frame boundary is still caught
+  little_endian::append<std::uint32_t>(
+      out_, 0);  // the end frame: a file cut at a frame boundary is still caught
   std::memcpy(out_.data() + 8, &source_lines, 8);
   std::memcpy(out_.data() + 16, &source_bytes, 8);
   std::string file = std::move(out_);
@@ -119,8 +106,8 @@ struct BatchFileReader::Impl {
       if (!magic(std::string_view(pending).substr(at))) return;
       if (available() < kHeaderBytes) return;
       const char* p = pending.data() + at + 8;
-      source_lines = get<std::uint64_t>(p);
-      source_bytes = get<std::uint64_t>(p);
+      source_lines = little_endian::load<std::uint64_t>(p);
+      source_bytes = little_endian::load<std::uint64_t>(p);
       at += kHeaderBytes;
       header_read = true;
     }

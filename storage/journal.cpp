@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "protocol/batch_codec.hpp"
+#include "protocol/little_endian.hpp"
 #include "storage/fs_util.hpp"
 
 namespace meterd::storage::journal {
@@ -19,21 +20,6 @@ constexpr std::string_view kMagic = "MTRJNL02", kTrailer = "MTRJEND!";
 // batch as raw ReadingRun structs, in the former batcher's order.
 constexpr std::string_view kMagicV1 = "MTRJNL01";
 
-template <class T>
-void put(std::string& out, T v) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &v, sizeof(T));
-  out.append(bytes, sizeof(T));
-}
-
-template <class T>
-bool get(std::string_view& in, T& v) {
-  if (in.size() < sizeof(T)) return false;
-  std::memcpy(&v, in.data(), sizeof(T));
-  in.remove_prefix(sizeof(T));
-  return true;
-}
-
 // MTRJNL01: u64 id, i32 month, u32 attempts, u32 strings (u32 length, bytes)*, u64 runs,
 // ReadingRun[runs] as in memory, u64 values, f64[values], u64 shares, 16 bytes each (ignored).
 // Checked by the codec's structural rules and sorted into row order, as a sealed batch is.
@@ -41,26 +27,26 @@ std::optional<Entry> load_v1(std::string_view in) {
   Entry entry;
   ReadingBatch& batch = entry.batch.batch;
   std::uint32_t strings = 0;
-  if (!get(in, entry.id) || !get(in, entry.batch.month) || !get(in, entry.attempts) ||
-      !get(in, strings))
+  if (!little_endian::take(in, entry.id) || !little_endian::take(in, entry.batch.month) ||
+      !little_endian::take(in, entry.attempts) || !little_endian::take(in, strings))
     return std::nullopt;
   for (std::uint32_t i = 0; i < strings; ++i) {
     std::uint32_t length = 0;
-    if (!get(in, length) || in.size() < length) return std::nullopt;
+    if (!little_endian::take(in, length) || in.size() < length) return std::nullopt;
     // Interning in order reproduces the ids (id 0 is always the empty string).
     if (batch.strings.intern(in.substr(0, length)) != i) return std::nullopt;
     in.remove_prefix(length);
   }
   std::uint64_t n = 0;
-  if (!get(in, n) || in.size() / sizeof(ReadingRun) < n) return std::nullopt;
+  if (!little_endian::take(in, n) || in.size() / sizeof(ReadingRun) < n) return std::nullopt;
   batch.runs.resize(n);
   std::memcpy(batch.runs.data(), in.data(), n * sizeof(ReadingRun));
   in.remove_prefix(n * sizeof(ReadingRun));
-  if (!get(in, n) || in.size() / sizeof(double) < n) return std::nullopt;
+  if (!little_endian::take(in, n) || in.size() / sizeof(double) < n) return std::nullopt;
   batch.values.resize(n);
   std::memcpy(batch.values.data(), in.data(), n * sizeof(double));
   in.remove_prefix(n * sizeof(double));
-  if (!get(in, n) || in.size() != n * 16) return std::nullopt;
+  if (!little_endian::take(in, n) || in.size() != n * 16) return std::nullopt;
   if (!check_batch(batch).empty()) return std::nullopt;
   try {
     entry.batch = sort_partition(entry.batch.month, std::move(batch));
@@ -76,10 +62,10 @@ std::filesystem::path save(const std::filesystem::path& dir, std::uint64_t id,
                            std::uint32_t attempts, const PartitionBatch& batch) {
   fs::make_dirs(dir);
   std::string out(kMagic);
-  put(out, id);
-  put(out, attempts);
-  put(out, batch.month);
-  put(out, static_cast<std::uint8_t>(batch.may_have_duplicates));
+  little_endian::append(out, id);
+  little_endian::append(out, attempts);
+  little_endian::append(out, batch.month);
+  little_endian::append(out, static_cast<std::uint8_t>(batch.may_have_duplicates));
   append_batch_frame(out, batch.batch);
   out.append(kTrailer);
   // Names sort by creation: wall-clock nanoseconds, then a per-process counter.
@@ -105,8 +91,8 @@ std::optional<Entry> load(const std::filesystem::path& file) {
   in.remove_prefix(kMagic.size());
   Entry entry;
   std::uint8_t duplicates = 0;
-  if (!get(in, entry.id) || !get(in, entry.attempts) || !get(in, entry.batch.month) ||
-      !get(in, duplicates))
+  if (!little_endian::take(in, entry.id) || !little_endian::take(in, entry.attempts) ||
+      !little_endian::take(in, entry.batch.month) || !little_endian::take(in, duplicates))
     return std::nullopt;
   entry.batch.may_have_duplicates = duplicates != 0;
   std::string_view payload;
