@@ -127,7 +127,9 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(root_ / "reports", ec)) {
     auto name = e.path().filename().string();
-    if (name.find(needle) == std::string::npos) continue;
+    // A report being written is a hidden *.tmp beside it (fs::atomic_replace): not read half.
+    if (name.find(needle) == std::string::npos || !name.ends_with(".json") || name[0] == '.')
+      continue;
     IngestResult r;
     r.id = id;
     std::ifstream in(e.path());

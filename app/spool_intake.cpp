@@ -1,12 +1,8 @@
 #include "app/spool_intake.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 
 #include "actors/log.hpp"
 #include "app/ingest_report.hpp"
