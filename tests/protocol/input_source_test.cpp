@@ -218,7 +218,7 @@ TEST(InputSource, InputsReadOnSeveralThreadsAtOnceDoNotInterfere) {
     threads.emplace_back([&, i] {
       for (int round = 0; round < 5; ++round) {
         recorders[i] = Recorder{};
-        read_input_buffer("t" + std::to_string(i) + ".zip", archives[i], recorders[i]);
+        read_input_buffer(numbered("t", i, ".zip"), archives[i], recorders[i]);
       }
     });
   for (auto& t : threads) t.join();
@@ -320,7 +320,7 @@ TEST(InputLimits, RatioIsOnlyCheckedPastTheFloor) {
 
 TEST(InputLimits, TooManyMembersStopsTheInput) {
   std::vector<Entry> entries;
-  for (int i = 0; i < 6; ++i) entries.push_back({"m" + std::to_string(i) + ".csv", "x\n"});
+  for (int i = 0; i < 6; ++i) entries.push_back({numbered("m", i, ".csv"), "x\n"});
   InputLimits limits;
   limits.max_members = 4;
   const Recorder recorder = read_buffer("many.zip", zip(entries), limits);

@@ -93,7 +93,11 @@ TEST(ThriftCompact, WritesAndParsesNestedStructsListsAndLongFieldIds) {
   w.boolean(3, true);
   w.end_struct();
   w.begin_list(3, thrift::kBinary, 20);
-  for (int i = 0; i < 20; ++i) w.elem_binary("s" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) {
+    std::string element = "s";  // not "s" + std::string: GCC 12's -Wrestrict false positive
+    element += std::to_string(i);
+    w.elem_binary(element);
+  }
   w.i32(40, 7);  // delta > 15: long form
   w.stop();
   thrift::Value v;
