@@ -27,7 +27,8 @@ inline constexpr std::uint32_t read_chunk_bytes = 1u << 20;    // bytes fed per 
 inline constexpr std::uint32_t reader_batch_readings = 65536;  // readings per reader batch
 inline constexpr std::uint32_t reader_window = 4;              // reader -> batcher credit
 inline constexpr bool strict = false;                          // spec-exact parsing
-// A file whose sha256 is already in the ledger is not read again (reported as a duplicate).
+// A file whose sha256 is already in the ledger is not read again (reported as a duplicate); the
+// ledger is asked by the file's fingerprint first, so that other files are read only once.
 inline constexpr bool skip_known_files = true;
 
 // Batcher.
@@ -60,7 +61,7 @@ inline constexpr std::uint32_t scheduler_threads = 2;
 inline constexpr std::uint32_t metrics_interval_ms = 10000;  // metrics line in the log
 inline constexpr std::string_view log_level = "info";        // debug | info | warn | error
 
-// HTTP API (docs/http.md; actors/http_*.cpp). Empty http_listen = no listener.
+// HTTP API (docs/http.md; app/http_*.cpp). Empty http_listen = no listener.
 // "127.0.0.1:8080", "8080" (loopback) or port 0 for any free port (logged as http_listening).
 inline constexpr std::string_view http_listen = "";
 // Bearer tokens as "sha256:<64 hex>" of the token, comma-separated. Empty = no authentication,
