@@ -3,9 +3,9 @@
 #include <memory>
 
 #include "app/http_session.hpp"
-#include "protocol/reading_decoder.hpp"
 #include "protocol/batch_file.hpp"
 #include "protocol/ndjson_reader.hpp"
+#include "protocol/reading_decoder.hpp"
 #include "protocol/reading_format.hpp"
 #include "protocol/sha256.hpp"
 
