@@ -69,6 +69,12 @@ void ReadingDecoder::feed(std::string_view chunk) {
       held_.append(chunk);
       return;
     }
+    if (!held_.empty()) {
+      // The reader gets what was held and this chunk as one piece: a BOM cut by the chunking
+      // reaches it whole (the NDJSON reader looks for one only at the start of its first chunk).
+      held_.append(chunk);
+      return decide(format == ReadingFormat::undecided ? ReadingFormat::nem12 : format);
+    }
     decide(format == ReadingFormat::undecided ? ReadingFormat::nem12 : format);
   }
   if (ndjson_)

@@ -191,6 +191,23 @@ TEST(ReadingDecoderTest, PicksTheFormatFromTheFirstByte) {
   EXPECT_EQ(parsed.readings.size(), parse_bytes(nem12, 0).readings.size());
 }
 
+// Found by reading_decoder_fuzz: a BOM cut by the chunking (chunks of two bytes: "\xEF\xBB",
+// then "\xBF{...") reached the NDJSON reader in two pieces, and the first line was rejected.
+TEST(ReadingDecoderTest, ABomCutByTheChunkingStillStartsTheFirstLine) {
+  const std::string text = "\xEF\xBB\xBF" + std::string(kGood) + "\n" + kGood + "\n";
+  for (std::size_t piece = 1; piece <= 8; ++piece) {
+    ParsedInput parsed;
+    CollectingSink sink(parsed);
+    ReadingDecoder decoder({}, sink);
+    for (std::size_t at = 0; at < text.size(); at += piece)
+      decoder.feed(std::string_view(text).substr(at, piece));
+    decoder.finish();
+    EXPECT_EQ(decoder.format(), ReadingFormat::ndjson) << piece;
+    EXPECT_EQ(decoder.report().rejects(), 0u) << "pieces of " << piece;
+    EXPECT_EQ(parsed.readings.size(), 2u) << "pieces of " << piece;
+  }
+}
+
 TEST(IsoTimeTest, OffsetsDatesAndRejects) {
   epoch_seconds t = 0;
   ASSERT_TRUE(parse_iso_time("1970-01-01T10:00:00+10:00", t));
