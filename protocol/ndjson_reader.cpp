@@ -225,6 +225,16 @@ struct NdjsonReader::Impl {
           fallback = true;
           break;
         }
+        // The stream may resume past a region it could not split into documents: anything but
+        // blank lines between the previous document and this one must be read line by line, or
+        // its lines would vanish unreported (reading_decoder_fuzz found it).
+        bool skipped = false;
+        for (std::size_t i = scan; i < at && !skipped; ++i)
+          skipped = !is_space(buffer[i]) && buffer[i] != '\n';
+        if (skipped) {
+          fallback = true;
+          break;
+        }
         scan_line += count_newlines(buffer.data() + scan, at - scan);
         scan = at;
         // Blank lines between documents are fine; the document must fill the rest of its line.

@@ -163,6 +163,19 @@ TEST(NdjsonReaderTest, OptionalFieldsNullsAndTimesWithOtherOffsets) {
   EXPECT_EQ(d.report.quality_counts.at("S52"), 1u);
 }
 
+// Found by reading_decoder_fuzz: after a malformed document, simdjson's document stream could
+// resume past a line it could not split ("}" here), and that line vanished unreported when the
+// block was decoded whole. Every line is now reported, whatever the chunking.
+TEST(NdjsonReaderTest, ALineTheDocumentStreamSkipsIsStillReported) {
+  const std::string text = "{\"3\"::9}\n}\n" + std::string(kGood) + "\n";
+  for (std::size_t chunk : {std::size_t{1} << 20, std::size_t{1}, std::size_t{5}}) {
+    auto d = decode_ndjson(text, chunk);
+    EXPECT_EQ(d.parsed.readings.size(), 1u) << chunk;
+    ASSERT_EQ(d.report.rejects(), 2u) << "chunks of " << chunk;
+    EXPECT_EQ(d.report.issues[1].line, 2u);
+  }
+}
+
 TEST(NdjsonReaderTest, OverLongLinesAreRejectedWithoutBufferingThem) {
   std::string text = std::string(kGood) + "\n{\"nmi\":\"" +
                      std::string(NdjsonReader::kMaxLineBytes + 10, 'x') + "\"}\n" + kGood + "\n";
