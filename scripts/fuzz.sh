@@ -5,6 +5,7 @@
 #   input_reader_fuzz      InputReader (gzip, bzip2, zip, nested) against the push API
 #
 #   scripts/fuzz.sh [SECONDS]      default 60 each (CI); a long run: scripts/fuzz.sh 3600
+#   FUZZ_TARGETS="reading_decoder_fuzz" scripts/fuzz.sh 3600     only the targets named
 #
 # Everything lives in $FUZZ_BUILD_DIR (default <repo>/build-fuzz, not committed):
 #   seeds/    rebuilt each run: ../shared/data/nem12/samples (when present) + generated files
@@ -109,10 +110,13 @@ else
   echo "fuzz.sh: zip not found; no generated zip seeds" >&2
 fi
 
+targets="${FUZZ_TARGETS:-nem12_reader_fuzz reading_decoder_fuzz input_reader_fuzz}"
+
 # run_target NAME DICT CORPUS SEEDS [ENV=VALUE...]
 run_target() {
   local name="$1" dict="$2" corpus="$3" seeds="$4"
   shift 4
+  [[ " $targets " == *" $name "* ]] || return 0
   echo "fuzz.sh: $name for ${seconds}s" >&2
   (cd "$build" && env "$@" "./$name" \
     -max_total_time="$seconds" \
@@ -140,4 +144,4 @@ if [[ $status -ne 0 ]]; then
   ls -l "$build/crashes" >&2
   exit "$status"
 fi
-echo "fuzz.sh: no crash in ${seconds}s per target; corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch, $(ls "$build/input-corpus" | wc -l) archive inputs" >&2
+echo "fuzz.sh: no crash in ${seconds}s per target ($targets); corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch, $(ls "$build/input-corpus" | wc -l) archive inputs" >&2

@@ -176,6 +176,24 @@ TEST(NdjsonReaderTest, ALineTheDocumentStreamSkipsIsStillReported) {
   }
 }
 
+// Issue 10's input (a 15-minute reading_decoder_fuzz run, minimised to 13 bytes): a blank line,
+// then broken JSON. The decoder before the fix above gave a different answer per chunking; every
+// chunking now reports the same lines the same way.
+TEST(NdjsonReaderTest, BrokenLinesAfterABlankLineGiveTheSameAnswerInEveryChunking) {
+  const std::string text = "\n{\"l\":}\n}\nl\nl";
+  const auto whole = decode_ndjson(text, std::size_t{1} << 20);
+  std::vector<std::uint32_t> lines;
+  for (const auto& issue : whole.report.issues) lines.push_back(issue.line);
+  EXPECT_EQ(lines, (std::vector<std::uint32_t>{2, 3, 4, 5}));
+  for (std::size_t chunk = 1; chunk <= text.size(); ++chunk) {
+    const auto d = decode_ndjson(text, chunk);
+    std::vector<std::uint32_t> got;
+    for (const auto& issue : d.report.issues) got.push_back(issue.line);
+    EXPECT_EQ(got, lines) << "chunks of " << chunk;
+    EXPECT_TRUE(d.parsed.readings.empty());
+  }
+}
+
 TEST(NdjsonReaderTest, OverLongLinesAreRejectedWithoutBufferingThem) {
   std::string text = std::string(kGood) + "\n{\"nmi\":\"" +
                      std::string(NdjsonReader::kMaxLineBytes + 10, 'x') + "\"}\n" + kGood + "\n";
