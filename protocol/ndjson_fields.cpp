@@ -199,8 +199,8 @@ bool decode_object(od::object& object, Line& line, Problem& p, bool strict, Time
         if (key == "quality") {
           std::string_view q;
           if (!get_text(v, key, q, p, false)) return false;
-          if (q.size() != 1 || std::string_view("AEFSN").find(q[0]) == std::string_view::npos)
-            return fail(p, "quality", "expected one of A, E, F, S, N");
+          if (q.size() != 1 || std::string_view("AEFSNV").find(q[0]) == std::string_view::npos)
+            return fail(p, "quality", "expected one of A, E, F, S, N, V");
           line.quality = q[0];
           continue;
         }
@@ -293,8 +293,9 @@ bool decode_object(od::object& object, Line& line, Problem& p, bool strict, Time
   }
   if (!line.has_uom || line.uom.empty()) return fail(p, "uom", "missing");
   if (line.quality == 0) return fail(p, "quality", "missing");
-  if ((line.quality == 'F' || line.quality == 'S') && line.reason_code == kNoReasonCode)
-    return fail(p, "reason_code", "required for quality F and S");
+  // Tolerated by default as in NEM12 files (the quality is kept with an empty reason).
+  if (strict && (line.quality == 'F' || line.quality == 'S') && line.reason_code == kNoReasonCode)
+    return fail(p, "reason_code", "required for quality F and S (strict mode)");
   return true;
 }
 

@@ -1,5 +1,6 @@
 // The interval data of a NEM12 file: the 200 block, its 300 days with their 400 ranges, and 500
-// B2B details. A day is committed to the batch only once complete (nem12_reader.hpp).
+// B2B details. A day is committed to the batch only once complete (nem12_reader.hpp); its 400
+// records are read in nem12_quality.cpp.
 #include <cstring>
 #include <string>
 
@@ -11,8 +12,10 @@ namespace meterd {
 
 void Nem12Reader::Impl::parse_200() {
   block = Block{};
+  block_issue = ~std::size_t{0};
   block.active = true;
   block.line = line_no;
+  block.intervals = intervals_of_200();
   b2b_day = kNoTime;
   last_day_rejected = false;
   ++report.blocks;
@@ -39,18 +42,24 @@ void Nem12Reader::Impl::parse_200() {
   if (nmi.size() != 10) warn("200", "NMI", "NMI is not 10 characters");
   if (suffix.size() != 2)
     return reject_block("NMISuffix", "NMISuffix '" + std::string(suffix) + "' is not 2 characters");
-  if (config.empty()) return reject_block("NMIConfiguration", "NMIConfiguration is empty");
+  // Metadata defects: the readings' key and values stay certain, so the block is kept (a
+  // warning; strict mode rejects the block as the specification says).
   bool listed = false;
   for (std::size_t i = 0; i + 2 <= config.size() && !listed; i += 2)
     listed = config.substr(i, 2) == suffix;
-  if (!listed)
-    return reject_block("NMIConfiguration", "NMISuffix '" + std::string(suffix) +
-                                                "' is not in NMIConfiguration '" +
-                                                std::string(config) + "'");
+  if (config.empty()) {
+    if (!quirk("200", "NMIConfiguration", "NMIConfiguration is empty: block kept")) return;
+  } else if (!listed &&
+             !quirk("200", "NMIConfiguration",
+                    "NMISuffix '" + std::string(suffix) + "' is not in NMIConfiguration '" +
+                        std::string(config) + "': block kept")) {
+    return;
+  }
   const std::string_view unit = mdff::canonical_uom(uom);
-  if (unit.empty())
-    return reject_block("UOM", "UOM '" + std::string(uom) + "' is not a known unit");
-  block.uom = unit;
+  if (unit.empty() &&
+      !quirk("200", "UOM", "UOM '" + std::string(uom) + "' is not a known unit: kept as written"))
+    return;
+  block.uom = unit.empty() ? uom : unit;
   if (interval == "5" || interval == "15" || interval == "30") {
     block.interval_minutes = static_cast<std::uint16_t>(interval == "5"    ? 5
                                                         : interval == "15" ? 15
@@ -84,10 +93,14 @@ void Nem12Reader::Impl::parse_200() {
 
 void Nem12Reader::Impl::parse_300(std::string_view line) {
   end_day();
+  current_line_counted = true;  // whatever happens to this 300, its readings are counted here
   if (!block.active) {
     ++report.rejected_days;
-    report.add(make_issue(Severity::reject, "300", "RecordIndicator",
-                          "300 record without a preceding 200 record", "day"));
+    Issue issue = make_issue(Severity::reject, "300", "RecordIndicator",
+                             "300 record without a preceding 200 record", "day");
+    issue.readings_dropped = readings_of_300(line);
+    report.readings_rejected += issue.readings_dropped;
+    report.add(std::move(issue));
     return;
   }
   ++report.days;
@@ -96,11 +109,15 @@ void Nem12Reader::Impl::parse_300(std::string_view line) {
   day.line = line_no;
   day.date = kNoTime;
   day.overrides.clear();
+  day.quality_unknown = false;
   day.value_begin = batch.values.size();
   if (block.rejected) {
     // Part of a rejected block: dropped, and counted with it.
     day.rejected = true;
     ++report.rejected_days;
+    const std::uint32_t dropped = readings_of_300(line);
+    report.readings_rejected += dropped;
+    if (block_issue < report.issues.size()) report.issues[block_issue].readings_dropped += dropped;
     return;
   }
   if (line.size() < 4) return reject_day("300", "IntervalDate", "300 record has no IntervalDate");
@@ -118,10 +135,13 @@ void Nem12Reader::Impl::parse_300(std::string_view line) {
     return reject_day("300", "IntervalDate",
                       "IntervalDate '" + std::string(date_text) + "' is not a valid CCYYMMDD date");
   }
-  if (block.last_date != kNoTime && day.date <= block.last_date)
-    return reject_day("300", "IntervalDate",
-                      "IntervalDate " + std::string(date_text) +
-                          " is not after the previous day of this 200 block");
+  // A day sent twice (or out of order) in one block: both are kept, and the version order
+  // decides between them (a later line wins over an earlier one of the same version).
+  if (block.last_date != kNoTime && day.date <= block.last_date &&
+      !quirk("300", "IntervalDate",
+             "IntervalDate " + std::string(date_text) +
+                 " is not after the previous day of this 200 block: kept, versions decide"))
+    return;
   if (!comma) return reject_day("300", "IntervalValue1", "300 record has no interval values");
   p = comma + 1;
 
@@ -203,13 +223,17 @@ void Nem12Reader::Impl::parse_300_tail(std::string_view tail) {
   if (!field(0, "300", "QualityMethod", quality)) return;
   if (!mdff::parse_quality_method(quality, day.quality)) {
     double ignored;
-    if (mdff::parse_decimal(quality, ignored) == mdff::NumberError::ok)
+    if (mdff::parse_decimal(quality, ignored) == mdff::NumberError::ok || quality.empty())
       return reject_day("300", "QualityMethod",
-                        "more interval values than IntervalLength " +
-                            std::to_string(block.interval_minutes) + " allows (" +
-                            std::to_string(block.intervals) + ")");
-    return reject_day("300", "QualityMethod",
-                      "QualityMethod '" + std::string(quality) + "' is not valid");
+                        quality.empty() ? std::string("QualityMethod is empty")
+                                        : "more interval values than IntervalLength " +
+                                              std::to_string(block.interval_minutes) + " allows (" +
+                                              std::to_string(block.intervals) + ")");
+    if (!quirk("300", "QualityMethod",
+               "QualityMethod '" + std::string(quality) +
+                   "' is not valid: the day is kept with quality V (quality unknown)"))
+      return;
+    day.quality = QualityMethod{'V', kNoMethod};
   }
   if (!field(1, "300", "ReasonCode", reason) ||
       !check_reason("300", day.quality, reason, day.reason_code))
@@ -217,8 +241,9 @@ void Nem12Reader::Impl::parse_300_tail(std::string_view tail) {
   // Free text is kept as sent (trailing spaces included); only its emptiness is checked.
   description = fields.size() > 2 ? fields[2] : std::string_view{};
   bool padded = false;
-  if (day.reason_code == 0 && mdff::trim(description, padded).empty())
-    return reject_day("300", "ReasonDescription", "ReasonCode 0 requires a ReasonDescription");
+  if (day.reason_code == 0 && mdff::trim(description, padded).empty() &&
+      !quirk("300", "ReasonDescription", "ReasonCode 0 requires a ReasonDescription: kept"))
+    return;
   day.reason_description = batch.strings.intern(description);
   if (!field(3, "300", "UpdateDateTime", update)) return;
   if (!parse_version_time(update, "UpdateDateTime", day.update_datetime, true)) return;
@@ -230,30 +255,13 @@ void Nem12Reader::Impl::parse_300_tail(std::string_view tail) {
     if (!parse_version_time(msats, "MSATSLoadDateTime", day.msats_load_datetime, false)) return;
   }
   if (fields.size() > 5) {
-    if (!all_empty(fields, 5))
-      return reject_day("300", "MSATSLoadDateTime",
-                        "unexpected non-empty fields after MSATSLoadDateTime");
-    quirk("300", "", "trailing empty fields (Excel padding)");
+    if (!all_empty(fields, 5)) {
+      quirk("300", "MSATSLoadDateTime",
+            "unexpected non-empty fields after MSATSLoadDateTime: ignored");
+    } else {
+      quirk("300", "", "trailing empty fields (Excel padding)");
+    }
   }
-}
-
-bool Nem12Reader::Impl::check_reason(std::string_view record, QualityMethod qm,
-                                     std::string_view text, std::int16_t& code) {
-  bool empty = false;
-  code = kNoReasonCode;
-  if (!mdff::parse_reason_code(text, code, empty) && !empty) {
-    reject_day(record, "ReasonCode", "ReasonCode '" + std::string(text) + "' is not a number");
-    return false;
-  }
-  if (empty) code = kNoReasonCode;
-  if (qm.quality == 'V' && !empty)
-    return quirk(record, "ReasonCode", "ReasonCode must be blank when QualityMethod is V");
-  if ((qm.quality == 'F' || qm.quality == 'S') && empty) {
-    reject_day(record, "ReasonCode",
-               std::string("ReasonCode is required for quality flag ") + qm.quality);
-    return false;
-  }
-  return true;
 }
 
 bool Nem12Reader::Impl::parse_version_time(std::string_view text, const char* name,
@@ -273,68 +281,12 @@ bool Nem12Reader::Impl::parse_version_time(std::string_view text, const char* na
       warn("300", name, std::string(name) + " is not a valid DateTime(14): ignored");
       return true;
     }
-    reject_day("300", name,
-               std::string(name) + " '" + std::string(text) + "' is not a valid DateTime(14)");
-    return false;
+    return quirk("300", name,
+                 std::string(name) + " '" + std::string(text) +
+                     "' is not a valid DateTime(14): version falls back to file time");
   }
   if (twelve) return quirk("300", name, std::string(name) + " has 12 digits: seconds taken as 00");
   return true;
-}
-
-// ---- 400 -----------------------------------------------------------------------------
-
-void Nem12Reader::Impl::parse_400(std::string_view line) {
-  if (!day.open) {
-    reject_record("400", "RecordIndicator", "400 record not directly after a 300 day");
-    return;
-  }
-  if (day.rejected) return;  // part of a day already rejected
-  mdff::split_fields(line, fields);
-  std::string_view first, last, quality, reason;
-  if (!field(1, "400", "StartInterval", first) || !field(2, "400", "EndInterval", last) ||
-      !field(3, "400", "QualityMethod", quality) || !field(4, "400", "ReasonCode", reason))
-    return;
-  const std::string_view description = fields.size() > 5 ? fields[5] : std::string_view{};
-  Override o;
-  auto interval_number = [&](std::string_view text, std::uint32_t& v) {
-    v = 0;
-    if (text.empty() || text.size() > 4) return false;
-    for (char c : text) {
-      if (c < '0' || c > '9') return false;
-      v = v * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    return v >= 1 && v <= block.intervals;
-  };
-  if (!interval_number(first, o.first))
-    return reject_day("400", "StartInterval",
-                      "StartInterval '" + std::string(first) + "' is not in 1.." +
-                          std::to_string(block.intervals));
-  if (!interval_number(last, o.last) || o.last < o.first)
-    return reject_day("400", "EndInterval",
-                      "EndInterval '" + std::string(last) + "' is not in " +
-                          std::to_string(o.first) + ".." + std::to_string(block.intervals));
-  const std::uint32_t previous_last = day.overrides.empty() ? 0 : day.overrides.back().last;
-  if (o.first <= previous_last)
-    return reject_day("400", "StartInterval",
-                      "400 ranges overlap or are not ascending (StartInterval " +
-                          std::to_string(o.first) + " after EndInterval " +
-                          std::to_string(previous_last) + ")");
-  if (o.first != previous_last + 1 && (day.quality.quality == 'V' || options.strict))
-    return reject_day("400", "StartInterval",
-                      "gap in 400 ranges: intervals " + std::to_string(previous_last + 1) + ".." +
-                          std::to_string(o.first - 1) + " not covered");
-  if (!mdff::parse_quality_method(quality, o.quality) || o.quality.quality == 'V')
-    return reject_day("400", "QualityMethod",
-                      "QualityMethod '" + std::string(quality) + "' is not valid in a 400 record" +
-                          (quality == "V" ? " (V is only allowed on a 300)" : ""));
-  if (!check_reason("400", o.quality, reason, o.reason_code)) return;
-  bool padded = false;
-  if (o.reason_code == 0 && mdff::trim(description, padded).empty())
-    return reject_day("400", "ReasonDescription", "ReasonCode 0 requires a ReasonDescription");
-  o.reason_description = batch.strings.intern(description);
-  if (fields.size() > 6 && !all_empty(fields, 6))
-    return reject_day("400", "", "unexpected non-empty fields after ReasonDescription");
-  day.overrides.push_back(o);
 }
 
 // ---- committing a day ----------------------------------------------------------------
@@ -345,14 +297,21 @@ void Nem12Reader::Impl::end_day() {
   last_day_rejected = day.rejected;
   if (day.rejected) return;
   if (day.quality.quality == 'V') {
-    const std::uint32_t covered = day.overrides.empty() ? 0 : day.overrides.back().last;
+    std::uint32_t covered = 0;
+    for (const Override& o : day.overrides) covered += o.last - o.first + 1;
     if (covered != block.intervals) {
-      day.open = true;  // reject_day works on the open day
-      reject_day("300", "QualityMethod",
-                 "QualityMethod V but the 400 records cover " + std::to_string(covered) + " of " +
-                     std::to_string(block.intervals) + " intervals");
+      // Reported on the 300's line (the day ends on the next record); quirk's strict reject
+      // works on the open day.
+      const std::uint32_t next_line = line_no;
+      line_no = day.line;
+      day.open = true;
+      const bool kept = quirk(
+          "300", "QualityMethod",
+          "QualityMethod V but the 400 records cover " + std::to_string(covered) + " of " +
+              std::to_string(block.intervals) + " intervals: the others are kept with quality V");
       day.open = false;
-      return;
+      line_no = next_line;
+      if (!kept) return;
     }
   } else if (!day.overrides.empty() && day.quality.quality != 'A') {
     warn("400", "QualityMethod", "400 records override a 300 whose QualityMethod is not V");
@@ -388,15 +347,18 @@ void Nem12Reader::Impl::commit_day() {
     batch.runs.push_back(run);
     qualities.add(qm.quality, qm.method, run.count);
   };
+  // Intervals no 400 covers take the 300's quality, or V when an ignored 400 made it unknown.
+  const bool unknown = day.quality_unknown && day.quality.quality != 'V';
+  const QualityMethod fill = unknown ? QualityMethod{'V', kNoMethod} : day.quality;
+  const std::int16_t fill_reason = unknown ? kNoReasonCode : day.reason_code;
+  const std::uint32_t fill_description = unknown ? 0 : day.reason_description;
   std::uint32_t next = 1;
   for (const Override& o : day.overrides) {
-    if (o.first > next)
-      add_run(next, o.first - 1, day.quality, day.reason_code, day.reason_description);
+    if (o.first > next) add_run(next, o.first - 1, fill, fill_reason, fill_description);
     add_run(o.first, o.last, o.quality, o.reason_code, o.reason_description);
     next = o.last + 1;
   }
-  if (next <= block.intervals)
-    add_run(next, block.intervals, day.quality, day.reason_code, day.reason_description);
+  if (next <= block.intervals) add_run(next, block.intervals, fill, fill_reason, fill_description);
   // Four partial sums: one accumulator would chain every addition on the previous one.
   double partial[4] = {0, 0, 0, 0};
   const double* v = batch.values.data() + day.value_begin;
@@ -407,7 +369,7 @@ void Nem12Reader::Impl::commit_day() {
   for (; i < n; ++i) partial[0] += v[i];
   report.value_sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
   report.readings += block.intervals;
-  block.last_date = day.date;
+  if (block.last_date == kNoTime || day.date > block.last_date) block.last_date = day.date;
   b2b_day = day.date;
   if (batch.values.size() >= options.batch_readings) flush_readings();
 }

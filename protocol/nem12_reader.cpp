@@ -62,7 +62,58 @@ bool Nem12Reader::Impl::quirk(std::string_view record, std::string field, std::s
 }
 
 void Nem12Reader::Impl::fatal(std::string_view record, std::string field, std::string reason) {
-  report.add(make_issue(Severity::fatal, record, std::move(field), std::move(reason), "file"));
+  Issue issue = make_issue(Severity::fatal, record, std::move(field), std::move(reason), "file");
+  // What the fatal error drops now: an open day, and the 300 on this line; the rest of the file
+  // is counted by count_after_fatal.
+  std::uint32_t dropped = 0;
+  if (day.open && !day.rejected) {
+    dropped += block.intervals;
+    batch.values.resize(day.value_begin);
+    day.rejected = true;
+  }
+  std::string_view indicator = current_line.substr(0, current_line.find(','));
+  bool padded = false;
+  if (mdff::trim(indicator, padded) == "300" && !current_line_counted) {
+    dropped += readings_of_300(current_line);
+    current_line_counted = true;
+  }
+  issue.readings_dropped = dropped;
+  report.readings_rejected += dropped;
+  report.add(std::move(issue));
+}
+
+std::uint32_t Nem12Reader::Impl::intervals_of_200() const {
+  bool padded = false;
+  const std::string_view length = fields.size() > 8 ? mdff::trim(fields[8], padded) : "";
+  return length == "5" || length == "05" ? 288 : length == "15" ? 96 : length == "30" ? 48 : 0;
+}
+
+std::uint32_t Nem12Reader::Impl::readings_of_300(std::string_view line) {
+  if (block.active && block.intervals > 0) return block.intervals;
+  // No usable IntervalLength: the readings the record claims are its values, the fields between
+  // IntervalDate and the first QualityMethod.
+  mdff::split_fields(line, fields);
+  std::uint32_t n = 0;
+  for (std::size_t i = 2; i < fields.size(); ++i) {
+    bool padded = false;
+    QualityMethod qm;
+    if (mdff::parse_quality_method(mdff::trim(fields[i], padded), qm)) break;
+    ++n;
+  }
+  return n;
+}
+
+void Nem12Reader::Impl::count_after_fatal(std::string_view line) {
+  std::string_view indicator = line.substr(0, line.find(','));
+  bool padded = false;
+  indicator = mdff::trim(indicator, padded);
+  if (indicator == "200") {
+    mdff::split_fields(line, fields);
+    block.active = true;
+    block.intervals = intervals_of_200();
+  } else if (indicator == "300") {
+    report.readings_rejected += readings_of_300(line);
+  }
 }
 
 void Nem12Reader::Impl::reject_record(std::string_view record, std::string field,
@@ -87,6 +138,8 @@ void Nem12Reader::Impl::reject_day(std::string_view record, std::string field, s
 void Nem12Reader::Impl::reject_block(std::string field, std::string reason) {
   block.rejected = true;
   ++report.rejected_blocks;
+  block_issue =
+      report.issues.size() < FileReport::kMaxIssuesKept ? report.issues.size() : ~std::size_t{0};
   report.add(make_issue(Severity::reject, "200", std::move(field), std::move(reason), "block"));
 }
 
@@ -113,7 +166,7 @@ void Nem12Reader::Impl::flush_events() {
 
 void Nem12Reader::Impl::feed(std::string_view chunk) {
   report.bytes += chunk.size();
-  if (report.fatal || chunk.empty()) return;
+  if (chunk.empty()) return;
   const char* p = chunk.data();
   const char* const end = p + chunk.size();
   if (skip_lf) {
@@ -129,7 +182,8 @@ void Nem12Reader::Impl::feed(std::string_view chunk) {
     process_line(carry);
     carry.clear();
   }
-  while (p < end && !report.fatal) {
+  // After a fatal error the lines are still split, only to count the readings it dropped.
+  while (p < end) {
     const char* eol = find_eol(p, end);
     if (eol == end) {
       carry.assign(p, end);
@@ -144,7 +198,7 @@ void Nem12Reader::Impl::feed(std::string_view chunk) {
 }
 
 void Nem12Reader::Impl::finish() {
-  if (!carry.empty() && !report.fatal) {
+  if (!carry.empty()) {
     process_line(carry);  // std::string keeps a NUL after the data: the parser's terminator
     carry.clear();
   }
@@ -171,6 +225,9 @@ void Nem12Reader::Impl::finish() {
 
 void Nem12Reader::Impl::process_line(std::string_view line) {
   ++line_no;
+  if (report.fatal) return count_after_fatal(line);
+  current_line = line;
+  current_line_counted = false;
   if (first_line) {
     first_line = false;
     if (line.substr(0, 3) == "\xEF\xBB\xBF") {

@@ -1,7 +1,8 @@
 // Internal to the NEM12/NEM13 reader: its state, shared by the files that read each group of
 // records. nem12_reader.cpp assembles lines and dispatches records (100, 900, the file's
-// shape), nem12_day.cpp reads the interval data (200 block, 300 day, its 400s, 500) and commits
-// days to the batch, nem13_records.cpp reads the accumulation records (250, 550).
+// shape), nem12_day.cpp reads the interval data (200 block, 300 day, 500) and commits
+// days to the batch, nem12_quality.cpp reads the 400s and reason codes, nem13_records.cpp
+// reads the accumulation records (250, 550).
 //
 // What the per-line and per-day paths call is defined in this header so that it stays inline
 // across the split (find_eol, consume_eol, field, intern_block_ids).
@@ -48,6 +49,8 @@ struct Nem12Reader::Impl {
   bool first_line = true;
   std::uint32_t line_no = 0;
   std::vector<std::string_view> fields;
+  std::string_view current_line;      // the line being processed (for a fatal error's count)
+  bool current_line_counted = false;  // its readings are already counted as rejected
 
   // File-level state.
   FileKind kind = FileKind::unknown;
@@ -69,6 +72,7 @@ struct Nem12Reader::Impl {
   // Current 300 day and its 400s.
   struct Day {
     bool open = false, rejected = false, in_continuation = false;
+    bool quality_unknown = false;  // an ignored 400: uncovered intervals are kept as V
     epoch_seconds date = kNoTime;
     std::uint32_t line = 0;
     std::size_t value_begin = 0;
@@ -112,6 +116,13 @@ struct Nem12Reader::Impl {
   void reject_record(std::string_view record, std::string field, std::string reason);
   void reject_day(std::string_view record, std::string field, std::string reason);
   void reject_block(std::string field, std::string reason);
+  // The readings a 300 record claims: the block's intervals, else the values it carries.
+  std::uint32_t readings_of_300(std::string_view line);
+  // 1440 / the IntervalLength of the 200 in `fields`, 0 if it is not 5, 15 or 30 (the count of
+  // a block rejected before its IntervalLength was read).
+  std::uint32_t intervals_of_200() const;
+  void count_after_fatal(std::string_view line);
+  std::size_t block_issue = ~std::size_t{0};  // the rejected block's issue, to add its readings
 
   // ---- batches (nem12_reader.cpp) ------------------------------------------------------
 

@@ -59,11 +59,22 @@ TEST(ParseCli, CleanFilePrintsCsvWithHeaderAndExitsZero) {
 TEST(ParseCli, RejectedDataExitsOneAndStillPrintsTheRest) {
   METERD_REQUIRE_SHARED(shared);
   const CommandRun run =
-      run_meterd("parse " + quoted(test::samples_dir() / "err_400_empty_start_end_interval.csv"));
+      run_meterd("parse " + quoted(test::samples_dir() / "err_300_with_no_interval_values.csv"));
   EXPECT_EQ(run.status, 1);
   EXPECT_EQ(count_lines(run.out), 1u + 144u);
-  EXPECT_NE(run.err.find("line 7"), std::string::npos) << run.err;
-  EXPECT_NE(run.err.find("StartInterval"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("line 3"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("IntervalValue1"), std::string::npos) << run.err;
+  // A metadata defect is a warning: every reading printed, exit 0, the warning on stderr.
+  const CommandRun warned =
+      run_meterd("parse " + quoted(test::samples_dir() / "err_400_empty_start_end_interval.csv"));
+  EXPECT_EQ(warned.status, 0);
+  EXPECT_EQ(count_lines(warned.out), 1u + 192u);
+  EXPECT_NE(warned.err.find("warning line 7 record 400 field StartInterval"), std::string::npos)
+      << warned.err;
+  EXPECT_EQ(run_meterd("parse --strict " +
+                       quoted(test::samples_dir() / "err_400_empty_start_end_interval.csv"))
+                .status,
+            1);
 }
 
 TEST(ParseCli, UnreadableInputsAndUsageErrorsExitTwo) {

@@ -271,11 +271,10 @@ TEST(BatchCodec, TheNdjsonSchemaRulesOnlyWhenAskedFor) {
       {"nmi", [](ReadingBatch& b) { b.runs[0].nmi = 0; }},
       {"suffix", [](ReadingBatch& b) { b.runs[0].suffix = b.strings.intern("E1E2"); }},
       {"uom", [](ReadingBatch& b) { b.runs[0].uom = 0; }},
-      {"quality", [](ReadingBatch& b) { b.runs[0].quality = 'V'; }},
+      {"quality", [](ReadingBatch& b) { b.runs[0].quality = 'X'; }},
       {"method", [](ReadingBatch& b) { b.runs[0].method = 100; }},
       {"reason_code", [](ReadingBatch& b) { b.runs[0].reason_code = 1000; }},
       {"reason_code", [](ReadingBatch& b) { b.runs[0].reason_code = -2; }},
-      {"reason_code", [](ReadingBatch& b) { b.runs[0].quality = 'S'; }},
       {"value negative", [](ReadingBatch& b) { b.values[2] = -0.5; }},
   };
   for (const auto& c : cases) {
@@ -289,6 +288,14 @@ TEST(BatchCodec, TheNdjsonSchemaRulesOnlyWhenAskedFor) {
     EXPECT_EQ(check_batch(batch, FrameChecks::ndjson_schema), why);
   }
   EXPECT_EQ(decode(payload_of(encode(one_run())), FrameChecks::ndjson_schema), "");
+  // What the default mode keeps from a NEM12 file passes the schema too: quality V, and F or S
+  // without a reason.
+  for (char quality : {'V', 'S', 'F'}) {
+    ReadingBatch batch = one_run();
+    batch.runs[0].quality = quality;
+    batch.runs[0].reason_code = kNoReasonCode;
+    EXPECT_EQ(check_batch(batch, FrameChecks::ndjson_schema), "") << quality;
+  }
 }
 
 TEST(BatchCodec, CheckBatchWantsRunsToCoverTheValuesExactly) {

@@ -155,10 +155,11 @@ TEST(BatchFile, RefusesWhatTheNdjsonSchemaRefuses) {
   EXPECT_NE(fatal_reason(decode(small_file("NMI", -1.0), 0)).find("value"), std::string::npos);
   EXPECT_NE(fatal_reason(decode(small_file("NMI", std::nan("")), 0)).find("value"),
             std::string::npos);
-  EXPECT_NE(fatal_reason(decode(small_file("NMI", 1.0, 'V'), 0)).find("quality"),
+  EXPECT_NE(fatal_reason(decode(small_file("NMI", 1.0, 'X'), 0)).find("quality"),
             std::string::npos);
-  EXPECT_NE(fatal_reason(decode(small_file("NMI", 1.0, 'F'), 0)).find("reason_code"),
-            std::string::npos);
+  // F without a reason and V are kept by default, as from a NEM12 file.
+  EXPECT_EQ(decode(small_file("NMI", 1.0, 'F'), 0).parsed.readings.size(), 3u);
+  EXPECT_EQ(decode(small_file("NMI", 1.0, 'V'), 0).parsed.readings.size(), 3u);
   for (const auto& d : {decode(small_file("NMI00000012"), 0), decode(small_file("", 1.0), 0)})
     EXPECT_TRUE(d.parsed.readings.empty());
 }

@@ -33,11 +33,13 @@ class CountingSink : public CollectingSink {
   std::size_t& runs_;
 };
 
-Decoded decode_ndjson(std::string_view text, std::size_t chunk, std::uint32_t batch = 65536) {
+Decoded decode_ndjson(std::string_view text, std::size_t chunk, std::uint32_t batch = 65536,
+                      bool strict = false) {
   Decoded d;
   CountingSink sink(d.parsed, d.runs);
   ReaderOptions options;
   options.batch_readings = batch;
+  options.strict = strict;
   ReadingDecoder reader(options, sink);
   if (chunk == 0) chunk = text.size() + 1;
   for (std::size_t at = 0; at < text.size(); at += chunk) reader.feed(text.substr(at, chunk));
@@ -115,26 +117,26 @@ TEST(NdjsonReaderTest, EachBadLineIsRejectedWithLineFieldAndReasonTheRestIsKept)
   text += with("1.5", "-1") + "\n";                                     // 9 negative
   text += with("30,", "\"30\",") + "\n";                                // 10 string minutes
   text += with("2005-03-01T00:00:00", "2005-03-01T00:30:00") + "\r\n";  // 11 ok (CRLF)
-  text += with("\"A\"", "\"F\"");  // 12 F without reason, no \n
+  text += with("\"A\"", "\"F\"");  // 12 F without reason (strict: rejected), no \n
   auto d = decode_ndjson(text, 5);
-  EXPECT_EQ(d.parsed.readings.size(), 2u);
-  EXPECT_EQ(d.report.rejects(), 9u);
+  EXPECT_EQ(d.parsed.readings.size(), 3u) << "F without a reason is kept by default";
+  EXPECT_EQ(d.report.rejects(), 8u);
   std::map<std::uint32_t, std::string> fields;
   for (const auto& issue : d.report.issues) {
     EXPECT_EQ(issue.severity, Severity::reject);
     EXPECT_FALSE(issue.reason.empty()) << issue.line;
     fields[issue.line] = issue.field;
   }
-  std::map<std::uint32_t, std::string> want = {{2, ""},
-                                               {3, "quality"},
-                                               {4, "value"},
-                                               {6, ""},
-                                               {7, ""},
-                                               {8, "interval_start"},
-                                               {9, "value"},
-                                               {10, "interval_minutes"},
-                                               {12, "reason_code"}};
+  std::map<std::uint32_t, std::string> want = {
+      {2, ""}, {3, "quality"},        {4, "value"}, {6, ""},
+      {7, ""}, {8, "interval_start"}, {9, "value"}, {10, "interval_minutes"}};
   EXPECT_EQ(fields, want);
+  auto strict = decode_ndjson(text, 5, 65536, /*strict=*/true);
+  EXPECT_EQ(strict.parsed.readings.size(), 2u);
+  EXPECT_EQ(strict.report.rejects(), 9u);
+  EXPECT_EQ(strict.report.issues.back().line, 12u);
+  EXPECT_EQ(strict.report.issues.back().field, "reason_code");
+  d.parsed.readings.pop_back();  // line 12's reading
   // The two good lines are consecutive intervals of one stream: one run, lines 1.
   ASSERT_EQ(d.parsed.readings.size(), 2u);
   EXPECT_EQ(d.parsed.readings[1].interval_start - d.parsed.readings[0].interval_start, 1800);

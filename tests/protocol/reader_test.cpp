@@ -15,6 +15,7 @@ namespace {
 
 using test::parse_bytes;
 using test::ParsedInput;
+constexpr bool kStrict = true;
 
 std::string values(unsigned n, const char* value = "1.5") {
   std::string out;
@@ -117,7 +118,9 @@ TEST(Reader, RejectedDayKeepsTheDaysAroundIt) {
   EXPECT_EQ(r.readings_rejected, 3u * 48u);
 }
 
-TEST(Reader, VDaysNeedCompleteAscending400Cover) {
+// Strict mode rejects the day on any defect of the 400 cover, as the specification says
+// (reader_policy_test.cpp has what the default mode keeps).
+TEST(Reader, VDaysNeedCompleteAscending400CoverInStrictMode) {
   const std::string v = day("20050301", "V");
   // Complete cover: A, S14 with reason, E52.
   auto ok =
@@ -134,24 +137,24 @@ TEST(Reader, VDaysNeedCompleteAscending400Cover) {
   EXPECT_EQ(only_report(ok).quality_counts.at("S14"), 10u);
   EXPECT_EQ(only_report(ok).quality_counts.at("E52"), 28u);
 
-  auto partial = parse_bytes(nem12({v, "400,1,10,A,,", day("20050302")}), 0);
+  auto partial = parse_bytes(nem12({v, "400,1,10,A,,", day("20050302")}), 0, kStrict);
   EXPECT_EQ(partial.readings.size(), 48u);
   EXPECT_NE(first_problem(only_report(partial)).find("cover 10 of 48"), std::string::npos);
 
-  auto none = parse_bytes(nem12({v}), 0);
+  auto none = parse_bytes(nem12({v}), 0, kStrict);
   EXPECT_EQ(none.readings.size(), 0u);
   EXPECT_EQ(only_report(none).rejected_days, 1u);
 
-  auto gap = parse_bytes(nem12({v, "400,1,10,A,,", "400,12,48,A,,"}), 0);
+  auto gap = parse_bytes(nem12({v, "400,1,10,A,,", "400,12,48,A,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(gap)).find("gap in 400 ranges"), std::string::npos);
-  auto overlap = parse_bytes(nem12({v, "400,1,10,A,,", "400,10,48,A,,"}), 0);
+  auto overlap = parse_bytes(nem12({v, "400,1,10,A,,", "400,10,48,A,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(overlap)).find("overlap"), std::string::npos);
-  auto beyond = parse_bytes(nem12({v, "400,1,49,A,,"}), 0);
+  auto beyond = parse_bytes(nem12({v, "400,1,49,A,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(beyond)).find("EndInterval '49'"), std::string::npos);
-  auto s_without_reason = parse_bytes(nem12({v, "400,1,48,S14,,"}), 0);
+  auto s_without_reason = parse_bytes(nem12({v, "400,1,48,S14,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(s_without_reason)).find("ReasonCode is required"),
             std::string::npos);
-  auto reason0 = parse_bytes(nem12({v, "400,1,48,A,0,"}), 0);
+  auto reason0 = parse_bytes(nem12({v, "400,1,48,A,0,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(reason0)).find("ReasonCode 0 requires"), std::string::npos);
 }
 
@@ -183,8 +186,16 @@ TEST(Reader, WrongValueCountsAreRejectedByPositionFromIntervalLength) {
 }
 
 TEST(Reader, DatesMustBeRealAndAscendingWithinABlock) {
-  auto p =
-      parse_bytes(nem12({day("20050302"), day("20050301"), day("20050230"), day("20050303")}), 0);
+  const auto days = nem12({day("20050302"), day("20050301"), day("20050230"), day("20050303")});
+  // By default a day out of order is kept (versions decide between repeats); never a date
+  // that does not exist.
+  auto tolerant = parse_bytes(days, 0);
+  EXPECT_EQ(tolerant.readings.size(), 144u);
+  EXPECT_EQ(only_report(tolerant).rejected_days, 1u);
+  EXPECT_EQ(only_report(tolerant).issues[0].severity, Severity::warning);
+  EXPECT_NE(only_report(tolerant).issues[0].reason.find("not after the previous day"),
+            std::string::npos);
+  auto p = parse_bytes(days, 0, kStrict);
   EXPECT_EQ(p.readings.size(), 96u);
   EXPECT_EQ(only_report(p).rejected_days, 2u);
   EXPECT_NE(only_report(p).issues[0].reason.find("not after the previous day"), std::string::npos);
