@@ -17,6 +17,7 @@ namespace {
 constexpr std::size_t kCountsBytes = 4 * 4;
 constexpr std::size_t kRunBytesV1 = 4 + 6 * 4 + 2 + 1 + 1 + 2 + 4 + 4 * 8;
 constexpr std::size_t kRunBytesV2 = kRunBytesV1 + 8;
+constexpr std::size_t kRunBytesV3 = kRunBytesV2 + 1;
 constexpr std::string_view kQualities = "AEFSNV";
 // Times an NDJSON line can carry and a query can print: years 0000 to 9999 (ISO-8601 with
 // four-digit years), a day of slack for the UTC offset. Keeps interval arithmetic far from
@@ -24,7 +25,9 @@ constexpr std::string_view kQualities = "AEFSNV";
 constexpr epoch_seconds kMinTime = -62167219200 - 86400, kMaxTime = 253402300800 + 86400;
 
 std::size_t run_bytes(FrameLayout layout) {
-  return layout == FrameLayout::v1 ? kRunBytesV1 : kRunBytesV2;
+  return layout == FrameLayout::v1   ? kRunBytesV1
+         : layout == FrameLayout::v2 ? kRunBytesV2
+                                     : kRunBytesV3;
 }
 
 bool valid_time(epoch_seconds t) {
@@ -85,7 +88,7 @@ void append_batch_frame(std::string& out, const ReadingBatch& batch) {
     values += r.count;
   }
   const std::uint64_t payload = kCountsBytes + 4ull * strings + batch.strings.bytes() +
-                                std::uint64_t{kRunBytesV2} * batch.runs.size() + 8 * values;
+                                std::uint64_t{kRunBytesV3} * batch.runs.size() + 8 * values;
   if (payload > kMaxFramePayloadBytes || values > 0xffffffffu)
     throw std::length_error("append_batch_frame: batch larger than a frame can hold");
   const std::size_t at = out.size();
@@ -115,6 +118,7 @@ void append_batch_frame(std::string& out, const ReadingBatch& batch) {
     for (auto t : {r.first_start, r.update_datetime, r.msats_load_datetime, r.file_created})
       little_endian::store(p, t);
     little_endian::store(p, r.file_sequence);
+    little_endian::store(p, r.line_step);
   }
   for (const auto& r : batch.runs) {
     if (r.count == 0) continue;
@@ -187,6 +191,8 @@ std::string decode_batch_frame(std::string_view payload, ReadingBatch& out, Fram
     r.msats_load_datetime = little_endian::load<epoch_seconds>(p);
     r.file_created = little_endian::load<epoch_seconds>(p);
     r.file_sequence = rules.layout == FrameLayout::v1 ? 0 : little_endian::load<std::uint64_t>(p);
+    r.line_step = rules.layout == FrameLayout::v3 ? little_endian::load<std::uint8_t>(p) : 0;
+    if (r.line_step > 1) return "line_step not 0 or 1";
     if (r.count == 0 || r.count > values - next_value) return "run count out of range";
     r.first_value = static_cast<std::uint32_t>(next_value);
     next_value += r.count;

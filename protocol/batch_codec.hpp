@@ -8,7 +8,8 @@
 //   run     := u32 count, u32 nmi suffix register_id meter_serial uom reason_description
 //              (string ids), u16 interval_minutes, u8 quality, u8 method, i16 reason_code,
 //              u32 line, i64 first_start update_datetime msats_load_datetime file_created,
-//              u64 file_sequence (layout v2; layout v1, the MTRDRB01 files, has none)
+//              u64 file_sequence (layouts v2 and v3; layout v1, the MTRDRB01 files, has none),
+//              u8 line_step (layout v3: 0 or 1; older layouts have none, 0)
 //
 // Little-endian, no padding. The string table is written whole (id 0 is the empty string);
 // values are written run after run, so a run takes the next `count` values and a batch whose
@@ -23,8 +24,7 @@
 //     starts on the NEM interval grid, a run inside one NEM day, finite values);
 //   ndjson_schema, for untrusted input (a batch file dropped into the spool by hand): the rules
 //     of the NDJSON schema, docs/http.md (nmi 1-10 and suffix 1-3 characters, a uom, quality
-//     A/E/F/S/N, method 0 (none) to 99, reason_code -1 (none) to 999 and present for F and S,
-//     values >= 0).
+//     A/E/F/S/N/V, method 0 (none) to 99, reason_code -1 (none) to 999, values >= 0).
 #pragma once
 
 #include <cstdint>
@@ -35,19 +35,19 @@
 
 namespace meterd {
 
-enum class FrameLayout : std::uint8_t { v1, v2 };
+enum class FrameLayout : std::uint8_t { v1, v2, v3 };
 enum class FrameChecks : std::uint8_t { structural, ndjson_schema };
 
 struct FrameRules {
   FrameChecks checks = FrameChecks::structural;
-  FrameLayout layout = FrameLayout::v2;
+  FrameLayout layout = FrameLayout::v3;
 };
 
 inline constexpr std::size_t kFrameLengthBytes = 4;
 // A frame's payload cannot exceed what its u32 length can say.
 inline constexpr std::uint64_t kMaxFramePayloadBytes = 0xffffffffu;
 
-// Appends `batch` as one frame (layout v2). A run outside the batch's values or a string id
+// Appends `batch` as one frame (layout v3). A run outside the batch's values or a string id
 // outside its table is a caller's bug: std::invalid_argument, and `out` is left as it was.
 // A batch whose payload exceeds kMaxFramePayloadBytes: std::length_error.
 void append_batch_frame(std::string& out, const ReadingBatch& batch);

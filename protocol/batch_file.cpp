@@ -43,7 +43,7 @@ struct BatchFileReader::Impl {
   std::string pending;
   std::size_t consumed = 0;  // of pending
   bool header_read = false, end_seen = false;
-  FrameLayout layout = FrameLayout::v2;
+  FrameLayout layout = FrameLayout::v3;
   std::uint64_t frames = 0, source_lines = 0, source_bytes = 0;
   QualityTally qualities;
 
@@ -88,6 +88,10 @@ struct BatchFileReader::Impl {
   bool magic(std::string_view head) {
     const auto n = std::min(head.size(), kBatchFileMagic.size());
     if (head.substr(0, n) == kBatchFileMagic.substr(0, n)) return true;
+    if (head.substr(0, n) == kBatchFileMagicV2.substr(0, n)) {
+      layout = FrameLayout::v2;
+      return true;
+    }
     if (head.substr(0, n) == kBatchFileMagicV1.substr(0, n)) {
       layout = FrameLayout::v1;
       return true;

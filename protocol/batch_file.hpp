@@ -3,13 +3,14 @@
 // decode the JSON a second time (and the spool holds ~10 instead of ~390 bytes per reading).
 //
 //   file    := magic u64 source_lines u64 source_bytes frame* u32 0 (the end frame)
-//   magic   := "MTRDRB02" (frames of layout v2) | "MTRDRB01" (layout v1, read, no longer written)
+//   magic   := "MTRDRB03" (frames of layout v3) | "MTRDRB02" (layout v2) | "MTRDRB01" (layout
+//              v1); the older two are read, no longer written
 //   frame   := u32 payload_bytes payload                      (one ReadingBatch, batch_codec.hpp)
 //
 // Little-endian. The reader trusts nothing: a file dropped into the spool by hand is checked
 // against the structural rules and the rules of the NDJSON schema (docs/http.md), and a frame
 // that breaks them, or holds no reading, ends the file with a fatal issue (what came before it
-// is kept, as for any file). The file_sequence a v2 frame carries is replaced by the reader's
+// is kept, as for any file). The file_sequence a v2 or v3 frame carries is replaced by the reader's
 // options.file_sequence: the pipeline stamps its own.
 #pragma once
 
@@ -24,9 +25,10 @@
 
 namespace meterd {
 
-// What BatchFileWriter writes; BatchFileReader also reads kBatchFileMagicV1 files (a spool may
-// hold them at an upgrade).
-inline constexpr std::string_view kBatchFileMagic = "MTRDRB02";
+// What BatchFileWriter writes; BatchFileReader also reads the older magics (a spool may hold
+// such files at an upgrade).
+inline constexpr std::string_view kBatchFileMagic = "MTRDRB03";
+inline constexpr std::string_view kBatchFileMagicV2 = "MTRDRB02";
 inline constexpr std::string_view kBatchFileMagicV1 = "MTRDRB01";
 
 class BatchFileWriter {

@@ -126,6 +126,9 @@ struct NdjsonReader::Impl {
                                   strings[5].get(batch.strings, l.reason_description)};
     const auto minutes = static_cast<std::uint16_t>(l.interval_minutes);
     const bool line_given = l.source_line >= 0;
+    // Each reading keeps its own line: a run extends over consecutive lines (step 1) or within
+    // one line (the compact form, step 0).
+    const auto line = static_cast<std::uint32_t>(line_given ? l.source_line : line_no);
     if (run_open) {
       auto& r = batch.runs.back();
       // On the interval grid, the reading after the run begins another NEM day only at NEM
@@ -136,9 +139,10 @@ struct NdjsonReader::Impl {
           r.reason_code == l.reason_code && r.update_datetime == l.update_datetime &&
           r.msats_load_datetime == l.msats_load_datetime && r.file_created == l.file_created &&
           run_line_given == line_given &&
-          (!line_given || r.line == static_cast<std::uint32_t>(l.source_line)) &&
+          (line == r.line_of(r.count) || (r.count == 1 && line == r.line + 1)) &&
           l.interval_start == r.interval_start(r.count) &&
           (l.interval_start + kNemOffsetSeconds) % 86400 != 0) {
+        if (r.count == 1) r.line_step = static_cast<std::uint8_t>(line - r.line);
         ++r.count;
         batch.values.push_back(l.value);
         return count(l);
@@ -157,7 +161,7 @@ struct NdjsonReader::Impl {
     r.quality = l.quality;
     r.method = l.method;
     r.reason_code = l.reason_code;
-    r.line = static_cast<std::uint32_t>(line_given ? l.source_line : line_no);
+    r.line = line;
     r.first_start = l.interval_start;
     r.update_datetime = l.update_datetime;
     r.msats_load_datetime = l.msats_load_datetime;

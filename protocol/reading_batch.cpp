@@ -32,7 +32,7 @@ ReadingRow ReadingBatch::row(const ReadingRun& run, std::uint32_t k) const {
                     run.quality,
                     run.method,
                     run.reason_code,
-                    run.line,
+                    run.line_of(k),
                     run.interval_start(k),
                     run.update_datetime,
                     run.msats_load_datetime,

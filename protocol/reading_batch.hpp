@@ -55,7 +55,8 @@ struct ReadingRun {
   char quality = 'A';               // A, E, F, S, N (V is resolved through 400s)
   std::uint8_t method = kNoMethod;  // two-digit method flag, 0 = none
   std::int16_t reason_code = kNoReasonCode;
-  std::uint32_t line = 0;         // source line of the 300 record
+  std::uint32_t line = 0;         // source line of the run's first reading (the 300 record)
+  std::uint8_t line_step = 0;     // 1: reading k is on line + k (NDJSON, a reading per line)
   epoch_seconds first_start = 0;  // start of the run's first interval
   epoch_seconds update_datetime = kNoTime;
   epoch_seconds msats_load_datetime = kNoTime;
@@ -65,6 +66,7 @@ struct ReadingRun {
   epoch_seconds interval_start(std::uint32_t k) const {
     return first_start + static_cast<epoch_seconds>(k) * interval_minutes * 60;
   }
+  std::uint32_t line_of(std::uint32_t k) const { return line + k * line_step; }
 };
 
 // A flat, self-contained view of one reading (for tests, printing and slow paths).

@@ -5,7 +5,7 @@
 namespace meterd {
 
 ReadingFormat sniff_reading_format(std::string_view bytes) {
-  for (const std::string_view magic : {kBatchFileMagic, kBatchFileMagicV1})
+  for (const std::string_view magic : {kBatchFileMagic, kBatchFileMagicV2, kBatchFileMagicV1})
     if (bytes.substr(0, magic.size()) == magic.substr(0, bytes.size()))
       return bytes.size() >= magic.size() ? ReadingFormat::batch_file : ReadingFormat::undecided;
   constexpr std::string_view kBom = "\xEF\xBB\xBF";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -15,7 +16,9 @@
 namespace meterd::storage::journal {
 namespace {
 
-constexpr std::string_view kMagic = "MTRJNL02", kTrailer = "MTRJEND!";
+constexpr std::string_view kMagic = "MTRJNL03", kTrailer = "MTRJEND!";
+// Journals of frame layout v2 (before runs carried line_step).
+constexpr std::string_view kMagicV2 = "MTRJNL02";
 // Journals written before the codec (held in journal/ or dead_letter/ across an upgrade): the
 // batch as raw ReadingRun structs, in the former batcher's order.
 constexpr std::string_view kMagicV1 = "MTRJNL01";
@@ -40,7 +43,10 @@ std::optional<Entry> load_v1(std::string_view in) {
   std::uint64_t n = 0;
   if (!little_endian::take(in, n) || in.size() / sizeof(ReadingRun) < n) return std::nullopt;
   batch.runs.resize(n);
+  // line_step sits in what was padding of the MTRJNL01 layout (same size and offsets).
+  static_assert(sizeof(ReadingRun) == 88 && offsetof(ReadingRun, first_start) == 48);
   std::memcpy(batch.runs.data(), in.data(), n * sizeof(ReadingRun));
+  for (ReadingRun& run : batch.runs) run.line_step = 0;
   in.remove_prefix(n * sizeof(ReadingRun));
   if (!little_endian::take(in, n) || in.size() / sizeof(double) < n) return std::nullopt;
   batch.values.resize(n);
@@ -87,7 +93,8 @@ std::optional<Entry> load(const std::filesystem::path& file) {
   if (in.size() < kMagic.size() + kTrailer.size() || !in.ends_with(kTrailer)) return std::nullopt;
   in.remove_suffix(kTrailer.size());
   if (in.starts_with(kMagicV1)) return load_v1(in.substr(kMagicV1.size()));
-  if (!in.starts_with(kMagic)) return std::nullopt;
+  const bool v2 = in.starts_with(kMagicV2);
+  if (!v2 && !in.starts_with(kMagic)) return std::nullopt;
   in.remove_prefix(kMagic.size());
   Entry entry;
   std::uint8_t duplicates = 0;
@@ -97,7 +104,16 @@ std::optional<Entry> load(const std::filesystem::path& file) {
   entry.batch.may_have_duplicates = duplicates != 0;
   std::string_view payload;
   if (!take_batch_frame(in, payload) || !in.empty()) return std::nullopt;
-  if (!decode_batch_frame(payload, entry.batch.batch).empty()) return std::nullopt;
+  const FrameRules rules{FrameChecks::structural, v2 ? FrameLayout::v2 : FrameLayout::v3};
+  if (!decode_batch_frame(payload, entry.batch.batch, rules).empty()) return std::nullopt;
+  if (v2) {
+    // Sorted under the former version order (arrival decided ties): sorted again.
+    try {
+      entry.batch = sort_partition(entry.batch.month, std::move(entry.batch.batch));
+    } catch (const std::invalid_argument&) {
+      return std::nullopt;
+    }
+  }
   return entry;
 }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "storage/version.hpp"
+
 namespace meterd::storage {
 namespace {
 
@@ -150,7 +152,28 @@ struct RowRef {
   std::int64_t num(int c) const { return cursor->data(buffer).num[c][row]; }
 };
 
-// Key then version then part ordinal: a total order, so ties never depend on timing.
+// The version of a row (storage/version.hpp), built only where the cheap prefix ties.
+VersionFields version_of_row(const RowRef& r) {
+  VersionFields v;
+  v.update_datetime = r.num(kUpdateDatetime);
+  v.file_created = r.num(kFileCreated);
+  v.line = r.num(kLine);
+  v.value = r.cursor->data(r.buffer).value[r.row];
+  const std::string_view q = r.str(kQuality);
+  v.quality = q.empty() ? ' ' : q[0];
+  v.method = static_cast<std::uint8_t>(r.num(kMethod));
+  v.reason_code = static_cast<std::int16_t>(r.num(kReasonCode));
+  v.interval_minutes = static_cast<std::uint16_t>(r.num(kIntervalMinutes));
+  v.uom = r.str(kUom);
+  v.reason_description = r.str(kReasonDescription);
+  v.register_id = r.str(kRegisterId);
+  v.meter_serial = r.str(kMeterSerial);
+  v.msats_load_datetime = r.num(kMsatsLoadDatetime);
+  return v;
+}
+
+// Key then version, a total order decided by content; the part ordinal only orders rows that
+// are the same reading.
 int compare_key(const RowRef& a, const RowRef& b) {
   if (int c = a.str(kNmi).compare(b.str(kNmi))) return c;
   if (int c = a.str(kSuffix).compare(b.str(kSuffix))) return c;
@@ -159,10 +182,10 @@ int compare_key(const RowRef& a, const RowRef& b) {
 }
 bool less_row(const RowRef& a, const RowRef& b) {
   if (int c = compare_key(a, b)) return c < 0;
-  for (int col : {kUpdateDatetime, kFileCreated, kFileSequence}) {
-    const std::int64_t x = a.num(col), y = b.num(col);
-    if (x != y) return x < y;
-  }
+  if (int c = compare_version_prefix(a.num(kUpdateDatetime), a.num(kFileCreated), a.num(kLine),
+                                     b.num(kUpdateDatetime), b.num(kFileCreated), b.num(kLine)))
+    return c < 0;
+  if (int c = compare_versions(version_of_row(a), version_of_row(b))) return c < 0;
   return a.cursor->ordinal() < b.cursor->ordinal();
 }
 RowRef current(Cursor* c) {
@@ -183,14 +206,21 @@ bool same_key(const RowRef& a, const RowRef& b) {
 // Re-forms runs from the merged rows: consecutive rows with equal attributes and evenly
 // spaced starts extend the last run, so output batches keep the run structure.
 class RunBuilder {
+  // The next row's line continues the run: the same line (a NEM12 day), or the next one (NDJSON,
+  // a reading per line).
+  static bool extends_lines(const ReadingRun& run, std::uint32_t line) {
+    return line == run.line_of(run.count) || (run.count == 1 && line == run.line + 1);
+  }
+
  public:
   RunBuilder(const MergeSink& sink, std::size_t batch_rows) : sink_(sink), limit_(batch_rows) {}
 
   void append(const RowRef& r) {
     const DecodedRowGroup& d = r.cursor->data(r.buffer);
     // Fast path: the next row of the same decoded run extends the output run as it is.
+    // (Not for a run whose readings are on consecutive lines: the next row's line is the same.)
     if (d.serial == last_serial_ && r.row == last_row_ + 1 && !d.run_start[r.row] &&
-        !batch_.runs.empty()) {
+        !batch_.runs.empty() && batch_.runs.back().line_step == 0) {
       ++batch_.runs.back().count;
       batch_.values.push_back(d.value[r.row]);
       last_row_ = r.row;
@@ -223,12 +253,13 @@ class RunBuilder {
           last.interval_minutes == minutes && last.quality == quality &&
           last.method == static_cast<std::uint8_t>(r.num(kMethod)) &&
           last.reason_code == static_cast<std::int16_t>(r.num(kReasonCode)) &&
-          last.line == static_cast<std::uint32_t>(r.num(kLine)) &&
+          extends_lines(last, static_cast<std::uint32_t>(r.num(kLine))) &&
           last.update_datetime == r.num(kUpdateDatetime) &&
           last.msats_load_datetime == r.num(kMsatsLoadDatetime) &&
           last.file_created == r.num(kFileCreated) &&
           last.file_sequence == static_cast<std::uint64_t>(r.num(kFileSequence)) &&
           ingest_.back() == ingest && last.interval_start(last.count) == start) {
+        if (last.count == 1) last.line_step = static_cast<std::uint8_t>(r.num(kLine) - last.line);
         ++last.count;
         batch_.values.push_back(d.value[r.row]);
         return;

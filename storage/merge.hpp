@@ -1,5 +1,5 @@
 // Merge-on-read: a k-way merge of sorted parts that keeps, per (nmi, suffix, interval_start),
-// only the newest version (update_datetime, file_created, file_sequence). The query path and
+// only the newest version (storage/version.hpp: decided by content). The query path and
 // compaction both use it, so "what a query returns" and "what compaction keeps" can never
 // disagree.
 #pragma once

@@ -84,8 +84,11 @@ inline constexpr pq::Physical physical_type(Kind k) {
 
 inline constexpr std::string_view kSchemaVersion = "1";
 inline constexpr std::string_view kSortKey =
-    "nmi,suffix,interval_start,update_datetime,file_created,file_sequence";
-inline constexpr std::string_view kWriterVersion = "meterd-storage 1";
+    "nmi,suffix,interval_start,update_datetime,file_created,line,value,quality,method,"
+    "reason_code,interval_minutes,uom,reason_description,register_id,meter_serial,"
+    "msats_load_datetime";
+// 2: rows of one key ordered by the content version (storage/version.hpp), 1: by arrival.
+inline constexpr std::string_view kWriterVersion = "meterd-storage 2";
 inline constexpr std::string_view kCreatedBy = "meterd version 0.1.0 (build dev)";
 
 }  // namespace meterd::storage

@@ -56,6 +56,24 @@ struct PartWriter::Impl {
     for (std::size_t r = 0; r < in_runs.size(); ++r) {
       const ReadingRun& run = in_runs[r];
       const std::int64_t ingest_us = ingest.size() == 1 ? ingest[0] : ingest[r];
+      if (run.line_step != 0) {
+        // A reading per line (NDJSON): the line column is constant per written run, so each
+        // reading is a written run of its own.
+        for (std::uint32_t k = 0; k < run.count; ++k) {
+          ReadingRun one = run;
+          one.first_value = run.first_value + k;
+          one.first_start = run.interval_start(k);
+          one.count = 1;
+          one.line = run.line_of(k);
+          one.line_step = 0;
+          append_run(strings, vals, one, 0, 1, ingest_us);
+          if (current.rows == opt.row_group_rows) {
+            flush_row_group();
+            reset_caches(strings.size());
+          }
+        }
+        continue;
+      }
       for (std::uint32_t done = 0; done < run.count;) {
         const auto take = static_cast<std::uint32_t>(
             std::min<std::size_t>(run.count - done, opt.row_group_rows - current.rows));

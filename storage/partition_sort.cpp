@@ -6,6 +6,8 @@
 #include <string>
 #include <tuple>
 
+#include "storage/version.hpp"
+
 namespace meterd::storage {
 namespace {
 
@@ -45,29 +47,40 @@ std::vector<std::uint32_t> stream_string_ranks(const StringTable& strings,
 
 // A run's place in row order. `position` (its index in the input) makes the order total, so
 // that an unstable sort gives what a stable one would.
+// Runs that tie up to `position` start on one interval of one stream, so they overlap and are
+// split into readings, which are ordered by their full version.
 struct RunKey {
   std::uint32_t nmi, suffix;  // string ranks
   epoch_seconds first_start, update_datetime, file_created;
-  std::uint64_t file_sequence;
   std::uint32_t line, position;
 
   bool same_stream(const RunKey& o) const { return nmi == o.nmi && suffix == o.suffix; }
   auto tied() const {
-    return std::tie(nmi, suffix, first_start, update_datetime, file_created, file_sequence, line,
-                    position);
+    return std::tie(nmi, suffix, first_start, update_datetime, file_created, line, position);
   }
   friend bool operator<(const RunKey& a, const RunKey& b) { return a.tied() < b.tied(); }
 };
 
-bool reading_before(const ReadingRun& a, const ReadingRun& b) {
-  return std::tie(a.first_start, a.update_datetime, a.file_created, a.file_sequence) <
-         std::tie(b.first_start, b.update_datetime, b.file_created, b.file_sequence);
+// Single readings (runs of one) of one stream: interval start, then the version order.
+// What the version order needs of a batch besides its runs.
+struct BatchText {
+  const StringTable& strings;
+  const std::vector<double>& values;
+};
+
+bool reading_before(const BatchText& batch, const ReadingRun& a, const ReadingRun& b) {
+  if (a.first_start != b.first_start) return a.first_start < b.first_start;
+  if (int c = compare_version_prefix(a.update_datetime, a.file_created, a.line, b.update_datetime,
+                                     b.file_created, b.line))
+    return c < 0;
+  return compare_versions(version_of(batch.strings, a, batch.values[a.first_value], 0),
+                          version_of(batch.strings, b, batch.values[b.first_value], 0)) < 0;
 }
 
 // Appends the readings of runs [first, last) of one stream as single-reading runs in row order.
-// Stable on (interval start, version) only: ties keep the order of their runs in `keys`.
-void append_split(const std::vector<ReadingRun>& runs, const RunKey* first, const RunKey* last,
-                  std::vector<ReadingRun>& out) {
+// Readings equal in their whole version are the same reading: their order does not matter.
+void append_split(const BatchText& batch, const std::vector<ReadingRun>& runs, const RunKey* first,
+                  const RunKey* last, std::vector<ReadingRun>& out) {
   const auto begin = static_cast<std::ptrdiff_t>(out.size());
   for (const RunKey* key = first; key != last; ++key) {
     const ReadingRun& run = runs[key->position];
@@ -76,22 +89,26 @@ void append_split(const std::vector<ReadingRun>& runs, const RunKey* first, cons
       one.first_value = run.first_value + k;
       one.first_start = run.interval_start(k);
       one.count = 1;
+      one.line = run.line_of(k);
+      one.line_step = 0;
       out.push_back(one);
     }
   }
-  std::stable_sort(out.begin() + begin, out.end(), reading_before);
+  std::stable_sort(out.begin() + begin, out.end(), [&](const ReadingRun& a, const ReadingRun& b) {
+    return reading_before(batch, a, b);
+  });
 }
 
 // Puts runs (all of one month, none empty, all referring inside their batch) into row order.
 // Returns whether runs of one stream overlapped (and were split into single readings).
-bool sort_runs(const StringTable& strings, std::vector<ReadingRun>& runs) {
-  const std::vector<std::uint32_t> rank = stream_string_ranks(strings, runs);
+bool sort_runs(const BatchText& batch, std::vector<ReadingRun>& runs) {
+  const std::vector<std::uint32_t> rank = stream_string_ranks(batch.strings, runs);
   std::vector<RunKey> keys;
   keys.reserve(runs.size());
   for (std::uint32_t i = 0; i < runs.size(); ++i) {
     const ReadingRun& r = runs[i];
-    keys.push_back({rank[r.nmi], rank[r.suffix], r.first_start, r.update_datetime, r.file_created,
-                    r.file_sequence, r.line, i});
+    keys.push_back(
+        {rank[r.nmi], rank[r.suffix], r.first_start, r.update_datetime, r.file_created, r.line, i});
   }
   const bool was_sorted = std::is_sorted(keys.begin(), keys.end());
   if (!was_sorted) std::sort(keys.begin(), keys.end());
@@ -115,7 +132,7 @@ bool sort_runs(const StringTable& strings, std::vector<ReadingRun>& runs) {
       end = std::max(end, last_start(run));
     }
     if (overlap) {
-      append_split(runs, keys.data() + i, keys.data() + j, sorted);
+      append_split(batch, runs, keys.data() + i, keys.data() + j, sorted);
     } else {
       for (std::size_t k = i; k < j; ++k) sorted.push_back(runs[keys[k].position]);
     }
@@ -123,10 +140,6 @@ bool sort_runs(const StringTable& strings, std::vector<ReadingRun>& runs) {
   }
   runs.swap(sorted);
   return any_overlap;
-}
-
-std::tuple<epoch_seconds, epoch_seconds, std::uint64_t> version(const ReadingRun& run) {
-  return {run.update_datetime, run.file_created, run.file_sequence};
 }
 
 [[noreturn]] void throw_out_of_order(std::size_t run) {
@@ -148,7 +161,7 @@ PartitionBatch sort_partition(MonthKey month, ReadingBatch&& batch) {
   out.month = month;
   out.batch = std::move(batch);
   std::erase_if(out.batch.runs, [](const ReadingRun& run) { return run.count == 0; });
-  out.may_have_duplicates = sort_runs(out.batch.strings, out.batch.runs);
+  out.may_have_duplicates = sort_runs({out.batch.strings, out.batch.values}, out.batch.runs);
   return out;
 }
 
@@ -179,7 +192,10 @@ RowOrderCheck check_row_order(const PartitionBatch& partition) {
         const epoch_seconds prev_last = last_start(*prev);
         if (run.first_start < prev_last) throw_out_of_order(i);
         if (run.first_start == prev_last) {
-          if (version(run) < version(*prev)) throw_out_of_order(i);
+          const auto newer = version_of(strings, run, batch.values[run.first_value], 0);
+          const auto older = version_of(
+              strings, *prev, batch.values[prev->first_value + prev->count - 1], prev->count - 1);
+          if (compare_versions(newer, older) < 0) throw_out_of_order(i);
           found.shared_key = true;
         }
       }
@@ -206,6 +222,7 @@ std::vector<MonthRuns> sort_into_partitions(const ReadingBatch& batch) {
       ReadingRun piece = run;
       piece.first_value = run.first_value + k;
       piece.first_start = run.interval_start(k);
+      piece.line = run.line_of(k);
       piece.count = end - k;
       months[month].push_back(piece);
       k = end;
@@ -214,7 +231,7 @@ std::vector<MonthRuns> sort_into_partitions(const ReadingBatch& batch) {
   std::vector<MonthRuns> out;
   out.reserve(months.size());
   for (auto& [month, runs] : months) {
-    const bool duplicates = sort_runs(batch.strings, runs);
+    const bool duplicates = sort_runs({batch.strings, batch.values}, runs);
     out.push_back({month, std::move(runs), duplicates});
   }
   return out;

@@ -4,12 +4,10 @@
 // stream overlap (two versions of a day in one batch, mixed interval lengths) are they split
 // into single readings and sorted as such.
 //
-// Row order is the parts' declared sort key (nmi, suffix, interval_start, update_datetime,
-// file_created, file_sequence). Rows that tie on all of it (one version of a key twice) keep
-// an order of their own, because merge_parts keeps the last of such rows: runs follow their
-// source line, then their position in the batch; single readings split out of overlapping runs
-// follow their run's (interval start, line, position). That is the order of the former
-// two-sort path (the batcher's sort by line, then the store's stable sort).
+// Row order is the parts' declared sort key: (nmi, suffix, interval_start), then the version
+// order of storage/version.hpp (decided by content, never by arrival), so merge_parts, which
+// keeps the last row of a key, keeps the newest version. Rows equal in all of it are the same
+// reading and may come in any order.
 #pragma once
 
 #include <cstdint>

@@ -99,20 +99,24 @@ std::vector<std::string> query_lines(const fs::path& data, const fs::path& scrat
   return lines;
 }
 
-// What the parser yields for `files` read in this order, newest version per key.
+// What the parser yields for `files`, newest version per key by the version order of
+// docs/storage.md (times, line, then the rest of the reading), whatever the order of the files.
 class SupersedingSink : public ReadingSink {
  public:
-  std::uint64_t sequence = 0;
   void on_readings(ReadingBatch& batch) override {
     batch.for_each([&](const ReadingRow& r) {
       auto key = std::make_tuple(std::string(r.nmi), std::string(r.suffix), r.interval_start);
-      auto version = std::make_tuple(r.update_datetime, r.file_created, sequence);
+      auto version = std::make_tuple(r.update_datetime, r.file_created, r.line, r.value,
+                                     static_cast<unsigned char>(r.quality), r.method, r.reason_code,
+                                     r.interval_minutes, std::string(r.uom),
+                                     std::string(r.reason_description), std::string(r.register_id),
+                                     std::string(r.meter_serial), r.msats_load_datetime);
       auto it = rows_.find(key);
       if (it != rows_.end() && version < it->second.first) return;
       std::string line;
       append_csv_row(line, r);
       while (!line.empty() && line.back() == '\n') line.pop_back();
-      rows_[key] = {version, line};
+      rows_.insert_or_assign(key, std::make_pair(std::move(version), std::move(line)));
     });
   }
   std::vector<std::string> lines() const {
@@ -123,8 +127,10 @@ class SupersedingSink : public ReadingSink {
   }
 
  private:
-  std::map<std::tuple<std::string, std::string, epoch_seconds>,
-           std::pair<std::tuple<epoch_seconds, epoch_seconds, std::uint64_t>, std::string>>
+  using Version = std::tuple<epoch_seconds, epoch_seconds, std::uint32_t, double, unsigned char,
+                             std::uint8_t, std::int16_t, std::uint16_t, std::string, std::string,
+                             std::string, std::string, epoch_seconds>;
+  std::map<std::tuple<std::string, std::string, epoch_seconds>, std::pair<Version, std::string>>
       rows_;
 };
 
@@ -150,7 +156,6 @@ class ParseVisitor : public InputVisitor {
 std::vector<std::string> expected_lines(const std::vector<fs::path>& files) {
   SupersedingSink sink;
   for (const auto& f : files) {
-    ++sink.sequence;
     ParseVisitor visitor(sink);
     read_input(f, visitor);
   }

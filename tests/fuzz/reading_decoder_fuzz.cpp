@@ -116,11 +116,17 @@ Outcome decode(std::string_view input, std::uint64_t chunk_seed, std::uint32_t b
 
 // The frames of a batch file, decoded on their own with either level of rules.
 void check_frames(std::string_view input) {
-  if (input.size() < 24 || (input.substr(0, 8) != meterd::kBatchFileMagic &&
-                            input.substr(0, 8) != meterd::kBatchFileMagicV1))
+  if (input.size() < 24) return;
+  const auto magic = input.substr(0, 8);
+  meterd::FrameLayout layout;
+  if (magic == meterd::kBatchFileMagic)
+    layout = meterd::FrameLayout::v3;
+  else if (magic == meterd::kBatchFileMagicV2)
+    layout = meterd::FrameLayout::v2;
+  else if (magic == meterd::kBatchFileMagicV1)
+    layout = meterd::FrameLayout::v1;
+  else
     return;
-  const auto layout = input.substr(0, 8) == meterd::kBatchFileMagic ? meterd::FrameLayout::v2
-                                                                    : meterd::FrameLayout::v1;
   std::string_view bytes = input.substr(24), payload;
   static meterd::ReadingBatch batch;
   while (meterd::take_batch_frame(bytes, payload) && !payload.empty()) {

@@ -52,7 +52,7 @@ inline std::string round_trip(const ReadingBatch& batch, ReadingBatch& decoded,
   append_batch_frame(frame, batch);
   std::string_view bytes = frame, payload;
   if (!take_batch_frame(bytes, payload) || !bytes.empty()) return "frame length";
-  if (auto why = decode_batch_frame(payload, decoded, {checks, FrameLayout::v2}); !why.empty())
+  if (auto why = decode_batch_frame(payload, decoded, {checks, FrameLayout::v3}); !why.empty())
     return "decode: " + why;
   return first_difference(batch, decoded);
 }

@@ -48,6 +48,7 @@ ReadingBatch sample_batch() {
   r.update_datetime = kNoTime;
   r.file_sequence = 1;
   r.line = 70000;
+  r.line_step = 1;  // a reading per line
   r.first_value = 0;
   r.count = 2;
   b.runs.push_back(r);
@@ -80,7 +81,7 @@ std::string payload_of(const std::string& frame) {
 
 std::string decode(std::string_view payload, FrameChecks checks = FrameChecks::structural) {
   ReadingBatch out;
-  return decode_batch_frame(payload, out, {checks, FrameLayout::v2});
+  return decode_batch_frame(payload, out, {checks, FrameLayout::v3});
 }
 
 // A one-run batch to break a rule in: 3 readings of 30 minutes from NEM midnight.
@@ -187,7 +188,8 @@ TEST(BatchCodec, EveryFlippedByteIsRefusedOrKeepsTheStructuralRules) {
 }
 
 // Bytes of a run (batch_codec.hpp): layout v2, and v1 without the u64 file_sequence at its end.
-constexpr std::size_t kRunBytes = 4 + 6 * 4 + 2 + 1 + 1 + 2 + 4 + 4 * 8 + 8, kRunBytesV1 = 70;
+constexpr std::size_t kRunBytes = 4 + 6 * 4 + 2 + 1 + 1 + 2 + 4 + 4 * 8 + 8 + 1, kRunBytesV1 = 70,
+                      kRunBytesV2 = 78;
 
 // Offsets into the payload of sample_batch(): counts, string lengths, text, runs, values.
 struct Layout {
@@ -343,7 +345,26 @@ TEST(BatchCodec, LayoutV1IsTheRunWithoutFileSequence) {
   for (auto& r : expected.runs) r.file_sequence = 0;
   EXPECT_EQ(first_difference(expected, decoded), "");
   EXPECT_NE(decode_batch_frame(v2, decoded, {FrameChecks::structural, FrameLayout::v1}), "");
-  EXPECT_NE(decode_batch_frame(v1, decoded, {FrameChecks::structural, FrameLayout::v2}), "");
+  EXPECT_NE(decode_batch_frame(v1, decoded, {FrameChecks::structural, FrameLayout::v3}), "");
+}
+
+// Layout v2 (MTRDRB02 files, MTRJNL02 journals): the same run without its line_step.
+TEST(BatchCodec, LayoutV2IsTheRunWithoutLineStep) {
+  ReadingBatch batch = sample_batch();
+  const std::string v3 = payload_of(encode(batch));
+  const Layout l(v3);
+  std::string v2 = v3.substr(0, l.run_at);
+  for (std::size_t i = 0; i < l.runs; ++i) v2 += v3.substr(l.run_at + kRunBytes * i, kRunBytesV2);
+  v2 += v3.substr(l.run_at + kRunBytes * l.runs);
+  ReadingBatch decoded;
+  ASSERT_EQ(decode_batch_frame(v2, decoded, {FrameChecks::structural, FrameLayout::v2}), "");
+  ReadingBatch expected = batch;
+  for (auto& r : expected.runs) r.line_step = 0;
+  EXPECT_EQ(first_difference(expected, decoded), "");
+  EXPECT_NE(decode_batch_frame(v3, decoded, {FrameChecks::structural, FrameLayout::v2}), "");
+  // A line_step other than 0 or 1 is refused.
+  batch.runs[0].line_step = 2;
+  EXPECT_NE(decode_batch_frame(payload_of(encode(batch)), decoded, {}), "");
 }
 
 }  // namespace

@@ -198,7 +198,10 @@ TEST_F(IndependentReaders, DuckDbNewestVersionViewMatchesMeterdQuery) {
       "SELECT count(*)::BIGINT AS n, sum(value)::DOUBLE AS s, "
       "sum(epoch(interval_start) * (1 + line))::BIGINT AS k FROM ("
       "SELECT *, row_number() OVER (PARTITION BY nmi, suffix, interval_start ORDER BY "
-      "update_datetime DESC NULLS LAST, file_created DESC NULLS LAST, file_sequence DESC) AS rn "
+      "update_datetime DESC NULLS LAST, file_created DESC NULLS LAST, line DESC, value DESC, "
+      "quality DESC, method DESC NULLS LAST, reason_code DESC NULLS LAST, interval_minutes DESC, "
+      "uom DESC, reason_description DESC, register_id DESC, meter_serial DESC, "
+      "msats_load_datetime DESC NULLS LAST) AS rn "
       "FROM t) WHERE rn = 1";
   std::uint64_t n = 0;
   double sum = 0;

@@ -1,10 +1,11 @@
-// The partition key, sort_partition (one sort per batch) against the former two-sort path, the
-// row-order check of Store::write, and Store::write of a PartitionBatch against Store::write of
+// The partition key, sort_partition (one sort per batch) against an oracle of the version order,
+// the row-order check of Store::write, and Store::write of a PartitionBatch against Store::write of
 // a ReadingBatch.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <functional>
 #include <numeric>
 #include <random>
@@ -25,108 +26,9 @@ namespace {
 constexpr epoch_seconds kMarch2005 = 1109599200;  // 2005-03-01T00:00+10:00
 constexpr MonthKey kMarch = 2005 * 12 + 2;
 
-// --- the former two-sort path, kept as the oracle --------------------------------------------
-// actors::sort_batch (runs by (nmi, suffix, first_start, line), values laid out anew), then the
-// former storage sort_into_partitions (stable by (month, nmi, suffix, first_start, version),
-// overlapping runs of a stream split into readings, stable by (start, version)). sort_batch used
-// std::sort, which leaves runs tying on all of (nmi, suffix, first_start, line) in an
-// unspecified order; the oracle uses std::stable_sort so that those follow the batch order.
-
-void old_sort_batch(ReadingBatch& batch) {
-  const auto& s = batch.strings;
-  auto less = [&](const ReadingRun& a, const ReadingRun& b) {
-    if (a.nmi != b.nmi) {
-      if (auto c = s[a.nmi].compare(s[b.nmi]); c != 0) return c < 0;
-    }
-    if (a.suffix != b.suffix) {
-      if (auto c = s[a.suffix].compare(s[b.suffix]); c != 0) return c < 0;
-    }
-    if (a.first_start != b.first_start) return a.first_start < b.first_start;
-    return a.line < b.line;
-  };
-  std::vector<std::uint32_t> order(batch.runs.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    return less(batch.runs[a], batch.runs[b]);
-  });
-  std::vector<ReadingRun> runs;
-  std::vector<double> values;
-  for (auto i : order) {
-    ReadingRun r = batch.runs[i];
-    values.insert(values.end(), batch.values.begin() + r.first_value,
-                  batch.values.begin() + r.first_value + r.count);
-    r.first_value = static_cast<std::uint32_t>(values.size() - r.count);
-    runs.push_back(r);
-  }
-  batch.runs = std::move(runs);
-  batch.values = std::move(values);
-}
-
-struct OldPiece {
-  MonthKey month;
-  ReadingRun run;
-  epoch_seconds last_start() const { return run.interval_start(run.count - 1); }
-};
-
-// Returns the runs in row order and whether any overlapped (one month only, as the batcher
-// hands it over).
-std::pair<std::vector<ReadingRun>, bool> old_sort_into_partitions(const ReadingBatch& batch) {
-  std::vector<OldPiece> pieces;
-  for (const ReadingRun& run : batch.runs)
-    if (run.count > 0) pieces.push_back({month_of(run.first_start), run});
-  const StringTable& st = batch.strings;
-  auto key = [&](const OldPiece& p) {
-    return std::make_tuple(p.month, st[p.run.nmi], st[p.run.suffix], p.run.first_start,
-                           p.run.update_datetime, p.run.file_created, p.run.file_sequence);
-  };
-  std::stable_sort(pieces.begin(), pieces.end(),
-                   [&](const OldPiece& a, const OldPiece& b) { return key(a) < key(b); });
-  bool any_overlap = false;
-  std::vector<OldPiece> out;
-  for (std::size_t i = 0; i < pieces.size();) {
-    std::size_t j = i + 1;
-    bool overlap = false;
-    epoch_seconds last = pieces[i].last_start();
-    while (j < pieces.size() && pieces[j].month == pieces[i].month &&
-           st[pieces[j].run.nmi] == st[pieces[i].run.nmi] &&
-           st[pieces[j].run.suffix] == st[pieces[i].run.suffix]) {
-      if (pieces[j].run.first_start <= last) overlap = true;
-      last = std::max(last, pieces[j].last_start());
-      ++j;
-    }
-    any_overlap = any_overlap || overlap;
-    if (!overlap) {
-      out.insert(out.end(), pieces.begin() + static_cast<std::ptrdiff_t>(i),
-                 pieces.begin() + static_cast<std::ptrdiff_t>(j));
-    } else {
-      const std::size_t first = out.size();
-      for (std::size_t p = i; p < j; ++p)
-        for (std::uint32_t k = 0; k < pieces[p].run.count; ++k) {
-          OldPiece one = pieces[p];
-          one.run.first_value += k;
-          one.run.first_start = pieces[p].run.interval_start(k);
-          one.run.count = 1;
-          out.push_back(one);
-        }
-      std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                       [](const OldPiece& a, const OldPiece& b) {
-                         return std::tie(a.run.first_start, a.run.update_datetime,
-                                         a.run.file_created, a.run.file_sequence) <
-                                std::tie(b.run.first_start, b.run.update_datetime,
-                                         b.run.file_created, b.run.file_sequence);
-                       });
-    }
-    i = j;
-  }
-  std::vector<ReadingRun> runs;
-  for (const OldPiece& p : out) runs.push_back(p.run);
-  return {runs, any_overlap};
-}
-
 // --- helpers ---------------------------------------------------------------------------------
 
-// Every reading of `runs` in order, with every field (values are unique in the random batches,
-// so this names each reading).
+// Every reading of `runs` in order, with every field.
 std::string rows_csv(const ReadingBatch& batch, const std::vector<ReadingRun>& runs) {
   std::string out;
   for (const ReadingRun& run : runs)
@@ -134,13 +36,15 @@ std::string rows_csv(const ReadingBatch& batch, const std::vector<ReadingRun>& r
   return out;
 }
 
-// One month of few streams and days, so that runs overlap and versions tie exactly: full and
-// partial days, mixed interval lengths, repeated versions and lines, empty runs. Values are
-// the readings' indices.
+// One month of few streams and days, so that runs overlap and versions tie: full and partial
+// days, mixed interval lengths, repeated versions and lines, runs of a reading per line, empty
+// runs. Values are the readings' indices, or in one batch of two repeated few values (so that
+// whole readings repeat too).
 ReadingBatch random_month(std::mt19937& rng) {
   ReadingBatch b;
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
   const int runs = 1 + pick(40);
+  const bool few_values = pick(2) == 0;
   for (int r = 0; r < runs; ++r) {
     const std::uint16_t minutes = std::array<std::uint16_t, 3>{30, 15, 5}[pick(3)];
     const int per_day = 24 * 60 / minutes;
@@ -148,6 +52,8 @@ ReadingBatch random_month(std::mt19937& rng) {
     const int count = pick(20) == 0 ? 0 : 1 + pick(per_day - from);
     std::vector<double> values(static_cast<std::size_t>(count));
     std::iota(values.begin(), values.end(), static_cast<double>(b.values.size()));
+    if (few_values)
+      for (double& v : values) v = std::fmod(v, 3.0);
     const epoch_seconds day = kMarch2005 + 86400 * pick(3);
     ReadingRun& run = add_run(b, pick(2) ? "NMI2" : "NMI10", pick(2) ? "E1" : "B1",
                               day + from * minutes * 60, minutes, values);
@@ -155,6 +61,7 @@ ReadingBatch random_month(std::mt19937& rng) {
     run.file_created = 1100000000 + pick(2);
     run.file_sequence = 1 + static_cast<std::uint64_t>(pick(2));
     run.line = 1 + static_cast<std::uint32_t>(pick(4));
+    run.line_step = pick(4) == 0 ? 1 : 0;
     run.quality = "AESF"[pick(4)];
   }
   return b;
@@ -183,23 +90,32 @@ TEST(PartitionKey, MonthUsesNemTime) {
 
 // --- sort_partition --------------------------------------------------------------------------
 
-TEST(SortPartition, GivesTheOrderOfTheFormerTwoSortPath) {
+// The oracle: every reading on its own, sorted by key and then by the version order (as the
+// tests state it); readings equal in all of it are the same reading, so any order of them is
+// the same text.
+std::string oracle_rows(const ReadingBatch& batch) {
+  std::vector<ReadingRow> rows;
+  batch.for_each([&](const ReadingRow& r) { rows.push_back(r); });
+  std::sort(rows.begin(), rows.end(), [](const ReadingRow& a, const ReadingRow& b) {
+    return std::tuple_cat(std::make_tuple(a.nmi, a.suffix, a.interval_start), version_tuple(a)) <
+           std::tuple_cat(std::make_tuple(b.nmi, b.suffix, b.interval_start), version_tuple(b));
+  });
+  std::string out;
+  for (const auto& r : rows) append_csv_row(out, r);
+  return out;
+}
+
+TEST(SortPartition, GivesRowOrderByKeyThenContentVersion) {
   std::mt19937 rng(20050301);
   int overlapping = 0, tied = 0;
   for (int round = 0; round < 2000; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const ReadingBatch input = random_month(rng);
-
-    ReadingBatch old_batch = input;
-    old_sort_batch(old_batch);
-    const auto [old_runs, old_overlap] = old_sort_into_partitions(old_batch);
-
     ReadingBatch new_input = input;
     const double* values_before = new_input.values.data();
     const PartitionBatch sorted = sort_partition(kMarch, std::move(new_input));
 
-    ASSERT_EQ(rows_csv(sorted.batch, sorted.batch.runs), rows_csv(old_batch, old_runs));
-    EXPECT_EQ(sorted.may_have_duplicates, old_overlap);
+    ASSERT_EQ(rows_csv(sorted.batch, sorted.batch.runs), oracle_rows(input));
     EXPECT_EQ(sorted.month, kMarch);
     // Values stay where they were: runs index into them as they are.
     EXPECT_EQ(sorted.batch.values.data(), values_before);
@@ -209,7 +125,12 @@ TEST(SortPartition, GivesTheOrderOfTheFormerTwoSortPath) {
     if (!sorted.may_have_duplicates) {
       EXPECT_FALSE(check.shared_key);
     }
-    overlapping += old_overlap;
+    // The same readings in another order of runs sort the same.
+    ReadingBatch reversed = input;
+    std::reverse(reversed.runs.begin(), reversed.runs.end());
+    const PartitionBatch again = sort_partition(kMarch, std::move(reversed));
+    EXPECT_EQ(rows_csv(again.batch, again.batch.runs), rows_csv(sorted.batch, sorted.batch.runs));
+    overlapping += sorted.may_have_duplicates;
     tied += check.shared_key;
   }
   // The rounds exercised what they are for.
@@ -217,7 +138,7 @@ TEST(SortPartition, GivesTheOrderOfTheFormerTwoSortPath) {
   EXPECT_GT(tied, 500);
 }
 
-TEST(SortPartition, ExactVersionTiesFollowLineThenArrival) {
+TEST(SortPartition, ExactVersionTiesFollowLineThenContent) {
   ReadingBatch b;
   add_run(b, "NMI1", "E1", kMarch2005, 30, {1, 1}).line = 9;
   add_run(b, "NMI1", "E1", kMarch2005, 30, {2, 2}).line = 4;

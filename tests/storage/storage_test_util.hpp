@@ -37,6 +37,15 @@ struct OwnedRow {
   }
 };
 
+// The version order as docs/storage.md states it, written here apart from storage/version.hpp:
+// times, line, then the rest of the reading (arrival, file_sequence, plays no part).
+inline auto version_tuple(const ReadingRow& r) {
+  return std::make_tuple(r.update_datetime, r.file_created, r.line, r.value,
+                         static_cast<unsigned char>(r.quality), r.method, r.reason_code,
+                         r.interval_minutes, r.uom, r.reason_description, r.register_id,
+                         r.meter_serial, r.msats_load_datetime);
+}
+
 // The specification of merge-on-read: one row per key, the greatest version.
 class Model {
  public:
@@ -44,7 +53,7 @@ class Model {
     batch.for_each([&](const ReadingRow& r) {
       const auto key = std::make_tuple(std::string(r.nmi), std::string(r.suffix), r.interval_start);
       auto it = rows_.find(key);
-      if (it == rows_.end() || version(it->second.row) < version(r))
+      if (it == rows_.end() || version_tuple(it->second.view()) < version_tuple(r))
         rows_.insert_or_assign(key, OwnedRow(r));
     });
   }
@@ -63,9 +72,6 @@ class Model {
   std::size_t size() const { return rows_.size(); }
 
  private:
-  static std::tuple<epoch_seconds, epoch_seconds, std::uint64_t> version(const ReadingRow& r) {
-    return std::make_tuple(r.update_datetime, r.file_created, r.file_sequence);
-  }
   std::map<std::tuple<std::string, std::string, epoch_seconds>, OwnedRow> rows_;
 };
 
