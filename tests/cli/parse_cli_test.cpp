@@ -1,43 +1,17 @@
 // `meterd parse` as a user runs it: output format, report and exit status.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <fstream>
 
-#include "tests/test_support.hpp"
+#include "tests/cli/cli_support.hpp"
 
 namespace meterd {
 namespace {
 
-struct CommandRun {
-  int status = -1;
-  std::string out, err;
-};
-
-CommandRun run_meterd(const std::string& args) {
-  static const auto dir = test::make_temp_dir("meterd-cli");
-  const auto out = dir / "stdout", err = dir / "stderr";
-  const std::string command =
-      test::meterd_binary().string() + " " + args + " >" + out.string() + " 2>" + err.string();
-  const int raw = std::system(command.c_str());
-  CommandRun run;
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = test::read_file(out);
-  run.err = test::read_file(err);
-  return run;
-}
-
-std::string quoted(const std::filesystem::path& path) {
-  std::string out = "'";  // built piecewise: g++ 12 warns falsely (-Wrestrict) on "'" + string
-  out += path.string();
-  out += '\'';
-  return out;
-}
-
-std::size_t count_lines(const std::string& text) {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
+using test::CommandRun;
+using test::count_lines;
+using test::quoted;
+using test::run_meterd;
 
 TEST(ParseCli, CleanFilePrintsCsvWithHeaderAndExitsZero) {
   METERD_REQUIRE_SHARED(shared);
