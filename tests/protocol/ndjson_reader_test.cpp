@@ -196,6 +196,31 @@ TEST(NdjsonReaderTest, BrokenLinesAfterABlankLineGiveTheSameAnswerInEveryChunkin
   }
 }
 
+// Lines merged into one run keep each line's own line number (the version order's tie-break
+// within a body: a later line supersedes an earlier one).
+TEST(NdjsonReaderTest, EachReadingKeepsItsOwnLineInsideARun) {
+  std::string good = kGood;
+  auto at = [&](const char* time) {
+    auto s = good;
+    const std::string from = "2005-03-01T00:00:00";
+    s.replace(s.find(from), from.size(), time);
+    return s;
+  };
+  const std::string text = at("2005-03-01T00:00:00") + "\n" + at("2005-03-01T00:30:00") + "\n" +
+                           at("2005-03-01T01:00:00") + "\n\n" + at("2005-03-01T01:30:00") + "\n" +
+                           R"({"nmi":"NEM1201002","suffix":"E1","interval_start":)"
+                           R"("2005-03-01T02:00:00+10:00","interval_minutes":30,"values":[1,2],)"
+                           R"("uom":"kWh","quality":"A"})" +
+                           "\n";
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{7}}) {
+    auto d = decode_ndjson(text, chunk);
+    std::vector<std::uint32_t> lines;
+    for (const auto& r : d.parsed.readings) lines.push_back(r.line);
+    EXPECT_EQ(lines, (std::vector<std::uint32_t>{1, 2, 3, 5, 6, 6})) << chunk;
+    EXPECT_LE(d.runs, 3u) << "consecutive lines still make runs";
+  }
+}
+
 TEST(NdjsonReaderTest, OverLongLinesAreRejectedWithoutBufferingThem) {
   std::string text = std::string(kGood) + "\n{\"nmi\":\"" +
                      std::string(NdjsonReader::kMaxLineBytes + 10, 'x') + "\"}\n" + kGood + "\n";

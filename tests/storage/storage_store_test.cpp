@@ -65,6 +65,33 @@ TEST_F(StoreTest, QueryReturnsEveryReadingOnceInKeyOrder) {
   expect_no_orphans(store);
 }
 
+// A run over consecutive lines (NDJSON) is stored with each reading's line, and a later line of
+// the same version supersedes an earlier one, before and after compaction.
+TEST_F(StoreTest, ReadingsOnConsecutiveLinesKeepTheirLinesAndTheLaterLineWins) {
+  const epoch_seconds day = 1109599200;  // 2005-03-01T00:00+10:00
+  ReadingBatch b;
+  ReadingRun& run = add_run(b, "NMI1", "E1", day, 30, {1, 2, 3, 4});
+  run.line = 10, run.line_step = 1;
+  add_run(b, "NMI1", "E1", day + 1800, 30, {9}).line = 12;  // line 12 repeats interval 2
+  add_run(b, "NMI1", "E1", day + 3600, 30, {8}).line = 11;  // loses to the run's line 12
+  Store store(dir_);
+  store.write(b);
+  std::vector<std::pair<double, std::uint32_t>> rows;
+  auto collect = [&] {
+    rows.clear();
+    store.query({}, [&](const ReadingBatch& q) {
+      q.for_each([&](const ReadingRow& r) { rows.emplace_back(r.value, r.line); });
+    });
+  };
+  collect();
+  const std::vector<std::pair<double, std::uint32_t>> want = {{1, 10}, {9, 12}, {3, 12}, {4, 13}};
+  EXPECT_EQ(rows, want);
+  store.write(b);  // the same again: no change
+  store.compact();
+  collect();
+  EXPECT_EQ(rows, want);
+}
+
 TEST_F(StoreTest, SameDataTwiceGivesIdenticalOutput) {
   const auto batches = versions();
   std::string once, twice;
