@@ -226,12 +226,18 @@ void Nem12Reader::Impl::finish() {
 void Nem12Reader::Impl::process_line(std::string_view line) {
   ++line_no;
   if (report.fatal) return count_after_fatal(line);
+  // The line a fatal error may have to count; it lives only while this line is processed.
+  struct Forget {
+    std::string_view& line;
+    ~Forget() { line = {}; }
+  } forget{current_line};
   current_line = line;
   current_line_counted = false;
   if (first_line) {
     first_line = false;
     if (line.substr(0, 3) == "\xEF\xBB\xBF") {
       line.remove_prefix(3);
+      current_line = line;
       quirk("", "", "UTF-8 byte order mark at start of file");
       if (report.fatal) return;
     }

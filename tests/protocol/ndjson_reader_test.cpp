@@ -11,6 +11,7 @@
 #include "protocol/reading_decoder.hpp"
 #include "protocol/reading_format.hpp"
 #include "tests/parse_collect.hpp"
+#include "tests/test_support.hpp"
 
 namespace meterd::test {
 namespace {
@@ -263,6 +264,26 @@ TEST(ReadingDecoderTest, ABomCutByTheChunkingStillStartsTheFirstLine) {
     EXPECT_EQ(decoder.format(), ReadingFormat::ndjson) << piece;
     EXPECT_EQ(decoder.report().rejects(), 0u) << "pieces of " << piece;
     EXPECT_EQ(parsed.readings.size(), 2u) << "pieces of " << piece;
+  }
+}
+
+// Found by reading_decoder_fuzz (ASan, heap-use-after-free): half a BOM makes the input NEM12;
+// the reader's fatal error at the end ("no MDFF records") looked at the last line after the
+// decoder had freed the bytes it held. Under the sanitizers this fails without the fix.
+TEST(ReadingDecoderTest, AFatalErrorAtTheEndDoesNotReadAFreedLine) {
+  const std::string text = read_file(source_dir() / "tests" / "fuzz" / "ndjson_seeds" /
+                                     "fatal_counts_a_freed_line.ndjson");
+  ASSERT_EQ(text.size(), 165u);
+  for (std::size_t piece : {std::size_t{1}, std::size_t{3}, text.size()}) {
+    ParsedInput parsed;
+    CollectingSink sink(parsed);
+    ReadingDecoder decoder({}, sink);
+    for (std::size_t at = 0; at < text.size(); at += piece)
+      decoder.feed(std::string_view(text).substr(at, piece));
+    decoder.finish();
+    EXPECT_EQ(decoder.format(), ReadingFormat::nem12);
+    EXPECT_TRUE(decoder.report().fatal) << piece;
+    EXPECT_TRUE(parsed.readings.empty());
   }
 }
 
