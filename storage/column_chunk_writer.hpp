@@ -123,6 +123,8 @@ struct RgRun {
   std::uint32_t count;
   std::int32_t step_s;
   epoch_seconds first_start;
+  std::uint32_t line;      // of the first row
+  std::uint8_t line_step;  // 1: a row per source line (ReadingRun::line_step)
 };
 
 // The current row group: per run, the dictionary index of every run-constant column; per row,
@@ -158,6 +160,7 @@ class ColumnChunkWriter {
   void for_each_page(const RowGroupBuffer& rg, Fn&& fn);
   void write_dict_column(int c, const RowGroupBuffer& rg, ChunkMeta& cm);
   void write_interval_start(const RowGroupBuffer& rg, ChunkMeta& cm);
+  void write_line(const RowGroupBuffer& rg, ChunkMeta& cm);
   void write_value(const RowGroupBuffer& rg, ChunkMeta& cm);
 
   OutputFile& out_;

@@ -56,24 +56,6 @@ struct PartWriter::Impl {
     for (std::size_t r = 0; r < in_runs.size(); ++r) {
       const ReadingRun& run = in_runs[r];
       const std::int64_t ingest_us = ingest.size() == 1 ? ingest[0] : ingest[r];
-      if (run.line_step != 0) {
-        // A reading per line (NDJSON): the line column is constant per written run, so each
-        // reading is a written run of its own.
-        for (std::uint32_t k = 0; k < run.count; ++k) {
-          ReadingRun one = run;
-          one.first_value = run.first_value + k;
-          one.first_start = run.interval_start(k);
-          one.count = 1;
-          one.line = run.line_of(k);
-          one.line_step = 0;
-          append_run(strings, vals, one, 0, 1, ingest_us);
-          if (current.rows == opt.row_group_rows) {
-            flush_row_group();
-            reset_caches(strings.size());
-          }
-        }
-        continue;
-      }
       for (std::uint32_t done = 0; done < run.count;) {
         const auto take = static_cast<std::uint32_t>(
             std::min<std::size_t>(run.count - done, opt.row_group_rows - current.rows));
@@ -107,7 +89,8 @@ struct PartWriter::Impl {
     const epoch_seconds last = run.interval_start(from + count - 1);
     if (current.rows == 0 || first < current.min_start) current.min_start = first;
     if (current.rows == 0 || last > current.max_start) current.max_start = last;
-    current.runs.push_back({count, static_cast<std::int32_t>(run.interval_minutes) * 60, first});
+    current.runs.push_back({count, static_cast<std::int32_t>(run.interval_minutes) * 60, first,
+                            run.line_of(from), run.line_step});
     const double* v = vals + run.first_value + from;
     current.values.insert(current.values.end(), v, v + count);
     current.idx[kNmi].push_back(current.strs[kNmi].lookup(s, run.nmi));
@@ -125,7 +108,6 @@ struct PartWriter::Impl {
     put_time(kUpdateDatetime, run.update_datetime, count);
     put_time(kMsatsLoadDatetime, run.msats_load_datetime, count);
     put_time(kFileCreated, run.file_created, count);
-    put_int(kLine, run.line);
     put_int(kFileSequence, static_cast<std::int64_t>(run.file_sequence));
     put_int(kIngestTime, ingest_us);
     current.rows += count;
