@@ -2,8 +2,11 @@
 // file is taken back.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "storage/journal.hpp"
 #include "tests/test_support.hpp"
@@ -89,8 +92,12 @@ TEST(JournalTest, AJournalFileOfTheFormerFormatIsStillRead) {
     file.append(batch.strings[i]);
   }
   put(static_cast<std::uint64_t>(batch.runs.size()));
+  const std::size_t runs_at = file.size();
   file.append(reinterpret_cast<const char*>(batch.runs.data()),
               batch.runs.size() * sizeof(ReadingRun));
+  // What is line_step today was padding then: whatever bytes were there.
+  for (std::size_t r = 0; r < batch.runs.size(); ++r)
+    file[runs_at + r * sizeof(ReadingRun) + offsetof(ReadingRun, line_step)] = '\xAB';
   put(static_cast<std::uint64_t>(batch.values.size()));
   file.append(reinterpret_cast<const char*>(batch.values.data()),
               batch.values.size() * sizeof(double));
@@ -104,6 +111,41 @@ TEST(JournalTest, AJournalFileOfTheFormerFormatIsStillRead) {
   EXPECT_EQ(back->attempts, 2u);
   ASSERT_EQ(back->batch.batch.readings(), 6u);
   EXPECT_NO_THROW(check_row_order(back->batch)) << "sorted into row order when read";
+  for (const auto& run : back->batch.batch.runs) EXPECT_EQ(run.line_step, 0);
+  std::filesystem::remove_all(dir);
+}
+
+// MTRJNL02 (frame layout v2, before runs carried line_step; rows of a key in the former version
+// order, where arrival decided ties) is still read, and sorted into today's row order.
+TEST(JournalTest, AJournalOfLayoutV2IsStillReadAndSortedAgain) {
+  auto dir = test::make_temp_dir("meterd-journal");
+  PartitionBatch partition;
+  partition.month = month_of(kJan);
+  partition.batch = three_readings_each({{"NMI1", "E1"}, {"NMI1", "E1"}});
+  partition.batch.runs[0].line = 9;  // first by file_sequence (11), after by line today
+  partition.batch.runs[1].line = 4;
+  partition.may_have_duplicates = true;
+  EXPECT_THROW(check_row_order(partition), std::invalid_argument) << "not today's order";
+  const std::string v3 = test::read_file(journal::save(dir, 5, 1, partition));
+  // The v3 file, rewritten as v2: magic, and each run without its last byte (line_step).
+  constexpr std::size_t kHeader = 8 + 8 + 4 + 4 + 1, kRunV3 = 79;
+  std::uint32_t payload = 0, counts[4];
+  std::memcpy(&payload, v3.data() + kHeader, 4);
+  std::memcpy(counts, v3.data() + kHeader + 4, sizeof counts);  // strings runs values bytes
+  const std::size_t runs_at = kHeader + 4 + 16 + 4ull * counts[0] + counts[3];
+  std::string v2 = "MTRJNL02" + v3.substr(8, kHeader - 8);
+  const std::uint32_t shorter = payload - counts[1];
+  v2.append(reinterpret_cast<const char*>(&shorter), 4);
+  v2.append(v3.substr(kHeader + 4, runs_at - kHeader - 4));
+  for (std::uint32_t r = 0; r < counts[1]; ++r) v2.append(v3.substr(runs_at + r * kRunV3, 78));
+  v2.append(v3.substr(runs_at + counts[1] * kRunV3));
+  std::ofstream(dir / "batch-v2.journal", std::ios::binary) << v2;
+  auto back = journal::load(dir / "batch-v2.journal");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, 5u);
+  ASSERT_EQ(back->batch.batch.readings(), 6u);
+  EXPECT_NO_THROW(check_row_order(back->batch)) << "sorted into today's row order when read";
+  EXPECT_EQ(back->batch.batch.runs.front().line, 4u);
   std::filesystem::remove_all(dir);
 }
 
