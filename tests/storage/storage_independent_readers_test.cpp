@@ -184,13 +184,13 @@ TEST_F(IndependentReaders, DuckDbNewestVersionViewMatchesMeterdQuery) {
   REQUIRE_NODE_READERS();
   Model model;
   Store store(dir_ / "data");
-  // The fourth batch ties the third in update_datetime and file_created (and line): the rest
-  // of the reading decides, in meterd and in the SQL alike; it arrives first.
+  // Batch 3 ties batch 1, the newest, in update_datetime, file_created and line: the rest of
+  // the reading decides, in meterd and in the SQL alike. It arrives first.
   for (int f : {3, 0, 1, 2}) {
     FixtureOptions o;
     o.days = 35, o.seed = 20 + f, o.file_sequence = 10 + f;
-    o.update_datetime = f == 1 ? 1120000000 : 1110000000;
-    o.file_created = 1109000000 + std::min(f, 2);
+    o.update_datetime = f == 1 || f == 3 ? 1120000000 : 1110000000;
+    o.file_created = 1109000000 + (f == 3 ? 1 : f);
     const ReadingBatch b = make_batch(o);
     model.add(b);
     store.write(b);
