@@ -12,7 +12,7 @@
 namespace meterd::storage {
 
 void RowGroupBuffer::clear() {
-  runs.clear(), values.clear(), rows = 0;
+  runs.clear(), values.clear(), rows = 0, any_line_step = false;
   for (int c = 0; c < kColumnCount; ++c) {
     idx[c].clear(), strs[c].clear(), ints[c].clear(), nulls[c] = 0;
   }
@@ -29,7 +29,7 @@ ColumnChunkWriter::~ColumnChunkWriter() {
 void ColumnChunkWriter::write(int c, const RowGroupBuffer& rg, ChunkMeta& cm) {
   if (c == kIntervalStart)
     write_interval_start(rg, cm);
-  else if (c == kLine)
+  else if (c == kLine && rg.any_line_step)
     write_line(rg, cm);
   else if (c == kValue)
     write_value(rg, cm);
@@ -199,8 +199,9 @@ void ColumnChunkWriter::write_interval_start(const RowGroupBuffer& rg, ChunkMeta
   });
 }
 
-// Like interval_start, the line follows from the run: constant (a NEM12 day) or one more per row
-// (NDJSON, a reading per line). DELTA_BINARY_PACKED costs 0 bits per row for either.
+// Where a run of the row group has a reading per line (NDJSON), the line follows from the run like
+// interval_start: DELTA_BINARY_PACKED, 0 bits per row. Otherwise (NEM12: a line per run) it is
+// run-constant and dictionary-encoded like the other columns, which costs less to write.
 void ColumnChunkWriter::write_line(const RowGroupBuffer& rg, ChunkMeta& cm) {
   cm.encodings = {pq::kDeltaBinaryPacked, pq::kRle};
   std::int64_t mn = 0, mx = 0;

@@ -138,6 +138,7 @@ struct RowGroupBuffer {
   std::int64_t nulls[kColumnCount] = {};
   std::size_t rows = 0;
   epoch_seconds min_start = 0, max_start = 0;
+  bool any_line_step = false;  // some run has a reading per line: the line column is per row
 
   void clear();
 };

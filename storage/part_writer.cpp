@@ -91,6 +91,7 @@ struct PartWriter::Impl {
     if (current.rows == 0 || last > current.max_start) current.max_start = last;
     current.runs.push_back({count, static_cast<std::int32_t>(run.interval_minutes) * 60, first,
                             run.line_of(from), run.line_step});
+    current.any_line_step = current.any_line_step || (run.line_step != 0 && count > 1);
     const double* v = vals + run.first_value + from;
     current.values.insert(current.values.end(), v, v + count);
     current.idx[kNmi].push_back(current.strs[kNmi].lookup(s, run.nmi));
@@ -108,6 +109,7 @@ struct PartWriter::Impl {
     put_time(kUpdateDatetime, run.update_datetime, count);
     put_time(kMsatsLoadDatetime, run.msats_load_datetime, count);
     put_time(kFileCreated, run.file_created, count);
+    put_int(kLine, run.line_of(from));
     put_int(kFileSequence, static_cast<std::int64_t>(run.file_sequence));
     put_int(kIngestTime, ingest_us);
     current.rows += count;

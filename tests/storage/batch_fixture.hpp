@@ -23,8 +23,9 @@ struct FixtureOptions {
   std::uint64_t file_sequence = 1;
   epoch_seconds update_datetime = 1109800000;
   epoch_seconds file_created = 1109700000;
-  std::uint32_t seed = 1;       // changes the values
-  bool vary_attributes = true;  // quality/method/reason/nulls differ between runs
+  std::uint32_t seed = 1;          // changes the values
+  bool vary_attributes = true;     // quality/method/reason/nulls differ between runs
+  bool lines_per_reading = false;  // every other run has a reading per line (NDJSON-like)
   std::string nmi_prefix = "NMI000";
 };
 
@@ -71,6 +72,10 @@ inline ReadingBatch make_batch(const FixtureOptions& o) {
         run.interval_minutes = o.interval_minutes;
         run.first_start = o.first_day + static_cast<epoch_seconds>(d) * 86400;
         run.line = line++;
+        if (o.lines_per_reading && (n + d) % 2 == 0) {
+          run.line_step = 1;
+          line += per_day - 1;
+        }
         run.update_datetime = o.update_datetime;
         run.msats_load_datetime = o.update_datetime + 3600;
         run.file_created = o.file_created;

@@ -191,6 +191,7 @@ TEST_F(IndependentReaders, DuckDbNewestVersionViewMatchesMeterdQuery) {
     o.days = 35, o.seed = 20 + f, o.file_sequence = 10 + f;
     o.update_datetime = f == 1 || f == 3 ? 1120000000 : 1110000000;
     o.file_created = 1109000000 + (f == 3 ? 1 : f);
+    o.lines_per_reading = f == 1 || f == 3;  // the winners: the line column per row
     const ReadingBatch b = make_batch(o);
     model.add(b);
     store.write(b);
