@@ -5,11 +5,28 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "protocol/batch_codec.hpp"
 #include "protocol/reading_batch.hpp"
 
 namespace meterd::test {
+
+// Bytes of one run in each frame layout (batch_codec.hpp): v3 today, v2 without the u8
+// line_step at its end, v1 without the u64 file_sequence before it as well.
+inline constexpr std::size_t kRunBytesV3 = 79, kRunBytesV2 = 78, kRunBytesV1 = 70;
+
+// A layout-v3 frame payload as an older layout wrote it: each run cut to its first `run_bytes`.
+inline std::string payload_in_older_layout(std::string_view payload, std::size_t run_bytes) {
+  std::uint32_t counts[4];  // strings, runs, values, string bytes
+  std::memcpy(counts, payload.data(), sizeof counts);
+  const std::size_t run_at = 16 + 4ull * counts[0] + counts[3];
+  std::string out(payload.substr(0, run_at));
+  for (std::size_t i = 0; i < counts[1]; ++i)
+    out.append(payload.substr(run_at + i * kRunBytesV3, run_bytes));
+  out.append(payload.substr(run_at + std::size_t{counts[1]} * kRunBytesV3));
+  return out;
+}
 
 inline std::uint64_t value_bits(double v) {
   std::uint64_t b;

@@ -187,9 +187,9 @@ TEST(BatchCodec, EveryFlippedByteIsRefusedOrKeepsTheStructuralRules) {
   EXPECT_GT(refused, payload.size());  // every count, id and time byte matters
 }
 
-// Bytes of a run (batch_codec.hpp): layout v2, and v1 without the u64 file_sequence at its end.
-constexpr std::size_t kRunBytes = 4 + 6 * 4 + 2 + 1 + 1 + 2 + 4 + 4 * 8 + 8 + 1, kRunBytesV1 = 70,
-                      kRunBytesV2 = 78;
+// Bytes of a run (batch_codec.hpp), counted field by field.
+constexpr std::size_t kRunBytes = 4 + 6 * 4 + 2 + 1 + 1 + 2 + 4 + 4 * 8 + 8 + 1;
+static_assert(kRunBytes == kRunBytesV3);
 
 // Offsets into the payload of sample_batch(): counts, string lengths, text, runs, values.
 struct Layout {
@@ -335,10 +335,7 @@ TEST(BatchCodec, TheEncoderRefusesARunOutsideItsBatch) {
 TEST(BatchCodec, LayoutV1IsTheRunWithoutFileSequence) {
   const ReadingBatch batch = sample_batch();
   const std::string v2 = payload_of(encode(batch));
-  const Layout l(v2);
-  std::string v1 = v2.substr(0, l.run_at);
-  for (std::size_t i = 0; i < l.runs; ++i) v1 += v2.substr(l.run_at + kRunBytes * i, kRunBytesV1);
-  v1 += v2.substr(l.run_at + kRunBytes * l.runs);
+  const std::string v1 = payload_in_older_layout(v2, kRunBytesV1);
   ReadingBatch decoded;
   ASSERT_EQ(decode_batch_frame(v1, decoded, {FrameChecks::structural, FrameLayout::v1}), "");
   ReadingBatch expected = batch;
@@ -352,10 +349,7 @@ TEST(BatchCodec, LayoutV1IsTheRunWithoutFileSequence) {
 TEST(BatchCodec, LayoutV2IsTheRunWithoutLineStep) {
   ReadingBatch batch = sample_batch();
   const std::string v3 = payload_of(encode(batch));
-  const Layout l(v3);
-  std::string v2 = v3.substr(0, l.run_at);
-  for (std::size_t i = 0; i < l.runs; ++i) v2 += v3.substr(l.run_at + kRunBytes * i, kRunBytesV2);
-  v2 += v3.substr(l.run_at + kRunBytes * l.runs);
+  const std::string v2 = payload_in_older_layout(v3, kRunBytesV2);
   ReadingBatch decoded;
   ASSERT_EQ(decode_batch_frame(v2, decoded, {FrameChecks::structural, FrameLayout::v2}), "");
   ReadingBatch expected = batch;

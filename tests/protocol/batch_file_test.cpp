@@ -15,6 +15,7 @@
 #include "protocol/nem12_generator.hpp"
 #include "protocol/reading_decoder.hpp"
 #include "tests/parse_collect.hpp"
+#include "tests/protocol/batch_codec_support.hpp"
 
 namespace meterd::test {
 namespace {
@@ -303,36 +304,24 @@ TEST(BatchFile, AVersion1FileStillReadsBack) {
 
 // The same file in layout v1: each run without its last 8 bytes (file_sequence), frame lengths
 // to match, the v1 magic (the layouts of batch_codec.hpp, rewritten here by hand).
-// A current (v3) file rewritten in an older layout: each run cut to its first `run_bytes` (the
-// fields the older layout has), lengths adjusted.
-std::string as_older(std::string_view v2, std::string_view magic, std::size_t kRunBytesV1) {
-  constexpr std::size_t kRunBytesV2 = 79;  // the current layout
-  std::string v1(magic);
-  v1.append(v2.substr(8, 16));
-  std::size_t at = 24;
-  for (;;) {
-    std::uint32_t counts[5];  // payload bytes, strings, runs, values, string bytes
-    std::memcpy(counts, v2.data() + at, 4);
-    if (counts[0] == 0) break;
-    std::memcpy(counts, v2.data() + at, sizeof counts);
-    const std::size_t runs_at = at + 20 + 4 * counts[1] + counts[4];
-    const auto length =
-        static_cast<std::uint32_t>(counts[0] - (kRunBytesV2 - kRunBytesV1) * counts[2]);
-    v1.append(reinterpret_cast<const char*>(&length), 4);
-    v1.append(v2.substr(at + 4, runs_at - at - 4));
-    for (std::size_t i = 0; i < counts[2]; ++i)
-      v1.append(v2.substr(runs_at + i * kRunBytesV2, kRunBytesV1));
-    v1.append(v2.substr(runs_at + counts[2] * kRunBytesV2, 8ull * counts[3]));
-    at = runs_at + counts[2] * kRunBytesV2 + 8ull * counts[3];
+// A current (v3) file rewritten in an older layout: the older magic, each frame's runs cut to
+// their first `run_bytes`.
+std::string as_older(std::string_view v3, std::string_view magic, std::size_t run_bytes) {
+  std::string out(magic);
+  out.append(v3.substr(8, 16));
+  std::string_view frames = v3.substr(24), payload;
+  while (batch_frame_length(frames) != 0 && take_batch_frame(frames, payload)) {
+    const std::string older = payload_in_older_layout(payload, run_bytes);
+    const auto length = static_cast<std::uint32_t>(older.size());
+    out.append(reinterpret_cast<const char*>(&length), 4).append(older);
   }
-  v1.append(v2.substr(at));
-  return v1;
+  return out.append(frames);  // the end frame
 }
 
 TEST(BatchFile, OlderVersionsOfTheSameRequestReadTheSame) {
   const auto e = encode(sample_ndjson(NdjsonForm::compact), 4000);
-  for (const std::string& v1 :
-       {as_older(e.file, kBatchFileMagicV1, 70), as_older(e.file, kBatchFileMagicV2, 78)})
+  for (const std::string& v1 : {as_older(e.file, kBatchFileMagicV1, kRunBytesV1),
+                                as_older(e.file, kBatchFileMagicV2, kRunBytesV2)})
     for (std::size_t chunk : {std::size_t{0}, std::size_t{4096}}) {
       EXPECT_LT(v1.size(), e.file.size());
       const auto old = decode(v1, chunk), now = decode(e.file, chunk);

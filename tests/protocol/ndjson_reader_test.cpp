@@ -250,20 +250,32 @@ TEST(ReadingDecoderTest, PicksTheFormatFromTheFirstByte) {
   EXPECT_EQ(parsed.readings.size(), parse_bytes(nem12, 0).readings.size());
 }
 
+// The decoder (any format) fed `text` in pieces of `piece` bytes.
+struct Pieces {
+  ParsedInput parsed;
+  ReadingFormat format{};
+  FileReport report;
+};
+Pieces decode_in_pieces(std::string_view text, std::size_t piece) {
+  Pieces out;
+  CollectingSink sink(out.parsed);
+  ReadingDecoder decoder({}, sink);
+  for (std::size_t at = 0; at < text.size(); at += piece) decoder.feed(text.substr(at, piece));
+  decoder.finish();
+  out.format = decoder.format();
+  out.report = decoder.report();
+  return out;
+}
+
 // Found by reading_decoder_fuzz: a BOM cut by the chunking (chunks of two bytes: "\xEF\xBB",
 // then "\xBF{...") reached the NDJSON reader in two pieces, and the first line was rejected.
 TEST(ReadingDecoderTest, ABomCutByTheChunkingStillStartsTheFirstLine) {
   const std::string text = "\xEF\xBB\xBF" + std::string(kGood) + "\n" + kGood + "\n";
   for (std::size_t piece = 1; piece <= 8; ++piece) {
-    ParsedInput parsed;
-    CollectingSink sink(parsed);
-    ReadingDecoder decoder({}, sink);
-    for (std::size_t at = 0; at < text.size(); at += piece)
-      decoder.feed(std::string_view(text).substr(at, piece));
-    decoder.finish();
-    EXPECT_EQ(decoder.format(), ReadingFormat::ndjson) << piece;
-    EXPECT_EQ(decoder.report().rejects(), 0u) << "pieces of " << piece;
-    EXPECT_EQ(parsed.readings.size(), 2u) << "pieces of " << piece;
+    const Pieces d = decode_in_pieces(text, piece);
+    EXPECT_EQ(d.format, ReadingFormat::ndjson) << piece;
+    EXPECT_EQ(d.report.rejects(), 0u) << "pieces of " << piece;
+    EXPECT_EQ(d.parsed.readings.size(), 2u) << "pieces of " << piece;
   }
 }
 
@@ -275,15 +287,10 @@ TEST(ReadingDecoderTest, AFatalErrorAtTheEndDoesNotReadAFreedLine) {
                                      "fatal_counts_a_freed_line.ndjson");
   ASSERT_EQ(text.size(), 165u);
   for (std::size_t piece : {std::size_t{1}, std::size_t{3}, text.size()}) {
-    ParsedInput parsed;
-    CollectingSink sink(parsed);
-    ReadingDecoder decoder({}, sink);
-    for (std::size_t at = 0; at < text.size(); at += piece)
-      decoder.feed(std::string_view(text).substr(at, piece));
-    decoder.finish();
-    EXPECT_EQ(decoder.format(), ReadingFormat::nem12);
-    EXPECT_TRUE(decoder.report().fatal) << piece;
-    EXPECT_TRUE(parsed.readings.empty());
+    const Pieces d = decode_in_pieces(text, piece);
+    EXPECT_EQ(d.format, ReadingFormat::nem12);
+    EXPECT_TRUE(d.report.fatal) << piece;
+    EXPECT_TRUE(d.parsed.readings.empty());
   }
 }
 

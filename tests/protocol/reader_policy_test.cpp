@@ -8,31 +8,21 @@
 #include <vector>
 
 #include "tests/parse_collect.hpp"
+#include "tests/protocol/nem12_text.hpp"
 
 namespace meterd {
 namespace {
 
+using test::interval_values;
+using test::kNem12Block;
+using test::kStrict;
+using test::nem12_file;
 using test::parse_bytes;
 using test::ParsedInput;
-constexpr bool kStrict = true;
 
-std::string values(unsigned n, const char* value = "1.5") {
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) out.append(value).append(",");
-  return out;
-}
-
-const char* const kBlock = "200,NEM1201009,E1E2,1,E1,N1,01009,kWh,30,20050610";
-
-std::string nem12(const std::vector<std::string>& body, const std::string& block = kBlock) {
-  std::string out = "100,NEM12,200506081149,UNITEDDP,NEMMCO\n" + block + "\n";
-  for (const auto& line : body) out += line + "\n";
-  return out + "900\n";
-}
-
-// A 30-minute day on line 3 of nem12().
+// A 30-minute day on line 3 of nem12_file().
 std::string day(const char* quality = "A", const char* tail = ",,,20050310121004,") {
-  return "300,20050301," + values(48) + quality + tail;
+  return "300,20050301," + interval_values(48) + quality + tail;
 }
 
 const FileReport& report(const ParsedInput& p) {
@@ -71,95 +61,98 @@ ParsedInput kept_by_default_rejected_in_strict(const std::string& text, std::uin
 }
 
 TEST(ReaderPolicy, AVDayWithoutFourHundredsKeepsEveryIntervalAsV) {
-  auto p = kept_by_default_rejected_in_strict(nem12({day("V")}), 3, "QualityMethod");
+  auto p = kept_by_default_rejected_in_strict(nem12_file({day("V")}), 3, "QualityMethod");
   EXPECT_EQ(qualities(p), std::string(48, 'V'));
   EXPECT_EQ(report(p).quality_counts.at("V"), 48u);
   for (const auto& r : p.readings) EXPECT_EQ(r.reason_code, kNoReasonCode);
 }
 
 TEST(ReaderPolicy, AVDayPartlyCoveredKeepsTheUncoveredIntervalsAsV) {
-  auto p = kept_by_default_rejected_in_strict(nem12({day("V"), "400,1,10,A,,", "400,21,48,E52,,"}),
-                                              3, "QualityMethod");
+  auto p = kept_by_default_rejected_in_strict(
+      nem12_file({day("V"), "400,1,10,A,,", "400,21,48,E52,,"}), 3, "QualityMethod");
   EXPECT_EQ(qualities(p), std::string(10, 'A') + std::string(10, 'V') + std::string(28, 'E'));
 }
 
 TEST(ReaderPolicy, FOrSWithoutReasonCodeKeepsTheQualityWithAnEmptyReason) {
-  auto p = kept_by_default_rejected_in_strict(nem12({day("V"), "400,1,48,S14,,"}), 4, "ReasonCode");
+  auto p =
+      kept_by_default_rejected_in_strict(nem12_file({day("V"), "400,1,48,S14,,"}), 4, "ReasonCode");
   for (const auto& r : p.readings) {
     EXPECT_EQ(r.quality, 'S');
     EXPECT_EQ(r.method, 14);
     EXPECT_EQ(r.reason_code, kNoReasonCode);
   }
-  auto on_300 = kept_by_default_rejected_in_strict(nem12({day("F14")}), 3, "ReasonCode");
+  auto on_300 = kept_by_default_rejected_in_strict(nem12_file({day("F14")}), 3, "ReasonCode");
   EXPECT_EQ(qualities(on_300), std::string(48, 'F'));
 }
 
 TEST(ReaderPolicy, AFourHundredWhoseRangeCannotBeUsedIsIgnoredAndItsDayKeptAsV) {
   auto beyond =
-      kept_by_default_rejected_in_strict(nem12({day("V"), "400,1,49,A,,"}), 4, "EndInterval");
+      kept_by_default_rejected_in_strict(nem12_file({day("V"), "400,1,49,A,,"}), 4, "EndInterval");
   EXPECT_EQ(qualities(beyond), std::string(48, 'V'));
   // On an actual day, a 400 that cannot be placed makes every interval's quality unknown.
-  auto empty =
-      kept_by_default_rejected_in_strict(nem12({day("A"), "400,,,F56,45,"}), 4, "StartInterval");
+  auto empty = kept_by_default_rejected_in_strict(nem12_file({day("A"), "400,,,F56,45,"}), 4,
+                                                  "StartInterval");
   EXPECT_EQ(qualities(empty), std::string(48, 'V'));
   auto overlap = kept_by_default_rejected_in_strict(
-      nem12({day("V"), "400,1,10,A,,", "400,10,48,E52,,"}), 5, "StartInterval");
+      nem12_file({day("V"), "400,1,10,A,,", "400,10,48,E52,,"}), 5, "StartInterval");
   EXPECT_EQ(qualities(overlap), std::string(10, 'A') + std::string(38, 'V'));
 }
 
 TEST(ReaderPolicy, AnInvalidQualityInAFourHundredKeepsItsRangeAsV) {
   auto p = kept_by_default_rejected_in_strict(
-      nem12({day("V"), "400,1,10,T,71,", "400,11,48,E52,,"}), 4, "QualityMethod");
+      nem12_file({day("V"), "400,1,10,T,71,", "400,11,48,E52,,"}), 4, "QualityMethod");
   EXPECT_EQ(qualities(p), std::string(10, 'V') + std::string(38, 'E'));
   EXPECT_EQ(p.readings[0].reason_code, 71);
   auto v_in_400 = kept_by_default_rejected_in_strict(
-      nem12({day("V"), "400,1,10,V,71,", "400,11,48,E52,,"}), 4, "QualityMethod");
+      nem12_file({day("V"), "400,1,10,V,71,", "400,11,48,E52,,"}), 4, "QualityMethod");
   EXPECT_EQ(qualities(v_in_400), qualities(p));
 }
 
 TEST(ReaderPolicy, NmiConfigurationDefectsKeepTheBlock) {
   kept_by_default_rejected_in_strict(
-      nem12({day()}, "200,NEM1201009,,1,E1,N1,01009,kWh,30,20050610"), 2, "NMIConfiguration");
+      nem12_file({day()}, "200,NEM1201009,,1,E1,N1,01009,kWh,30,20050610"), 2, "NMIConfiguration");
   auto unlisted = kept_by_default_rejected_in_strict(
-      nem12({day()}, "200,NEM1201009,E2B1,1,E1,N1,01009,kWh,30,20050610"), 2, "NMIConfiguration");
+      nem12_file({day()}, "200,NEM1201009,E2B1,1,E1,N1,01009,kWh,30,20050610"), 2,
+      "NMIConfiguration");
   EXPECT_EQ(unlisted.readings[0].suffix, "E1");
 }
 
 TEST(ReaderPolicy, AnUnknownUnitIsKeptAsWritten) {
   auto p = kept_by_default_rejected_in_strict(
-      nem12({day()}, "200,NEM1201009,E1E2,1,E1,N1,01009,kWhx,30,20050610"), 2, "UOM");
+      nem12_file({day()}, "200,NEM1201009,E1E2,1,E1,N1,01009,kWhx,30,20050610"), 2, "UOM");
   EXPECT_EQ(p.readings[0].uom, "kWhx");
 }
 
 TEST(ReaderPolicy, OtherMetadataDefectsOfADayKeepIt) {
-  auto reason0 = kept_by_default_rejected_in_strict(nem12({day("V"), "400,1,48,A,0,"}), 4,
+  auto reason0 = kept_by_default_rejected_in_strict(nem12_file({day("V"), "400,1,48,A,0,"}), 4,
                                                     "ReasonDescription");
   EXPECT_EQ(reason0.readings[0].reason_code, 0);
-  auto text_reason = kept_by_default_rejected_in_strict(nem12({day("E52", ",x1,,20050310121004,")}),
-                                                        3, "ReasonCode");
+  auto text_reason = kept_by_default_rejected_in_strict(
+      nem12_file({day("E52", ",x1,,20050310121004,")}), 3, "ReasonCode");
   EXPECT_EQ(text_reason.readings[0].reason_code, kNoReasonCode);
-  auto bad_update = kept_by_default_rejected_in_strict(nem12({day("A", ",,,20051310121004,")}), 3,
-                                                       "UpdateDateTime");
+  auto bad_update = kept_by_default_rejected_in_strict(nem12_file({day("A", ",,,20051310121004,")}),
+                                                       3, "UpdateDateTime");
   EXPECT_EQ(bad_update.readings[0].update_datetime, kNoTime);
-  auto bad_quality = kept_by_default_rejected_in_strict(nem12({day("X")}), 3, "QualityMethod");
+  auto bad_quality = kept_by_default_rejected_in_strict(nem12_file({day("X")}), 3, "QualityMethod");
   EXPECT_EQ(qualities(bad_quality), std::string(48, 'V'));
-  kept_by_default_rejected_in_strict(nem12({day("A", ",,,20050310121004,,junk")}), 3,
+  kept_by_default_rejected_in_strict(nem12_file({day("A", ",,,20050310121004,,junk")}), 3,
                                      "MSATSLoadDateTime");
 }
 
 // What stays a drop in every mode: the key or the value is not certain.
 TEST(ReaderPolicy, UncertainKeysAndValuesAreStillDropped) {
-  for (const std::string& bad : {"300,20050301," + values(47) + "A,,,20050310121004,",
-                                 "300,20050230," + values(48) + "A,,,20050310121004,",
-                                 "300,20050301,-1," + values(47) + "A,,,20050310121004,",
-                                 "300,20050301,x," + values(47) + "A,,,20050310121004,",
-                                 "300,20050301,," + values(47) + "A,,,20050310121004,"}) {
-    auto p = parse_bytes(nem12({bad}), 0);
+  for (const std::string& bad : {"300,20050301," + interval_values(47) + "A,,,20050310121004,",
+                                 "300,20050230," + interval_values(48) + "A,,,20050310121004,",
+                                 "300,20050301,-1," + interval_values(47) + "A,,,20050310121004,",
+                                 "300,20050301,x," + interval_values(47) + "A,,,20050310121004,",
+                                 "300,20050301,," + interval_values(47) + "A,,,20050310121004,"}) {
+    auto p = parse_bytes(nem12_file({bad}), 0);
     EXPECT_EQ(p.readings.size(), 0u) << bad;
     EXPECT_EQ(report(p).readings_rejected, 48u) << bad;
   }
   auto interval = parse_bytes(
-      nem12({"300,20050301," + values(144) + "A,,,,"}, "200,N1,E1,1,E1,N1,1,kWh,10,"), 0);
+      nem12_file({"300,20050301," + interval_values(144) + "A,,,,"}, "200,N1,E1,1,E1,N1,1,kWh,10,"),
+      0);
   EXPECT_EQ(interval.readings.size(), 0u);
   EXPECT_EQ(report(interval).rejected_blocks, 1u);
   EXPECT_EQ(report(interval).readings_rejected, 144u) << "the values the 300 carries";
@@ -171,9 +164,9 @@ TEST(ReaderPolicy, KeptPlusRejectedIsWhatTheFileHolds) {
   const std::string good = day();
   const std::string bad_block = "200,NEM1201010,E1E2,1,E2,N1,01009,kWh,7,20050610";
   const std::string text = "100,NEM12,200506081149,UNITEDDP,NEMMCO\n" + good + "\n" +
-                           std::string(kBlock) + "\n" + good + "\n" + "300,20050302," + values(40) +
-                           "A,,,20050310121004,\n" + bad_block + "\n" + good + "\n" + good + "\n" +
-                           "400,1,2,A,,\n900\n";
+                           std::string(kNem12Block) + "\n" + good + "\n" + "300,20050302," +
+                           interval_values(40) + "A,,,20050310121004,\n" + bad_block + "\n" + good +
+                           "\n" + good + "\n" + "400,1,2,A,,\n900\n";
   auto p = parse_bytes(text, 0);
   EXPECT_EQ(p.readings.size(), 48u);
   // 300 without a 200 (48 values), a day with 40 values (48 claimed), a block with an unknown
@@ -182,8 +175,9 @@ TEST(ReaderPolicy, KeptPlusRejectedIsWhatTheFileHolds) {
   EXPECT_EQ(report(p).readings, p.readings.size());
 
   // A fatal error: what follows it is counted, not read.
-  const std::string fatal = nem12({good, "100,NEM12,200506081149,UNITEDDP,NEMMCO", kBlock, good,
-                                   "300,20050303," + values(48) + "A,,,20050310121004,"});
+  const std::string fatal =
+      nem12_file({good, "100,NEM12,200506081149,UNITEDDP,NEMMCO", kNem12Block, good,
+                  "300,20050303," + interval_values(48) + "A,,,20050310121004,"});
   auto f = parse_bytes(fatal, 0);
   ASSERT_TRUE(report(f).fatal);
   EXPECT_EQ(f.readings.size(), 48u);

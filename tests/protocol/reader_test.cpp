@@ -8,36 +8,22 @@
 #include "protocol/mdff_fields.hpp"
 #include "protocol/nem_time.hpp"
 #include "tests/parse_collect.hpp"
+#include "tests/protocol/nem12_text.hpp"
 #include "tests/test_support.hpp"
 
 namespace meterd {
 namespace {
 
+using test::interval_values;
+using test::kNem12Block;
+using test::kStrict;
+using test::nem12_file;
 using test::parse_bytes;
 using test::ParsedInput;
-constexpr bool kStrict = true;
-
-std::string values(unsigned n, const char* value = "1.5") {
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += value;
-    out += ',';
-  }
-  return out;
-}
-
-// A small valid NEM12 file with one 30-minute day per date given.
-std::string nem12(const std::vector<std::string>& body, const char* eol = "\n") {
-  std::string out = std::string("100,NEM12,200506081149,UNITEDDP,NEMMCO") + eol +
-                    "200,NEM1201009,E1E2,1,E1,N1,01009,kWh,30,20050610" + eol;
-  for (const auto& line : body) out += line + eol;
-  out += std::string("900") + eol;
-  return out;
-}
 
 std::string day(const char* date, const char* quality = "A", const char* value = "1.5",
                 const char* tail = ",,,20050310121004,") {
-  return std::string("300,") + date + "," + values(48, value) + quality + tail;
+  return std::string("300,") + date + "," + interval_values(48, value) + quality + tail;
 }
 
 const FileReport& only_report(const ParsedInput& p) {
@@ -51,7 +37,7 @@ std::string first_problem(const FileReport& r) {
 }
 
 TEST(Reader, ParsesAValidDayWithNemTimeAndExactValues) {
-  const auto p = parse_bytes(nem12({day("20050301", "A", "0.1")}), 0);
+  const auto p = parse_bytes(nem12_file({day("20050301", "A", "0.1")}), 0);
   ASSERT_EQ(p.readings.size(), 48u);
   EXPECT_TRUE(only_report(p).clean());
   // NEM time is UTC+10 with no daylight saving: the first interval starts at 14:00 UTC.
@@ -71,18 +57,18 @@ TEST(Reader, ParsesAValidDayWithNemTimeAndExactValues) {
 
 TEST(Reader, DaylightSavingChangeoverDaysStillHave48Intervals) {
   // 2024-04-07 ends daylight saving in NSW/VIC; NEM time ignores it.
-  const auto p = parse_bytes(nem12({day("20240407")}), 0);
+  const auto p = parse_bytes(nem12_file({day("20240407")}), 0);
   ASSERT_EQ(p.readings.size(), 48u);
   for (std::size_t k = 1; k < p.readings.size(); ++k)
     EXPECT_EQ(p.readings[k].interval_start - p.readings[k - 1].interval_start, 1800);
 }
 
 TEST(Reader, LineEndingsBomAndBlankLinesDoNotChangeReadings) {
-  const std::string lf = nem12({day("20050301"), day("20050302")});
+  const std::string lf = nem12_file({day("20050301"), day("20050302")});
   const auto base = parse_bytes(lf, 0);
   ASSERT_EQ(base.readings.size(), 96u);
   for (const char* eol : {"\r\n", "\r"}) {
-    auto other = parse_bytes(nem12({day("20050301"), day("20050302")}, eol), 0);
+    auto other = parse_bytes(nem12_file({day("20050301"), day("20050302")}, kNem12Block, eol), 0);
     EXPECT_EQ(other.readings, base.readings) << "eol " << int(eol[1]);
     EXPECT_TRUE(only_report(other).clean());
   }
@@ -100,10 +86,10 @@ TEST(Reader, LineEndingsBomAndBlankLinesDoNotChangeReadings) {
 }
 
 TEST(Reader, RejectedDayKeepsTheDaysAroundIt) {
-  const auto p =
-      parse_bytes(nem12({day("20050301"), day("20050302", "A", "abc"), day("20050303", "A", "-1"),
-                         day("20050304", "A", "1e3"), day("20050305")}),
-                  0);
+  const auto p = parse_bytes(
+      nem12_file({day("20050301"), day("20050302", "A", "abc"), day("20050303", "A", "-1"),
+                  day("20050304", "A", "1e3"), day("20050305")}),
+      0);
   EXPECT_EQ(p.readings.size(), 96u);
   const auto& r = only_report(p);
   EXPECT_EQ(r.rejected_days, 3u);
@@ -123,8 +109,8 @@ TEST(Reader, RejectedDayKeepsTheDaysAroundIt) {
 TEST(Reader, VDaysNeedCompleteAscending400CoverInStrictMode) {
   const std::string v = day("20050301", "V");
   // Complete cover: A, S14 with reason, E52.
-  auto ok =
-      parse_bytes(nem12({v, "400,1,10,A,,", "400,11,20,S14,76,Comms fault", "400,21,48,E52,,"}), 0);
+  auto ok = parse_bytes(
+      nem12_file({v, "400,1,10,A,,", "400,11,20,S14,76,Comms fault", "400,21,48,E52,,"}), 0);
   ASSERT_EQ(ok.readings.size(), 48u);
   EXPECT_TRUE(only_report(ok).clean()) << first_problem(only_report(ok));
   EXPECT_EQ(ok.readings[10].quality, 'S');
@@ -137,29 +123,29 @@ TEST(Reader, VDaysNeedCompleteAscending400CoverInStrictMode) {
   EXPECT_EQ(only_report(ok).quality_counts.at("S14"), 10u);
   EXPECT_EQ(only_report(ok).quality_counts.at("E52"), 28u);
 
-  auto partial = parse_bytes(nem12({v, "400,1,10,A,,", day("20050302")}), 0, kStrict);
+  auto partial = parse_bytes(nem12_file({v, "400,1,10,A,,", day("20050302")}), 0, kStrict);
   EXPECT_EQ(partial.readings.size(), 48u);
   EXPECT_NE(first_problem(only_report(partial)).find("cover 10 of 48"), std::string::npos);
 
-  auto none = parse_bytes(nem12({v}), 0, kStrict);
+  auto none = parse_bytes(nem12_file({v}), 0, kStrict);
   EXPECT_EQ(none.readings.size(), 0u);
   EXPECT_EQ(only_report(none).rejected_days, 1u);
 
-  auto gap = parse_bytes(nem12({v, "400,1,10,A,,", "400,12,48,A,,"}), 0, kStrict);
+  auto gap = parse_bytes(nem12_file({v, "400,1,10,A,,", "400,12,48,A,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(gap)).find("gap in 400 ranges"), std::string::npos);
-  auto overlap = parse_bytes(nem12({v, "400,1,10,A,,", "400,10,48,A,,"}), 0, kStrict);
+  auto overlap = parse_bytes(nem12_file({v, "400,1,10,A,,", "400,10,48,A,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(overlap)).find("overlap"), std::string::npos);
-  auto beyond = parse_bytes(nem12({v, "400,1,49,A,,"}), 0, kStrict);
+  auto beyond = parse_bytes(nem12_file({v, "400,1,49,A,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(beyond)).find("EndInterval '49'"), std::string::npos);
-  auto s_without_reason = parse_bytes(nem12({v, "400,1,48,S14,,"}), 0, kStrict);
+  auto s_without_reason = parse_bytes(nem12_file({v, "400,1,48,S14,,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(s_without_reason)).find("ReasonCode is required"),
             std::string::npos);
-  auto reason0 = parse_bytes(nem12({v, "400,1,48,A,0,"}), 0, kStrict);
+  auto reason0 = parse_bytes(nem12_file({v, "400,1,48,A,0,"}), 0, kStrict);
   EXPECT_NE(first_problem(only_report(reason0)).find("ReasonCode 0 requires"), std::string::npos);
 }
 
 TEST(Reader, FourHundredOnAnActualDayOverridesOnlyItsRange) {
-  auto p = parse_bytes(nem12({day("20050301"), "400,5,6,A,79,Power Outage Alarm "}), 0);
+  auto p = parse_bytes(nem12_file({day("20050301"), "400,5,6,A,79,Power Outage Alarm "}), 0);
   ASSERT_EQ(p.readings.size(), 48u);
   EXPECT_EQ(p.readings[3].reason_code, kNoReasonCode);
   EXPECT_EQ(p.readings[4].reason_code, 79);
@@ -171,22 +157,25 @@ TEST(Reader, SplitRecordIsRejectedNeverMisparsed) {
   std::string split = day("20050301");
   // wrap after the first value (a char insert: inserting a literal trips GCC 12's -Wrestrict)
   split.insert(split.begin() + static_cast<std::ptrdiff_t>(split.find(",1.5,1.5,1.5,") + 5), '\n');
-  auto p = parse_bytes(nem12({split, day("20050302")}), 0);
+  auto p = parse_bytes(nem12_file({split, day("20050302")}), 0);
   EXPECT_EQ(p.readings.size(), 48u);  // only the second day
   EXPECT_EQ(only_report(p).rejected_days, 1u);
   for (const auto& r : p.readings) EXPECT_EQ(format_nem_date(r.interval_start), "20050302");
 }
 
 TEST(Reader, WrongValueCountsAreRejectedByPositionFromIntervalLength) {
-  auto too_many = parse_bytes(nem12({"300,20050301," + values(96) + "A,,,20050310121004,"}), 0);
+  auto too_many =
+      parse_bytes(nem12_file({"300,20050301," + interval_values(96) + "A,,,20050310121004,"}), 0);
   EXPECT_EQ(too_many.readings.size(), 0u);
   EXPECT_NE(first_problem(only_report(too_many)).find("more interval values"), std::string::npos);
-  auto too_few = parse_bytes(nem12({"300,20050301," + values(47) + "A,,,20050310121004,"}), 0);
+  auto too_few =
+      parse_bytes(nem12_file({"300,20050301," + interval_values(47) + "A,,,20050310121004,"}), 0);
   EXPECT_NE(first_problem(only_report(too_few)).find("has 47 interval values"), std::string::npos);
 }
 
 TEST(Reader, DatesMustBeRealAndAscendingWithinABlock) {
-  const auto days = nem12({day("20050302"), day("20050301"), day("20050230"), day("20050303")});
+  const auto days =
+      nem12_file({day("20050302"), day("20050301"), day("20050230"), day("20050303")});
   // By default a day out of order is kept (versions decide between repeats); never a date
   // that does not exist.
   auto tolerant = parse_bytes(days, 0);
@@ -210,13 +199,13 @@ TEST(Reader, FileLevelFatalErrors) {
   const std::string nem13_line =
       "250,VDEF005890,1141,1,11,11,MET12345,E,000888,20040108103055,A,,,000999,20040408000000,"
       "E64,,,111,kWh,20040408,20040409000000,20040109103023";
-  auto mixed = parse_bytes(nem12({day("20050301"), nem13_line}), 0);
+  auto mixed = parse_bytes(nem12_file({day("20050301"), nem13_line}), 0);
   EXPECT_TRUE(only_report(mixed).fatal);
   EXPECT_EQ(mixed.readings.size(), 48u) << "data before the fatal line is still delivered";
 }
 
 TEST(Reader, RecordsAfter900AreAFurtherSectionByDefaultAndFatalWhenStrict) {
-  std::string two = nem12({day("20050301")}) + nem12({day("20050302")});
+  std::string two = nem12_file({day("20050301")}) + nem12_file({day("20050302")});
   auto lax = parse_bytes(two, 0);
   EXPECT_EQ(lax.readings.size(), 96u);
   EXPECT_FALSE(only_report(lax).fatal);
@@ -226,18 +215,19 @@ TEST(Reader, RecordsAfter900AreAFurtherSectionByDefaultAndFatalWhenStrict) {
 }
 
 TEST(Reader, TwelveDigitUpdateTimeIsAWarningByDefault) {
-  auto p = parse_bytes(nem12({day("20050301", "A", "1", ",,,200503101210,")}), 0);
+  auto p = parse_bytes(nem12_file({day("20050301", "A", "1", ",,,200503101210,")}), 0);
   ASSERT_EQ(p.readings.size(), 48u);
   EXPECT_EQ(format_nem_time(p.readings[0].update_datetime), "2005-03-10T12:10:00+10:00");
   EXPECT_TRUE(only_report(p).clean());
   EXPECT_EQ(only_report(p).warnings(), 1u);
-  auto strict = parse_bytes(nem12({day("20050301", "A", "1", ",,,200503101210,")}), 0, true);
+  auto strict = parse_bytes(nem12_file({day("20050301", "A", "1", ",,,200503101210,")}), 0, true);
   EXPECT_EQ(strict.readings.size(), 0u);
 }
 
 TEST(Reader, B2BEventsAttachToTheirDay) {
   auto p = parse_bytes(
-      nem12({day("20050301"), "500,N,SO123,20050301120000,001123.5", "500,X,,,", "500,E,,,"}), 0);
+      nem12_file({day("20050301"), "500,N,SO123,20050301120000,001123.5", "500,X,,,", "500,E,,,"}),
+      0);
   ASSERT_EQ(p.b2b_events.size(), 2u);
   EXPECT_EQ(p.b2b_events[0].trans_code, 'N');
   EXPECT_EQ(p.b2b_events[0].ret_service_order, "SO123");
@@ -285,7 +275,7 @@ TEST(Reader, SmallBatchesCarryTheSameReadings) {
   std::vector<std::string> days;
   for (int d = 1; d <= 28; ++d)
     days.push_back(day(("200502" + std::string(d < 10 ? "0" : "") + std::to_string(d)).c_str()));
-  const std::string file = nem12(days);
+  const std::string file = nem12_file(days);
   auto big = parse_bytes(file, 0);
   auto small = parse_bytes(file, 0, false, /*batch_readings=*/100);
   EXPECT_EQ(big.readings, small.readings);

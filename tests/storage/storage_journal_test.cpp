@@ -8,7 +8,9 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "protocol/batch_codec.hpp"
 #include "storage/journal.hpp"
+#include "tests/protocol/batch_codec_support.hpp"
 #include "tests/test_support.hpp"
 
 namespace meterd::storage {
@@ -127,18 +129,14 @@ TEST(JournalTest, AJournalOfLayoutV2IsStillReadAndSortedAgain) {
   partition.may_have_duplicates = true;
   EXPECT_THROW(check_row_order(partition), std::invalid_argument) << "not today's order";
   const std::string v3 = test::read_file(journal::save(dir, 5, 1, partition));
-  // The v3 file, rewritten as v2: magic, and each run without its last byte (line_step).
-  constexpr std::size_t kHeader = 8 + 8 + 4 + 4 + 1, kRunV3 = 79;
-  std::uint32_t payload = 0, counts[4];
-  std::memcpy(&payload, v3.data() + kHeader, 4);
-  std::memcpy(counts, v3.data() + kHeader + 4, sizeof counts);  // strings runs values bytes
-  const std::size_t runs_at = kHeader + 4 + 16 + 4ull * counts[0] + counts[3];
+  // The v3 file, rewritten as v2: the magic, and the frame's runs without their line_step.
+  constexpr std::size_t kHeader = 8 + 8 + 4 + 4 + 1;  // magic id attempts month duplicates
+  std::string_view frame = std::string_view(v3).substr(kHeader), payload;
+  ASSERT_TRUE(take_batch_frame(frame, payload));
+  const std::string older = test::payload_in_older_layout(payload, test::kRunBytesV2);
+  const auto length = static_cast<std::uint32_t>(older.size());
   std::string v2 = "MTRJNL02" + v3.substr(8, kHeader - 8);
-  const std::uint32_t shorter = payload - counts[1];
-  v2.append(reinterpret_cast<const char*>(&shorter), 4);
-  v2.append(v3.substr(kHeader + 4, runs_at - kHeader - 4));
-  for (std::uint32_t r = 0; r < counts[1]; ++r) v2.append(v3.substr(runs_at + r * kRunV3, 78));
-  v2.append(v3.substr(runs_at + counts[1] * kRunV3));
+  v2.append(reinterpret_cast<const char*>(&length), 4).append(older).append(frame);
   std::ofstream(dir / "batch-v2.journal", std::ios::binary) << v2;
   auto back = journal::load(dir / "batch-v2.journal");
   ASSERT_TRUE(back);
