@@ -118,15 +118,8 @@ void append_ndjson(std::string& out, const ReadingBatch& batch, NdjsonForm form)
           continue;
         }
         // A reading per line at the source: a line per reading here too, each with its line.
-        for (std::uint32_t k = 0; k < run.count; ++k) {
-          ReadingRun one = run;
-          one.first_value = run.first_value + k;
-          one.first_start = run.interval_start(k);
-          one.count = 1;
-          one.line = run.line_of(k);
-          one.line_step = 0;
-          append_run_line(out, batch, one, true, 0);
-        }
+        for (std::uint32_t k = 0; k < run.count; ++k)
+          append_run_line(out, batch, run.readings(k, 1), true, 0);
       }
       return;
   }

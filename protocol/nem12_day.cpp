@@ -60,18 +60,11 @@ void Nem12Reader::Impl::parse_200() {
       !quirk("200", "UOM", "UOM '" + std::string(uom) + "' is not a known unit: kept as written"))
     return;
   block.uom = unit.empty() ? uom : unit;
-  if (interval == "5" || interval == "15" || interval == "30") {
-    block.interval_minutes = static_cast<std::uint16_t>(interval == "5"    ? 5
-                                                        : interval == "15" ? 15
-                                                                           : 30);
-  } else if (interval == "05") {
-    if (!quirk("200", "IntervalLength", "IntervalLength written as '05'")) return;
-    block.interval_minutes = 5;
-  } else {
+  block.interval_minutes = interval_minutes_of(interval);
+  if (block.interval_minutes == 0)
     return reject_block("IntervalLength",
                         "IntervalLength '" + std::string(interval) + "' is not 5, 15 or 30");
-  }
-  block.intervals = 1440u / block.interval_minutes;
+  if (interval == "05" && !quirk("200", "IntervalLength", "IntervalLength written as '05'")) return;
   if (!nsrd.empty()) {
     epoch_seconds ignored;
     if (!parse_nem_date(nsrd, ignored))

@@ -82,10 +82,15 @@ void Nem12Reader::Impl::fatal(std::string_view record, std::string field, std::s
   report.add(std::move(issue));
 }
 
+std::uint16_t Nem12Reader::Impl::interval_minutes_of(std::string_view length) {
+  return length == "5" || length == "05" ? 5 : length == "15" ? 15 : length == "30" ? 30 : 0;
+}
+
 std::uint32_t Nem12Reader::Impl::intervals_of_200() const {
   bool padded = false;
-  const std::string_view length = fields.size() > 8 ? mdff::trim(fields[8], padded) : "";
-  return length == "5" || length == "05" ? 288 : length == "15" ? 96 : length == "30" ? 48 : 0;
+  const std::uint16_t minutes =
+      interval_minutes_of(fields.size() > 8 ? mdff::trim(fields[8], padded) : "");
+  return minutes ? 1440u / minutes : 0;
 }
 
 std::uint32_t Nem12Reader::Impl::readings_of_300(std::string_view line) {

@@ -121,6 +121,8 @@ struct Nem12Reader::Impl {
   // 1440 / the IntervalLength of the 200 in `fields`, 0 if it is not 5, 15 or 30 (the count of
   // a block rejected before its IntervalLength was read).
   std::uint32_t intervals_of_200() const;
+  // 5, 15 or 30 for an IntervalLength of "5" ("05"), "15" or "30"; 0 for anything else.
+  static std::uint16_t interval_minutes_of(std::string_view length);
   void count_after_fatal(std::string_view line);
   std::size_t block_issue = ~std::size_t{0};  // the rejected block's issue, to add its readings
 

@@ -67,6 +67,16 @@ struct ReadingRun {
     return first_start + static_cast<epoch_seconds>(k) * interval_minutes * 60;
   }
   std::uint32_t line_of(std::uint32_t k) const { return line + k * line_step; }
+  // Readings [from, from + n) of this run as a run of their own (values stay where they are).
+  ReadingRun readings(std::uint32_t from, std::uint32_t n) const {
+    ReadingRun part = *this;
+    part.first_value = first_value + from;
+    part.first_start = interval_start(from);
+    part.count = n;
+    part.line = line_of(from);
+    if (n < 2) part.line_step = 0;
+    return part;
+  }
 };
 
 // A flat, self-contained view of one reading (for tests, printing and slow paths).

@@ -84,15 +84,7 @@ void append_split(const BatchText& batch, const std::vector<ReadingRun>& runs, c
   const auto begin = static_cast<std::ptrdiff_t>(out.size());
   for (const RunKey* key = first; key != last; ++key) {
     const ReadingRun& run = runs[key->position];
-    for (std::uint32_t k = 0; k < run.count; ++k) {
-      ReadingRun one = run;
-      one.first_value = run.first_value + k;
-      one.first_start = run.interval_start(k);
-      one.count = 1;
-      one.line = run.line_of(k);
-      one.line_step = 0;
-      out.push_back(one);
-    }
+    for (std::uint32_t k = 0; k < run.count; ++k) out.push_back(run.readings(k, 1));
   }
   std::stable_sort(out.begin() + begin, out.end(), [&](const ReadingRun& a, const ReadingRun& b) {
     return reading_before(batch, a, b);
@@ -219,12 +211,7 @@ std::vector<MonthRuns> sort_into_partitions(const ReadingBatch& batch) {
         end = k;
         while (end < run.count && run.interval_start(end) < next) ++end;
       }
-      ReadingRun piece = run;
-      piece.first_value = run.first_value + k;
-      piece.first_start = run.interval_start(k);
-      piece.line = run.line_of(k);
-      piece.count = end - k;
-      months[month].push_back(piece);
+      months[month].push_back(run.readings(k, end - k));
       k = end;
     }
   }
