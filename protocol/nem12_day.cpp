@@ -86,7 +86,6 @@ void Nem12Reader::Impl::parse_200() {
 
 void Nem12Reader::Impl::parse_300(std::string_view line) {
   end_day();
-  current_line_counted = true;  // whatever happens to this 300, its readings are counted here
   if (!block.active) {
     ++report.rejected_days;
     Issue issue = make_issue(Severity::reject, "300", "RecordIndicator",

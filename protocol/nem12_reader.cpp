@@ -63,22 +63,14 @@ bool Nem12Reader::Impl::quirk(std::string_view record, std::string field, std::s
 
 void Nem12Reader::Impl::fatal(std::string_view record, std::string field, std::string reason) {
   Issue issue = make_issue(Severity::fatal, record, std::move(field), std::move(reason), "file");
-  // What the fatal error drops now: an open day, and the 300 on this line; the rest of the file
-  // is counted by count_after_fatal.
-  std::uint32_t dropped = 0;
+  // What the fatal error drops now: an open day. The line it was raised on and the rest of the
+  // file are counted by count_after_fatal.
   if (day.open && !day.rejected) {
-    dropped += block.intervals;
+    issue.readings_dropped = block.intervals;
+    report.readings_rejected += block.intervals;
     batch.values.resize(day.value_begin);
     day.rejected = true;
   }
-  std::string_view indicator = current_line.substr(0, current_line.find(','));
-  bool padded = false;
-  if (mdff::trim(indicator, padded) == "300" && !current_line_counted) {
-    dropped += readings_of_300(current_line);
-    current_line_counted = true;
-  }
-  issue.readings_dropped = dropped;
-  report.readings_rejected += dropped;
   report.add(std::move(issue));
 }
 
@@ -231,20 +223,12 @@ void Nem12Reader::Impl::finish() {
 void Nem12Reader::Impl::process_line(std::string_view line) {
   ++line_no;
   if (report.fatal) return count_after_fatal(line);
-  // The line a fatal error may have to count; it lives only while this line is processed.
-  struct Forget {
-    std::string_view& line;
-    ~Forget() { line = {}; }
-  } forget{current_line};
-  current_line = line;
-  current_line_counted = false;
   if (first_line) {
     first_line = false;
     if (line.substr(0, 3) == "\xEF\xBB\xBF") {
       line.remove_prefix(3);
-      current_line = line;
       quirk("", "", "UTF-8 byte order mark at start of file");
-      if (report.fatal) return;
+      if (report.fatal) return count_after_fatal(line);
     }
   }
   // Blank lines, and Excel's rows of nothing but commas.
@@ -268,7 +252,7 @@ void Nem12Reader::Impl::process_line(std::string_view line) {
 
   if (bare == "300" && !padded) {
     // The hot path: nothing before the fast 300 parser.
-    if (!check_kind(FileKind::nem12, bare)) return;
+    if (!check_kind(FileKind::nem12, bare)) return count_after_fatal(line);
     parse_300(line);
     return;
   }
@@ -278,7 +262,7 @@ void Nem12Reader::Impl::process_line(std::string_view line) {
     return;
   }
   if (bare == "300") {  // padded indicator, quirk accepted: parse a normalised copy
-    if (!check_kind(FileKind::nem12, bare)) return;
+    if (!check_kind(FileKind::nem12, bare)) return count_after_fatal(line);
     const std::size_t comma = line.find(',');
     std::string copy = "300";
     if (comma != std::string_view::npos) copy.append(line.substr(comma));
@@ -292,7 +276,9 @@ void Nem12Reader::Impl::process_line(std::string_view line) {
   if (bare == "100") {
     parse_100();
   } else if (bare == "200") {
-    if (check_kind(FileKind::nem12, bare)) parse_200();
+    // Refused, it still sets the IntervalLength by which the 300s after it are counted.
+    if (!check_kind(FileKind::nem12, bare)) return count_after_fatal(line);
+    parse_200();
   } else if (bare == "500") {
     if (check_kind(FileKind::nem12, bare)) parse_500();
   } else if (bare == "250") {

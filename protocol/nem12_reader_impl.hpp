@@ -49,8 +49,6 @@ struct Nem12Reader::Impl {
   bool first_line = true;
   std::uint32_t line_no = 0;
   std::vector<std::string_view> fields;
-  std::string_view current_line;      // the line being processed (for a fatal error's count)
-  bool current_line_counted = false;  // its readings are already counted as rejected
 
   // File-level state.
   FileKind kind = FileKind::unknown;
@@ -123,6 +121,8 @@ struct Nem12Reader::Impl {
   std::uint32_t intervals_of_200() const;
   // 5, 15 or 30 for an IntervalLength of "5" ("05"), "15" or "30"; 0 for anything else.
   static std::uint16_t interval_minutes_of(std::string_view length);
+  // The line a fatal error was raised on, and every line after it: counted, not read (a 300's
+  // readings as rejected; a 200 for the IntervalLength of the 300s after it).
   void count_after_fatal(std::string_view line);
   std::size_t block_issue = ~std::size_t{0};  // the rejected block's issue, to add its readings
 
