@@ -18,7 +18,6 @@ constexpr std::size_t kCountsBytes = 4 * 4;
 constexpr std::size_t kRunBytesV1 = 4 + 6 * 4 + 2 + 1 + 1 + 2 + 4 + 4 * 8;
 constexpr std::size_t kRunBytesV2 = kRunBytesV1 + 8;
 constexpr std::size_t kRunBytesV3 = kRunBytesV2 + 1;
-constexpr std::string_view kQualities = "AEFSNV";
 // Times an NDJSON line can carry and a query can print: years 0000 to 9999 (ISO-8601 with
 // four-digit years), a day of slack for the UTC offset. Keeps interval arithmetic far from
 // overflow.
@@ -62,7 +61,7 @@ std::string check_schema(const ReadingRun& r, const StringTable& strings, const 
   if (nmi == 0 || nmi > 10) return "nmi not 1 to 10 characters";
   if (suffix == 0 || suffix > 3) return "suffix not 1 to 3 characters";
   if (strings[r.uom].empty()) return "empty uom";
-  if (kQualities.find(r.quality) == std::string_view::npos) return "quality not A, E, F, S, N, V";
+  if (!is_quality_flag(r.quality)) return "quality not A, E, F, S, N, V";
   if (r.method > 99) return "method over 99";
   if (r.reason_code < kNoReasonCode || r.reason_code > 999) return "reason_code out of range";
   for (std::uint32_t k = 0; k < r.count; ++k)

@@ -199,7 +199,7 @@ bool decode_object(od::object& object, Line& line, Problem& p, bool strict, Time
         if (key == "quality") {
           std::string_view q;
           if (!get_text(v, key, q, p, false)) return false;
-          if (q.size() != 1 || std::string_view("AEFSNV").find(q[0]) == std::string_view::npos)
+          if (q.size() != 1 || !is_quality_flag(q[0]))
             return fail(p, "quality", "expected one of A, E, F, S, N, V");
           line.quality = q[0];
           continue;

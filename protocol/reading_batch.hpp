@@ -22,6 +22,12 @@ using epoch_seconds = std::int64_t;
 inline constexpr epoch_seconds kNoTime = std::numeric_limits<epoch_seconds>::min();
 inline constexpr std::int16_t kNoReasonCode = -1;
 inline constexpr std::uint8_t kNoMethod = 0;
+// Every quality flag a stored reading can carry. V (variable) is what NEM12 leaves when no 400
+// record resolves an interval, and what an NDJSON reading may say outright.
+inline constexpr std::string_view kQualityFlags = "AEFSNV";
+inline constexpr bool is_quality_flag(char flag) {
+  return flag != 0 && kQualityFlags.find(flag) != std::string_view::npos;
+}
 
 // Interned strings of one batch. Id 0 is always the empty string.
 class StringTable {
@@ -52,7 +58,7 @@ struct ReadingRun {
   std::uint32_t uom = 0;
   std::uint32_t reason_description = 0;
   std::uint16_t interval_minutes = 0;
-  char quality = 'A';               // A, E, F, S, N (V is resolved through 400s)
+  char quality = 'A';               // one of kQualityFlags
   std::uint8_t method = kNoMethod;  // two-digit method flag, 0 = none
   std::int16_t reason_code = kNoReasonCode;
   std::uint32_t line = 0;         // source line of the run's first reading (the 300 record)

@@ -4,7 +4,7 @@
 //
 // Beyond "no crash, no sanitizer report, no escaping exception" it checks that
 //   * every batch is consistent (runs cover the values, string ids valid) and keeps the NDJSON
-//     schema's rules (finite non-negative values, 5/15/30-minute intervals, A/E/F/S/N), which
+//     schema's rules (finite non-negative values, 5/15/30-minute intervals, A/E/F/S/N/V), which
 //     the batch codec checks too, and round-trips through a frame exactly,
 //   * a frame of a batch file that the codec decodes with the schema's rules it decodes with
 //     the structural rules alone too, and to a batch that keeps them (the journal's check),
@@ -48,8 +48,7 @@ class CheckingSink : public meterd::ReadingSink {
       meterd::fuzz::check_run_bounds(batch, run);
       check(run.interval_minutes == 5 || run.interval_minutes == 15 || run.interval_minutes == 30,
             "interval length not 5, 15 or 30");
-      check(std::strchr("AEFSN", run.quality) != nullptr && run.quality != 0,
-            "quality outside A/E/F/S/N");
+      check(meterd::is_quality_flag(run.quality), "quality outside A/E/F/S/N/V");
       const auto nmi = batch.strings[run.nmi].size();
       check(nmi >= 1 && nmi <= 10, "nmi not 1 to 10 characters");
       in_runs += run.count;
