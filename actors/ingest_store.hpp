@@ -20,6 +20,9 @@ class IngestStore {
   // One part of a sorted partition batch. Durable on return; throws std::system_error on I/O
   // failure with nothing made visible.
   virtual storage::PartInfo write(const storage::PartitionBatch& batch) = 0;
+  // A file's register reads and B2B events, durably (storage::Store::write_records); throws
+  // std::system_error on I/O failure.
+  virtual void write_records(const storage::FileRecords& records) = 0;
   virtual std::uint64_t next_file_sequence() = 0;
   virtual bool ledger_contains(const std::string& content_hash) = 0;
   // False only when the ledger knows no file of this fingerprint (then the file is read once,

@@ -48,6 +48,7 @@ using write_atom = caf::atom_constant<caf::atom("write")>;        // store: writ
 using sequence_atom = caf::atom_constant<caf::atom("sequence")>;  // store: file sequences
 using ledger_atom = caf::atom_constant<caf::atom("ledger")>;      // store: content hash known?
 using compact_atom = caf::atom_constant<caf::atom("compact")>;    // store: one bounded merge
+using records_atom = caf::atom_constant<caf::atom("records")>;    // store: register reads, 500s
 
 // ---- messages (local only: they carry ReadingBatch, which is not serialisable) ----
 struct ReaderBatch {
@@ -61,6 +62,7 @@ struct ReaderDone {
   std::uint64_t readings_sent = 0, bytes = 0;
   std::string content_hash;
   std::optional<InputFingerprint> fingerprint;  // when the ledger was asked by it
+  storage::FileRecords records;                 // its register reads and B2B events
   std::string error;       // non-empty: the file could not be opened (not worth a restart)
   bool duplicate = false;  // its content hash is in the ledger: not read again
   double read_seconds = 0;
@@ -122,6 +124,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::SharedPartition)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::WriteOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::SequenceBlock)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::LedgerEntry)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::storage::FileRecords)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::InputFingerprint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::CompactOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::Claims)
@@ -134,14 +137,14 @@ namespace meterd::actors {
 // Detached: the one owner of the data directory while the pipeline runs (storage::Store behind
 // IngestStore). Every blocking storage call is made here, one at a time, so no mutex is needed
 // and no scheduled actor ever waits for an fsync or a merge.
-using store_actor =
-    caf::typed_actor<caf::replies_to<write_atom, SharedPartition>::with<WriteOutcome>,
-                     caf::replies_to<sequence_atom, std::uint64_t>::with<SequenceBlock>,
-                     caf::replies_to<ledger_atom, InputFingerprint>::with<bool>,  // may know?
-                     caf::replies_to<ledger_atom, std::string>::with<bool>,  // content hash known?
-                     caf::replies_to<LedgerEntry>::with<bool>,  // true once recorded durably
-                     caf::replies_to<compact_atom, std::uint32_t>::with<CompactOutcome>,
-                     caf::reacts_to<drain_atom>>;
+using store_actor = caf::typed_actor<
+    caf::replies_to<write_atom, SharedPartition>::with<WriteOutcome>,
+    caf::replies_to<sequence_atom, std::uint64_t>::with<SequenceBlock>,
+    caf::replies_to<ledger_atom, InputFingerprint>::with<bool>,  // may know?
+    caf::replies_to<ledger_atom, std::string>::with<bool>,       // content hash known?
+    caf::replies_to<LedgerEntry>::with<bool>,                    // true once recorded durably
+    caf::replies_to<records_atom, storage::FileRecords>::with<std::string>,  // error
+    caf::replies_to<compact_atom, std::uint32_t>::with<CompactOutcome>, caf::reacts_to<drain_atom>>;
 
 // Detached: the one user of the Intake (spool directory, file list). A claim of up to one file
 // per offered sequence is answered when at least one file is claimed, when no file will ever

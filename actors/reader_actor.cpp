@@ -11,6 +11,7 @@
 // skipped when its content hash is known too.
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <optional>
 #include <system_error>
 
@@ -25,14 +26,24 @@
 namespace meterd::actors {
 namespace {
 
-// Collects the parser's batches until credit lets them go.
+// Collects the parser's batches until credit lets them go, and the file's register reads and
+// B2B events, which go with ReaderDone (a record per 250 or 500 record, not per interval).
 class PendingSink final : public ReadingSink {
  public:
   void on_readings(ReadingBatch& batch) override {
     if (!batch.empty()) pending.push_back(std::move(batch));
     batch.clear();
   }
+  void on_b2b_events(std::vector<B2BEvent>& events) override {
+    std::move(events.begin(), events.end(), std::back_inserter(records.b2b_events));
+    events.clear();
+  }
+  void on_register_reads(std::vector<RegisterReadPeriod>& reads) override {
+    std::move(reads.begin(), reads.end(), std::back_inserter(records.register_reads));
+    reads.clear();
+  }
   std::deque<ReadingBatch> pending;
+  storage::FileRecords records;
 };
 
 struct ReaderState {
@@ -125,6 +136,8 @@ void finish(reader_pointer self) {
   done.report = std::move(st.report);
   done.report.name = st.task.file.name;
   done.readings_sent = st.sent;
+  done.records = std::move(st.sink.records);
+  done.records.file_sequence = st.task.file.file_sequence;
   done.bytes = st.bytes;
   done.read_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();

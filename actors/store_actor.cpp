@@ -1,10 +1,10 @@
 // Store: the storage side of the pipeline, one detached actor (as VAST sends all file I/O to
 // one filesystem actor). It alone calls the IngestStore while the pipeline runs: part writes
-// with their fsyncs, file sequences, ledger look-ups and records, background merges. Requests
-// are served one at a time in arrival order, so a write waits for at most the one merge in
-// progress, and the actors that ask never block: they get the answer as a message.
-// Nothing thrown by the store leaves this actor: a failure is part of the answer, so that the
-// asking actor decides (the writer trips its breaker, the compactor tries again next tick).
+// with their fsyncs, register reads and B2B events, file sequences, ledger look-ups and records,
+// background merges. Requests are served one at a time in arrival order, so a write waits for at
+// most the one merge in progress, and the actors that ask never block: they get the answer as a
+// message. Nothing thrown by the store leaves this actor: a failure is part of the answer, so that
+// the asking actor decides (the writer trips its breaker, the compactor tries again next tick).
 #include <system_error>
 
 #include "actors/ingest_store.hpp"
@@ -72,6 +72,15 @@ store_actor::behavior_type store(store_pointer self, IngestStore* store) {
         } catch (const std::exception& e) {
           log::error("ledger_record_failed", {{"file", entry.name}, {"error", e.what()}});
           return false;
+        }
+      },
+      [=](records_atom, const storage::FileRecords& records) {
+        try {
+          self->state.store->write_records(records);
+          return std::string{};  // durable
+        } catch (const std::exception& e) {
+          log::error("records_write_failed", {{"error", e.what()}});
+          return std::string(e.what());
         }
       },
       [=](compact_atom, std::uint32_t min_parts) {

@@ -11,6 +11,9 @@ class StoreAdapter final : public IngestStore {
   storage::PartInfo write(const storage::PartitionBatch& batch) override {
     return store_.write(batch);
   }
+  void write_records(const storage::FileRecords& records) override {
+    store_.write_records(records);
+  }
   std::uint64_t next_file_sequence() override { return store_.next_file_sequence(); }
   bool ledger_contains(const std::string& hash) override { return store_.ledger_contains(hash); }
   bool ledger_might_contain(const InputFingerprint& fingerprint) override {

@@ -53,7 +53,7 @@ struct SupervisorState {
   std::deque<std::uint64_t> sequences;          // fresh file sequences not yet used
   StreamId next_stream = 1;
   bool claiming = false, sequencing = false, intake_exhausted = false;
-  std::size_t ledger_pending = 0;  // ledger records asked for, not yet answered
+  std::size_t ledger_pending = 0;  // ledger and record writes asked for, not yet answered
   bool draining = false, writer_drained = false, safety_drained = false, finishing = false;
   std::uint32_t core_restarts = 0;
   bool core_up = false;
@@ -187,14 +187,37 @@ void report_done(supervisor_pointer self, FileDone&& done) {
   self->send(self->state.intake, std::move(done));
 }
 
-void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
-              FileStatus status) {
+// Ledger first: if we crash before the intake moves the file, it is read again and its
+// readings are exact repeats (same version), which supersession removes. If the record fails,
+// the file stays claimed and is read again at the next start, for the same reason.
+void record_in_ledger(supervisor_pointer self, FileDone&& done,
+                      std::optional<InputFingerprint>&& fingerprint) {
   auto& st = self->state;
-  FileState& f = it->second;
+  if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
+    return report_done(self, std::move(done));
+  ++st.ledger_pending;
+  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence,
+                    std::move(fingerprint)};
+  self->request(st.store, caf::infinite, std::move(entry))
+      .then(
+          [=, done = std::move(done)](bool recorded) mutable {
+            --self->state.ledger_pending;
+            if (recorded) report_done(self, std::move(done));
+            maybe_finish_drain(self);
+          },
+          [=](caf::error&) {
+            --self->state.ledger_pending;
+            maybe_finish_drain(self);
+          });
+}
+
+// Reports a file whose fate is known: metrics, log, ledger, intake.
+void finish_file(supervisor_pointer self, FileState&& f, FileStatus status, std::string error) {
+  auto& st = self->state;
   FileOutcome out;
   out.status = status;
   out.report = std::move(f.done.report);
-  out.error = f.done.error;
+  out.error = error.empty() ? f.done.error : std::move(error);
   out.content_hash = f.done.content_hash;
   out.bytes = f.done.bytes;
   out.readings_sent = f.done.readings_sent;
@@ -216,21 +239,32 @@ void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator i
               {"seconds", out.total_seconds},
               {"error", out.error}});
   FileDone done{std::move(f.file), std::move(out)};
-  auto fingerprint = std::move(f.done.fingerprint);
+  record_in_ledger(self, std::move(done), std::move(f.done.fingerprint));
+}
+
+// Register reads and B2B events are written first, for any file read (as a rejected file's
+// readings up to its fatal error are kept). If they fail the file is `failed`: it stays in
+// processing/ and is read again at the next start, and writing them twice changes no answer
+// (the winner of a key is chosen by content).
+void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
+              FileStatus status) {
+  auto& st = self->state;
+  FileState f = std::move(it->second);
   st.files.erase(it);
-  if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
-    return report_done(self, std::move(done));
-  // Ledger first: if we crash before the intake moves the file, it is read again and its
-  // readings are exact repeats (same version), which supersession removes. If the record
-  // fails, the file stays claimed and is read again at the next start, for the same reason.
+  if (f.done.records.empty()) return finish_file(self, std::move(f), status, {});
+  auto records = std::move(f.done.records);
   ++st.ledger_pending;
-  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence,
-                    std::move(fingerprint)};
-  self->request(st.store, caf::infinite, std::move(entry))
+  self->request(st.store, caf::infinite, records_atom::value, std::move(records))
       .then(
-          [=, done = std::move(done)](bool recorded) mutable {
+          [=, f = std::move(f)](std::string& error) mutable {
             --self->state.ledger_pending;
-            if (recorded) report_done(self, std::move(done));
+            if (error.empty()) {
+              finish_file(self, std::move(f), status, {});
+            } else {
+              const bool keeps = status == FileStatus::dead_letter;  // read again anyway
+              finish_file(self, std::move(f), keeps ? status : FileStatus::failed,
+                          "register reads and B2B events not stored: " + error);
+            }
             maybe_finish_drain(self);
           },
           [=](caf::error&) {

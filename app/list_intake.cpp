@@ -29,7 +29,8 @@ void ListIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
   }
   std::lock_guard lock(mutex_);
   done_.push_back({file, outcome.status, outcome.readings_durable, outcome.report.rejects(),
-                   outcome.report.warnings(), outcome.bytes, outcome.report.fatal, outcome.error});
+                   outcome.report.warnings(), outcome.bytes, outcome.report.register_reads,
+                   outcome.report.b2b_events, outcome.report.fatal, outcome.error});
 }
 
 std::vector<ListIntake::Done> ListIntake::outcomes() const {

@@ -22,6 +22,7 @@ class ListIntake final : public actors::Intake {
     actors::ClaimedFile file;
     actors::FileStatus status;
     std::uint64_t readings, rejects, warnings, bytes;
+    std::uint64_t register_reads, b2b_events;  // as the file's report counts them
     bool fatal;
     std::string error;
   };

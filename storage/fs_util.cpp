@@ -9,6 +9,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "storage/checksum.hpp"
+
 namespace meterd::storage::fs {
 namespace {
 [[noreturn]] void fail(const char* op, const std::filesystem::path& p) {
@@ -91,6 +93,29 @@ std::string read_all(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+bool is_temporary_name(const std::string& name) {
+  return name.size() > 4 && name[0] == '.' && name.ends_with(".tmp");
+}
+
+std::uint32_t file_crc32c(const std::filesystem::path& path) {
+  const int fd = open_file(path, O_RDONLY);
+  std::string buf(1 << 20, '\0');
+  std::uint32_t crc = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw std::system_error(err, std::generic_category(), "read " + path.string());
+    }
+    if (n == 0) break;
+    crc = crc32c(buf.data(), static_cast<std::size_t>(n), crc);
+  }
+  ::close(fd);
+  return crc;
 }
 
 }  // namespace meterd::storage::fs

@@ -2,7 +2,9 @@
 // errno, so callers can tell ENOSPC from EIO.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace meterd::storage::fs {
@@ -20,5 +22,9 @@ void make_dirs(const std::filesystem::path& dir);
 // or the whole new one; after a crash, at most a temporary is left (recovery removes those).
 void atomic_replace(const std::filesystem::path& path, std::string_view content);
 std::string read_all(const std::filesystem::path& path);  // "" if missing
+// The hidden temporary of an interrupted write (".<name>.tmp"): recovery removes those.
+bool is_temporary_name(const std::string& name);
+// CRC-32C of a whole file, read a MiB at a time (recovery's check of recorded parts).
+std::uint32_t file_crc32c(const std::filesystem::path& path);
 
 }  // namespace meterd::storage::fs

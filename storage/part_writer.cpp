@@ -10,6 +10,7 @@
 #include "storage/checksum.hpp"
 #include "storage/column_chunk_writer.hpp"
 #include "storage/output_file.hpp"
+#include "storage/parquet_metadata.hpp"
 #include "storage/parquet_schema.hpp"
 #include "storage/thrift_compact.hpp"
 
@@ -138,32 +139,6 @@ struct PartWriter::Impl {
 
   // --- footer --------------------------------------------------------------------------
 
-  void write_schema_element(thrift::Writer& w, const ColumnSpec& spec) {
-    w.begin_element();
-    w.i32(1, physical_type(spec.kind));
-    w.i32(3, spec.optional ? pq::kOptional : pq::kRequired);
-    w.binary(4, spec.name);
-    if (spec.kind == Kind::kString) {
-      w.i32(6, pq::kUtf8);
-      w.begin_struct(10);  // LogicalType
-      w.begin_struct(1);   // STRING
-      w.end_struct();
-      w.end_struct();
-    } else if (spec.kind == Kind::kTimestamp) {
-      w.i32(6, pq::kTimestampMicros);
-      w.begin_struct(10);  // LogicalType
-      w.begin_struct(8);   // TIMESTAMP
-      w.boolean(1, true);  // isAdjustedToUTC: instants
-      w.begin_struct(2);   // unit
-      w.begin_struct(2);   // MICROS
-      w.end_struct();
-      w.end_struct();
-      w.end_struct();
-      w.end_struct();
-    }
-    w.end_struct();
-  }
-
   void write_footer() {
     std::string footer;
     thrift::Writer w(footer);
@@ -174,7 +149,7 @@ struct PartWriter::Impl {
     w.binary(4, "schema");
     w.i32(5, kColumnCount);
     w.end_struct();
-    for (const auto& spec : kColumns) write_schema_element(w, spec);
+    for (const auto& spec : kColumns) write_schema_element(w, spec.name, spec.kind, spec.optional);
     w.i64(3, static_cast<std::int64_t>(summary.rows));
     w.begin_list(4, thrift::kStruct, static_cast<std::uint32_t>(groups.size()));
     for (const RowGroupMeta& rg : groups) {

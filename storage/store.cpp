@@ -77,6 +77,8 @@ Store::Impl::Impl(std::filesystem::path d, StoreOptions o)
   manifest = std::make_unique<Manifest>(dir, !opt.read_only);
   ledger = std::make_unique<Ledger>(dir, !opt.read_only);
   if (!opt.read_only) recover();
+  for (RecordTable table : kRecordTables)
+    tables.push_back(std::make_unique<RecordTableStore>(dir, table, opt, report));
   next_id = manifest->max_id() + 1;
 }
 Store::Impl::~Impl() {
@@ -266,6 +268,36 @@ void Store::ledger_record(const std::string& content_hash, const std::string& na
   impl_->ledger->record(content_hash, name, file_sequence, fingerprint);
 }
 
+void Store::write_records(const FileRecords& records) {
+  impl_->check_writable();
+  std::vector<RecordRow> reads, events;
+  for (const auto& r : records.register_reads) reads.push_back(to_row(r, records.file_sequence));
+  for (const auto& e : records.b2b_events) events.push_back(to_row(e, records.file_sequence));
+  if (!reads.empty()) impl_->tables[0]->write(std::move(reads));
+  if (!events.empty()) impl_->tables[1]->write(std::move(events));
+}
+
+void Store::query_register_reads(
+    const QueryFilter& filter,
+    const std::function<void(const std::vector<RegisterReadPeriod>&)>& fn) const {
+  std::vector<RegisterReadPeriod> out;
+  impl_->tables[0]->query(filter, [&](const std::vector<RecordRow>& rows) {
+    out.clear();
+    for (const RecordRow& row : rows) out.push_back(register_read_of(row));
+    fn(out);
+  });
+}
+
+void Store::query_b2b_events(const QueryFilter& filter,
+                             const std::function<void(const std::vector<B2BEvent>&)>& fn) const {
+  std::vector<B2BEvent> out;
+  impl_->tables[1]->query(filter, [&](const std::vector<RecordRow>& rows) {
+    out.clear();
+    for (const RecordRow& row : rows) out.push_back(b2b_event_of(row));
+    fn(out);
+  });
+}
+
 void Store::query(const QueryFilter& filter,
                   const std::function<void(const ReadingBatch&)>& fn) const {
   impl_->query(filter, [&](const ReadingBatch& b, std::span<const std::int64_t>) { fn(b); });
@@ -278,16 +310,28 @@ void Store::query_with_ingest(
 }
 
 std::uint64_t Store::compact() {
-  return impl_->compact();
+  std::uint64_t compacted = impl_->compact();
+  for (auto& table : impl_->tables) compacted += table->compact();
+  return compacted;
 }
 
 std::optional<CompactionStep> Store::compact_step(std::size_t min_parts) {
-  return impl_->compact_step(min_parts);
+  if (auto step = impl_->compact_step(min_parts)) return step;
+  for (auto& table : impl_->tables)
+    if (auto step = table->compact_step(min_parts)) return step;
+  return std::nullopt;
 }
 
 std::vector<PartInfo> Store::parts() const {
   std::vector<PartInfo> out;
   for (const auto& [key, p] : impl_->manifest->parts()) out.push_back(to_info(impl_->readings, p));
+  return out;
+}
+
+std::vector<PartInfo> Store::record_parts() const {
+  std::vector<PartInfo> out;
+  for (const auto& table : impl_->tables)
+    for (PartInfo& info : table->parts()) out.push_back(std::move(info));
   return out;
 }
 

@@ -2,7 +2,8 @@
 // versioned Parquet parts plus a crash-safe manifest and a file ledger.
 //
 // Layout: DATA_DIR/readings/month=YYYY-MM/part-<id>.parquet, DATA_DIR/manifest/...,
-// DATA_DIR/ledger/... (see README "Data directory").
+// DATA_DIR/ledger/..., and the record tables beside the readings, each with its own manifest:
+// DATA_DIR/register_reads/..., DATA_DIR/b2b_events/... (see README "Data directory").
 #pragma once
 
 #include <chrono>
@@ -44,6 +45,15 @@ struct CompactionStep {
 struct RecoveryReport {
   std::uint64_t temporaries_removed = 0, orphans_removed = 0, corrupt_parts = 0;
   std::vector<std::string> messages;
+};
+
+// The records of one file that are not interval readings: NEM13 register-read periods
+// (250 + 550) and NEM12 B2B events (500).
+struct FileRecords {
+  std::vector<RegisterReadPeriod> register_reads;
+  std::vector<B2BEvent> b2b_events;
+  std::uint64_t file_sequence = 0;
+  bool empty() const { return register_reads.empty() && b2b_events.empty(); }
 };
 
 // Points in the part lifecycle, for fault injection in tests (the hook may throw to simulate
@@ -93,6 +103,11 @@ class Store {
   // touch, all recorded at once (all or nothing).
   std::vector<PartInfo> write(const ReadingBatch& batch);
 
+  // Durably writes a file's register reads and B2B events into their tables (one part per
+  // table and partition touched). Throws std::system_error on I/O failure: what a table had
+  // not recorded is not visible, and writing the same records again changes no answer.
+  void write_records(const FileRecords& records);
+
   // File ledger: content hash (hex sha256) -> already ingested?
   std::uint64_t next_file_sequence();  // durable, strictly increasing
   bool ledger_contains(const std::string& content_hash) const;
@@ -111,8 +126,17 @@ class Store {
       const QueryFilter& filter,
       const std::function<void(const ReadingBatch&, std::span<const std::int64_t>)>& fn) const;
 
+  // Merge-on-read of the record tables: the winner of each key (storage/record_tables.hpp), in
+  // key order, a partition at a time. from/to filter on the read date (register reads: the
+  // current read's date; B2B events: the interval date).
+  void query_register_reads(
+      const QueryFilter& filter,
+      const std::function<void(const std::vector<RegisterReadPeriod>&)>& fn) const;
+  void query_b2b_events(const QueryFilter& filter,
+                        const std::function<void(const std::vector<B2BEvent>&)>& fn) const;
+
   // Merges each partition's parts into one duplicate-free part; swaps manifest atomically.
-  // Returns the number of partitions compacted.
+  // The record tables too. Returns the number of partitions compacted.
   std::uint64_t compact();
 
   // One bounded merge for a running daemon: if the partition with the most parts has at least
@@ -121,8 +145,10 @@ class Store {
   // the files of earlier steps' replaced parts once superseded_grace has passed.
   std::optional<CompactionStep> compact_step(std::size_t min_parts);
 
-  // Committed parts, in partition then creation order.
+  // Committed readings parts, in partition then creation order.
   std::vector<PartInfo> parts() const;
+  // Committed parts of the record tables (register_reads, then b2b_events).
+  std::vector<PartInfo> record_parts() const;
   const std::filesystem::path& data_dir() const;
 
  private:

@@ -20,6 +20,7 @@
 #include "storage/part_reader.hpp"
 #include "storage/part_writer.hpp"
 #include "storage/partition_sort.hpp"
+#include "storage/record_table_store.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::storage {
@@ -32,6 +33,7 @@ struct Store::Impl {
   int lock_fd = -1;
   std::unique_ptr<Manifest> manifest;
   std::unique_ptr<Ledger> ledger;
+  std::vector<std::unique_ptr<RecordTableStore>> tables;  // kRecordTables order
   RecoveryReport report;
   std::uint64_t next_id = 1;
 

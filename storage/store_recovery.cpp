@@ -1,45 +1,14 @@
 // Crash recovery when a Store opens writable: removes leftovers of interrupted writes
 // (temporaries, parts renamed but never recorded) and quarantines recorded parts that are
 // missing, truncated or corrupt, so that readers only ever see whole, recorded parts.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include "storage/checksum.hpp"
 #include "storage/fs_util.hpp"
 #include "storage/store_impl.hpp"
 
 namespace meterd::storage {
-namespace {
-
-bool is_temporary(const std::string& name) {
-  return name.size() > 4 && name[0] == '.' && name.ends_with(".tmp");
-}
-
-std::uint32_t file_crc32c(const std::filesystem::path& path) {
-  const int fd = fs::open_file(path, O_RDONLY);
-  std::string buf(1 << 20, '\0');
-  std::uint32_t crc = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw std::system_error(err, std::generic_category(), "read " + path.string());
-    }
-    if (n == 0) break;
-    crc = crc32c(buf.data(), static_cast<std::size_t>(n), crc);
-  }
-  ::close(fd);
-  return crc;
-}
-
-}  // namespace
 
 void Store::Impl::recover() {
   if (manifest->bad_records())
@@ -50,7 +19,7 @@ void Store::Impl::recover() {
   // Leftovers of an interrupted atomic replace (manifest checkpoint, sequence mark).
   for (const char* sub : {"manifest", "ledger"})
     for (const auto& f : std::filesystem::directory_iterator(dir / sub, ec))
-      if (is_temporary(f.path().filename().string())) {
+      if (fs::is_temporary_name(f.path().filename().string())) {
         std::filesystem::remove(f.path(), ec);
         ++report.temporaries_removed;
       }
@@ -60,7 +29,7 @@ void Store::Impl::recover() {
     bool touched = false;
     for (const auto& f : std::filesystem::directory_iterator(pdir.path())) {
       const std::string name = f.path().filename().string();
-      if (is_temporary(name)) {
+      if (fs::is_temporary_name(name)) {
         std::filesystem::remove(f.path());
         ++report.temporaries_removed, touched = true;
         report.messages.push_back("removed temporary " + f.path().string());
@@ -85,7 +54,7 @@ void Store::Impl::recover() {
       problem = "missing";
     else if (size != p.bytes)
       problem = "size " + std::to_string(size) + " != " + std::to_string(p.bytes);
-    else if (opt.verify_parts_on_open && file_crc32c(path) != p.crc32c)
+    else if (opt.verify_parts_on_open && fs::file_crc32c(path) != p.crc32c)
       problem = "checksum mismatch";
     else {
       try {

@@ -26,10 +26,11 @@ class FakeStore : public actors::IngestStore {
  public:
   using Key = std::tuple<std::string, std::string, epoch_seconds>;
 
-  std::chrono::milliseconds delay{0};  // every write sleeps this long (a slow disk)
-  std::atomic<int> fail_writes{0};     // the next N writes throw ENOSPC
-  std::atomic<bool> failing{false};    // every write throws ENOSPC while set
-  std::atomic<int> crash_writes{0};    // the next N writes throw a non-I/O error
+  std::chrono::milliseconds delay{0};        // every write sleeps this long (a slow disk)
+  std::atomic<int> fail_writes{0};           // the next N writes throw ENOSPC
+  std::atomic<bool> failing{false};          // every write throws ENOSPC while set
+  std::atomic<int> crash_writes{0};          // the next N writes throw a non-I/O error
+  std::atomic<bool> failing_records{false};  // write_records throws ENOSPC while set
   std::atomic<std::uint64_t> writes{0}, failures{0}, readings{0};
 
   storage::PartInfo write(const storage::PartitionBatch& partition) override {
@@ -48,6 +49,29 @@ class FakeStore : public actors::IngestStore {
     ++writes;
     readings += batch.readings();
     return storage::PartInfo{"month=x", {}, batch.readings(), 0, 0, 0};
+  }
+  // Keeps the key of every register read and B2B event written (their tables keep one record
+  // per key).
+  void write_records(const storage::FileRecords& records) override {
+    if (failing || failing_records) {
+      ++failures;
+      throw std::system_error(ENOSPC, std::generic_category(), "injected: no space left");
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& r : records.register_reads)
+      register_reads_.insert(r.nmi + '/' + r.suffix + '/' + r.register_id + '/' +
+                             std::to_string(r.current_read_datetime));
+    for (const auto& e : records.b2b_events)
+      b2b_events_.insert(e.nmi + '/' + e.suffix + '/' + std::to_string(e.interval_date) + '/' +
+                         std::string(1, e.trans_code) + '/' + e.ret_service_order);
+  }
+  std::size_t distinct_register_reads() {
+    std::lock_guard lock(mutex_);
+    return register_reads_.size();
+  }
+  std::size_t distinct_b2b_events() {
+    std::lock_guard lock(mutex_);
+    return b2b_events_.size();
   }
   std::uint64_t next_file_sequence() override { return ++sequence_; }
   bool ledger_contains(const std::string& hash) override {
@@ -72,7 +96,7 @@ class FakeStore : public actors::IngestStore {
  private:
   std::mutex mutex_;
   std::set<Key> keys_;
-  std::set<std::string> ledger_;
+  std::set<std::string> ledger_, register_reads_, b2b_events_;
   std::set<std::pair<std::uint64_t, std::string>> fingerprints_;
   std::atomic<std::uint64_t> sequence_{0};
 };
@@ -90,6 +114,13 @@ class FlakyStore : public actors::IngestStore {
       throw std::system_error(ENOSPC, std::generic_category(), "injected: no space left");
     }
     return inner_.write(batch);
+  }
+  void write_records(const storage::FileRecords& records) override {
+    if (failing) {
+      ++failures;
+      throw std::system_error(ENOSPC, std::generic_category(), "injected: no space left");
+    }
+    inner_.write_records(records);
   }
   std::uint64_t next_file_sequence() override { return inner_.next_file_sequence(); }
   bool ledger_contains(const std::string& h) override { return inner_.ledger_contains(h); }

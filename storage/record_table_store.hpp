@@ -1,0 +1,73 @@
+// One record table on disk (record_tables.hpp): DATA_DIR/<table>/month=YYYY-MM/part-<id>.parquet
+// and its own manifest, DATA_DIR/<table>/manifest/MANIFEST, with the readings' part lifecycle:
+// hidden temporary, fsync, rename, fsync of the directory, manifest record; recovery removes
+// temporaries and orphans and quarantines recorded parts that are missing or corrupt.
+// Merge-on-read and compaction keep the winner of each key (keep_winners), so which record a
+// query sees never depends on how parts fell.
+//
+// A partition is read whole into memory for a query or a merge: these tables hold a record
+// per register read or 500 record, not per interval.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "storage/manifest.hpp"
+#include "storage/record_tables.hpp"
+#include "storage/store.hpp"
+
+namespace meterd::storage {
+
+class RecordTableStore {
+ public:
+  // Opens (creating when writable) the table under data_dir and, when writable, recovers it
+  // into `report`.
+  RecordTableStore(const std::filesystem::path& data_dir, RecordTable table,
+                   const StoreOptions& options, RecoveryReport& report);
+  ~RecordTableStore();
+
+  // Durably writes rows (any order, any partitions; the winners of each key only) as one part
+  // per partition, recorded at once. Throws std::system_error on I/O failure, nothing visible.
+  std::vector<PartInfo> write(std::vector<RecordRow> rows);
+
+  // Merge-on-read: the winner of each key, in key order, a partition at a time. nmi and
+  // [from, to) on the partition column filter.
+  void query(const QueryFilter& filter,
+             const std::function<void(const std::vector<RecordRow>&)>& fn) const;
+
+  // Merges each partition with more than one part (or `min_parts`, at least 2) into one.
+  std::uint64_t compact(std::size_t min_parts = 2);
+  // One bounded merge: the partition with the most parts, if it has at least min_parts.
+  std::optional<CompactionStep> compact_step(std::size_t min_parts);
+
+  std::vector<PartInfo> parts() const;
+  const RecordTableSpec& spec() const { return spec_; }
+
+ private:
+  void recover(RecoveryReport& report);
+  std::vector<RecordRow> read_partition(const std::string& partition,
+                                        const std::vector<const ManifestPart*>& parts) const;
+  std::vector<const ManifestPart*> parts_of(const std::string& partition) const;
+  std::vector<PartInfo> commit(std::vector<RecordRow> rows,
+                               const std::vector<std::string>& removed);
+  CompactionStep merge(const std::string& partition, bool defer_removal);
+  void remove_expired_superseded();
+
+  const RecordTableSpec& spec_;
+  std::filesystem::path root_;
+  StoreOptions options_;
+  std::unique_ptr<Manifest> manifest_;
+  std::uint64_t next_id_ = 1;
+  struct Superseded {
+    std::filesystem::path path;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Superseded> superseded_;  // compact_step's inputs, removed after the grace
+};
+
+}  // namespace meterd::storage
