@@ -119,9 +119,11 @@ int run_ingest(int argc, char** argv) {
     }
 
     std::uint64_t readings = 0, rejects = 0, unreadable = 0, not_durable = 0, fatal = 0,
-                  duplicates = 0;
+                  duplicates = 0, register_reads = 0, b2b_events = 0;
     for (const auto& d : intake.outcomes()) {
       readings += d.readings;
+      if (d.status == actors::FileStatus::durable || d.status == actors::FileStatus::rejected)
+        register_reads += d.register_reads, b2b_events += d.b2b_events;
       rejects += d.rejects;
       if (!d.error.empty()) {
         ++unreadable;
@@ -138,11 +140,14 @@ int run_ingest(int argc, char** argv) {
     std::printf(
         "files: %zu  readings: %llu  rejects: %llu  unreadable: %llu  not durable: %llu  "
         "already ingested: %llu\n"
+        "register reads: %llu  B2B events: %llu\n"
         "time: %.3f s  %.2f M readings/s  %.1f MB/s  peak RSS: %.1f MiB\n",
         files.size(), static_cast<unsigned long long>(readings),
         static_cast<unsigned long long>(rejects), static_cast<unsigned long long>(unreadable),
         static_cast<unsigned long long>(not_durable), static_cast<unsigned long long>(duplicates),
-        result.seconds, static_cast<double>(readings) / secs / 1e6,
+        static_cast<unsigned long long>(register_reads),
+        static_cast<unsigned long long>(b2b_events), result.seconds,
+        static_cast<double>(readings) / secs / 1e6,
         static_cast<double>(metrics.reader.bytes.get()) / secs / 1e6,
         static_cast<double>(actors::peak_rss_bytes()) / (1024.0 * 1024.0));
     if (!result.ok || unreadable > 0 || not_durable > 0 || result.interrupted) return 2;

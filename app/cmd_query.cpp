@@ -1,9 +1,11 @@
-// meterd query --data-dir DIR [--nmi N] [--suffix S] [--from DATE] [--to DATE]
-//              [--format csv|json|parquet] [--output FILE]
+// meterd query --data-dir DIR [--table readings|register-reads|b2b-events] [--nmi N]
+//              [--suffix S] [--from DATE] [--to DATE] [--format csv|json|parquet]
+//              [--output FILE]
 //
 // The newest version of every reading (merge-on-read over all parts), ordered by
-// (nmi, suffix, interval_start). Opens the data directory read-only, so it can run next to
-// the daemon. CSV/JSON rows are exactly what `meterd parse` prints.
+// (nmi, suffix, interval_start), or the winner of every register read or B2B event. Opens the
+// data directory read-only, so it can run next to the daemon. CSV/JSON rows are exactly what
+// `meterd parse` prints.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,9 +26,15 @@ namespace meterd::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: meterd query --data-dir DIR [--nmi N] [--suffix S] [--from DATE] [--to DATE]\n"
+    "usage: meterd query --data-dir DIR [--table readings|register-reads|b2b-events]\n"
+    "                    [--nmi N] [--suffix S] [--from DATE] [--to DATE]\n"
     "                    [--format csv|json|parquet] [--output FILE]\n"
     "  Prints the newest version of every stored reading, ordered by nmi, suffix, interval.\n"
+    "  --table register-reads: NEM13 register reads (250 + 550), the winner of each nmi,\n"
+    "  suffix, register, meter serial and read time; --from/--to on the current read's time.\n"
+    "  --table b2b-events: NEM12 B2B events (500), the winner of each nmi, suffix, interval\n"
+    "  date, TransCode, RetServiceOrder and ReadDateTime; --from/--to on the interval date.\n"
+    "  The record tables print as csv or json.\n"
     "  DATE is YYYY-MM-DD or YYYYMMDD (NEM midnight, UTC+10) or YYYY-MM-DDTHH:MM[:SS] with an\n"
     "  optional Z or +HH:MM offset (NEM time if none). --from is inclusive, --to exclusive.\n"
     "  --format csv (default, with header), json (one object per line), parquet (one file,\n"
@@ -86,7 +94,7 @@ bool parse_when(std::string_view s, epoch_seconds& out) {
 }  // namespace
 
 int run_query(int argc, char** argv) {
-  std::string data_dir, format = "csv", output;
+  std::string data_dir, format = "csv", output, table = "readings";
   storage::QueryFilter filter;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -97,7 +105,7 @@ int run_query(int argc, char** argv) {
       return 0;
     }
     if (a != "--data-dir" && a != "--nmi" && a != "--suffix" && a != "--from" && a != "--to" &&
-        a != "--format" && a != "--output") {
+        a != "--format" && a != "--output" && a != "--table") {
       std::fprintf(stderr, "meterd query: unknown argument '%s'\n%s", argv[i], kUsage);
       return 2;
     }
@@ -115,6 +123,8 @@ int run_query(int argc, char** argv) {
       format = v;
     else if (a == "--output")
       output = v;
+    else if (a == "--table")
+      table = v;
     else {
       epoch_seconds t;
       if (!parse_when(v, t)) {
@@ -124,8 +134,16 @@ int run_query(int argc, char** argv) {
       (a == "--from" ? filter.from : filter.to) = t;
     }
   }
-  if (data_dir.empty() || (format != "csv" && format != "json" && format != "parquet")) {
+  if (data_dir.empty() || (format != "csv" && format != "json" && format != "parquet") ||
+      (table != "readings" && table != "register-reads" && table != "b2b-events")) {
     std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (table != "readings" && format == "parquet") {
+    std::fprintf(stderr,
+                 "meterd query: --format parquet is for readings; the %s table's parts are "
+                 "Parquet already (DATA_DIR/%s/month=*/*.parquet)\n",
+                 table.c_str(), table == "b2b-events" ? "b2b_events" : "register_reads");
     return 2;
   }
   if (!std::filesystem::is_directory(std::filesystem::path(data_dir) / "manifest")) {
@@ -166,14 +184,29 @@ int run_query(int argc, char** argv) {
       return 2;
     }
     std::string buf;
-    if (format == "csv") append_csv_header(buf);
     const bool json = format == "json";
-    store.query(filter, [&](const ReadingBatch& batch) {
-      batch.for_each([&](const ReadingRow& row) {
-        json ? append_json_row(buf, row) : append_csv_row(buf, row);
-        if (buf.size() > (1u << 20)) std::fwrite(buf.data(), 1, buf.size(), out), buf.clear();
+    auto spill = [&] {
+      if (buf.size() > (1u << 20)) std::fwrite(buf.data(), 1, buf.size(), out), buf.clear();
+    };
+    if (table == "register-reads") {
+      if (!json) append_register_read_csv_header(buf);
+      store.query_register_reads(filter, [&](const std::vector<RegisterReadPeriod>& reads) {
+        for (const auto& read : reads) append_register_read(buf, read, json), spill();
       });
-    });
+    } else if (table == "b2b-events") {
+      if (!json) append_b2b_event_csv_header(buf);
+      store.query_b2b_events(filter, [&](const std::vector<B2BEvent>& events) {
+        for (const auto& event : events) append_b2b_event(buf, event, json), spill();
+      });
+    } else {
+      if (!json) append_csv_header(buf);
+      store.query(filter, [&](const ReadingBatch& batch) {
+        batch.for_each([&](const ReadingRow& row) {
+          json ? append_json_row(buf, row) : append_csv_row(buf, row);
+          spill();
+        });
+      });
+    }
     std::fwrite(buf.data(), 1, buf.size(), out);
     if (out != stdout)
       std::fclose(out);

@@ -57,10 +57,13 @@ std::vector<std::pair<std::string, std::string>> query_params(std::string_view q
   return out;
 }
 
-// The producer thread: the merged readings as CSV or NDJSON, in chunks framed for
+// GET /v1/readings, /v1/register-reads, /v1/b2b-events.
+enum class QueryTable { readings, register_reads, b2b_events };
+
+// The producer thread: the winners of the table as CSV or NDJSON, in chunks framed for
 // Transfer-Encoding: chunked.
 void run_query(QueryJob& job, const storage::Store& store, const storage::QueryFilter& filter,
-               bool csv) {
+               QueryTable table, bool csv) {
   struct Gone {};
   std::string chunk;
   auto frame = [&] {
@@ -75,16 +78,31 @@ void run_query(QueryJob& job, const storage::Store& store, const storage::QueryF
     if (!job.push(std::move(framed))) throw Gone{};
   };
   try {
-    if (csv) append_csv_header(chunk);
-    store.query(filter, [&](const ReadingBatch& batch) {
-      batch.for_each([&](const ReadingRow& row) {
-        if (csv)
-          append_csv_row(chunk, row);
-        else
-          append_json_row(chunk, row);
-        if (chunk.size() >= kQueryChunkBytes) frame();
+    auto spill = [&] {
+      if (chunk.size() >= kQueryChunkBytes) frame();
+    };
+    if (table == QueryTable::register_reads) {
+      if (csv) append_register_read_csv_header(chunk);
+      store.query_register_reads(filter, [&](const std::vector<RegisterReadPeriod>& reads) {
+        for (const auto& read : reads) append_register_read(chunk, read, !csv), spill();
       });
-    });
+    } else if (table == QueryTable::b2b_events) {
+      if (csv) append_b2b_event_csv_header(chunk);
+      store.query_b2b_events(filter, [&](const std::vector<B2BEvent>& events) {
+        for (const auto& event : events) append_b2b_event(chunk, event, !csv), spill();
+      });
+    } else {
+      if (csv) append_csv_header(chunk);
+      store.query(filter, [&](const ReadingBatch& batch) {
+        batch.for_each([&](const ReadingRow& row) {
+          if (csv)
+            append_csv_row(chunk, row);
+          else
+            append_json_row(chunk, row);
+          spill();
+        });
+      });
+    }
     if (!chunk.empty()) frame();
     if (!job.push("0\r\n\r\n")) throw Gone{};
     job.finish(true);
@@ -140,9 +158,13 @@ QueryJob::Next QueryJob::take(std::string& frame) {
   return Next::wait;
 }
 
-// Streamed as a chunked body, batch by batch: memory stays bounded however much matches.
+// Streamed as a chunked body, batch by batch: memory stays bounded however much matches (the
+// record tables are read a month partition at a time).
 template <class Stream>
 void Session<Stream>::query() {
+  const QueryTable table = path_ == "/v1/register-reads" ? QueryTable::register_reads
+                           : path_ == "/v1/b2b-events"   ? QueryTable::b2b_events
+                                                         : QueryTable::readings;
   storage::QueryFilter filter;
   bool csv = false;
   for (const auto& [k, v] : query_params(query_)) {
@@ -181,7 +203,9 @@ void Session<Stream>::query() {
     net::post(self->stream_.get_executor(), [self] { self->pump_query(); });
   };
   query_job_ = job;
-  std::thread([job, store, filter, csv] { run_query(*job, *store, filter, csv); }).detach();
+  std::thread([job, store, filter, table, csv] {
+    run_query(*job, *store, filter, table, csv);
+  }).detach();
   pump_query();
 }
 

@@ -150,10 +150,11 @@ void Session<Stream>::route() {
                    "text/plain; version=0.0.4; charset=utf-8");
   if (path_ == "/v1/readings" && method == http::verb::post) return ingest_readings();
   if (path_ == "/v1/files" && method == http::verb::post) return ingest_file();
-  if (path_ == "/v1/readings" && method == http::verb::get) return query();
+  const bool record_table = path_ == "/v1/register-reads" || path_ == "/v1/b2b-events";
+  if ((path_ == "/v1/readings" || record_table) && method == http::verb::get) return query();
   if (path_.rfind("/v1/ingests/", 0) == 0 && method == http::verb::get)
     return ingest_status(path_.substr(12));
-  if (path_ == "/healthz" || path_ == "/metrics" || path_ == "/v1/readings" ||
+  if (path_ == "/healthz" || path_ == "/metrics" || path_ == "/v1/readings" || record_table ||
       path_ == "/v1/files" || path_.rfind("/v1/ingests/", 0) == 0)
     return respond(http::status::method_not_allowed, json_error("method not allowed"), keep_alive_);
   respond(http::status::not_found, json_error("no such endpoint"), keep_alive_);

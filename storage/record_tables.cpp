@@ -83,10 +83,10 @@ enum B2BColumn : std::size_t {
   kBeSuffix,
   kBeIntervalDate,
   kBeTransCode,
-  kBeRetServiceOrder,  // key ends
+  kBeRetServiceOrder,
+  kBeReadDatetime,  // key ends: a burst of 500s after one 300 holds one index read per time
   kBeFileCreated,
   kBeLine,
-  kBeReadDatetime,
   kBeIndexRead,  // content ends
   kBeFileSequence,
   kBeColumnCount
@@ -98,9 +98,9 @@ constexpr RecordColumn kB2BColumns[kBeColumnCount] = {
     {"interval_date", Kind::kTimestamp},
     {"trans_code", Kind::kString},
     {"ret_service_order", Kind::kString},
+    {"read_datetime", Kind::kTimestamp, true, kNoTimeCell},
     {"file_created", Kind::kTimestamp, true, kNoTimeCell},
     {"line", Kind::kInt64},
-    {"read_datetime", Kind::kTimestamp, true, kNoTimeCell},
     {"index_read", Kind::kString},
     {"file_sequence", Kind::kInt64},
 };
@@ -110,8 +110,9 @@ const RecordTableSpec kRegisterReads{
     kRrCurrentReadDatetime + 1, kRrFileSequence,
     kRrCurrentReadDatetime,     "nmi,suffix,register_id,meter_serial,current_read_datetime"};
 const RecordTableSpec kB2BEvents{
-    "b2b_events",    kB2BColumns,     kBeRetServiceOrder + 1,
-    kBeFileSequence, kBeIntervalDate, "nmi,suffix,interval_date,trans_code,ret_service_order"};
+    "b2b_events",        kB2BColumns,
+    kBeReadDatetime + 1, kBeFileSequence,
+    kBeIntervalDate,     "nmi,suffix,interval_date,trans_code,ret_service_order,read_datetime"};
 
 RecordCell text(std::string_view s) {
   RecordCell c;

@@ -63,7 +63,8 @@ class FakeStore : public actors::IngestStore {
                              std::to_string(r.current_read_datetime));
     for (const auto& e : records.b2b_events)
       b2b_events_.insert(e.nmi + '/' + e.suffix + '/' + std::to_string(e.interval_date) + '/' +
-                         std::string(1, e.trans_code) + '/' + e.ret_service_order);
+                         std::string(1, e.trans_code) + '/' + e.ret_service_order + '/' +
+                         std::to_string(e.read_datetime));
   }
   std::size_t distinct_register_reads() {
     std::lock_guard lock(mutex_);

@@ -1,5 +1,6 @@
 // The same data gives the same answer whatever the order: files through `meterd ingest` in any
-// order, sent again, and compacted give one `meterd query` output, byte for byte; and that
+// order, sent again, and compacted give one `meterd query` output, byte for byte (readings,
+// register reads and B2B events); and that
 // output is what the version rule makes of every reading, by an oracle that shares no code with
 // meterd.
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <vector>
@@ -29,21 +31,68 @@ std::string file_list(const std::vector<fs::path>& files) {
   return out;
 }
 
-// Ingests `files` in this order into a fresh directory; the query before and after compaction.
-std::pair<std::string, std::string> ingest_and_query(const std::vector<fs::path>& files) {
+// The register reads and B2B events tables, as `meterd query` prints them.
+std::string query_records(const fs::path& dir) {
+  std::string out;
+  for (const char* table : {"register-reads", "b2b-events"}) {
+    const auto run =
+        run_meterd("query --table " + std::string(table) + " --data-dir " + quoted(dir));
+    EXPECT_EQ(run.status, 0) << run.err;
+    out += run.out;
+  }
+  return out;
+}
+
+// Distinct keys of the register reads (nmi, suffix, register, meter serial, current read time)
+// and B2B events (nmi, suffix, interval date, TransCode, RetServiceOrder, ReadDateTime) that
+// `meterd parse` prints for these files.
+std::size_t distinct_record_keys(const std::vector<fs::path>& files) {
+  std::set<std::string> keys;
+  for (const auto& file : files)
+    for (const char* output : {"register-reads", "b2b-events"}) {
+      const auto run = run_meterd("parse --output " + std::string(output) + " " + quoted(file));
+      std::stringstream in(run.out);
+      std::string line;
+      std::getline(in, line);  // header
+      while (std::getline(in, line)) {
+        std::vector<std::string> f;
+        std::stringstream fields(line);
+        for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
+        const bool reads = output[0] == 'r';
+        EXPECT_GE(f.size(), reads ? 12u : 6u) << line;
+        if (f.size() < (reads ? 12u : 6u)) continue;
+        keys.insert(std::string(output) + '|' + f[0] + '|' + f[1] + '|' + f[2] + '|' + f[3] + '|' +
+                    f[reads ? 11 : 4] + '|' + (reads ? "" : f[5]));
+      }
+    }
+  return keys.size();
+}
+
+struct Answers {
+  std::string readings, readings_compacted, records, records_compacted;
+};
+
+// Ingests `files` in this order into a fresh directory; the queries before and after
+// compaction.
+Answers ingest_and_query(const std::vector<fs::path>& files) {
   const auto dir = test::make_temp_dir("meterd-order");
   const auto ingest =
       run_meterd("ingest --no-progress --data-dir " + quoted(dir) + file_list(files));
   EXPECT_NE(ingest.status, -1) << ingest.err;
   EXPECT_LE(ingest.status, 2) << ingest.err;
+  Answers answers;
   const auto before = run_meterd("query --data-dir " + quoted(dir));
   EXPECT_EQ(before.status, 0) << before.err;
+  answers.readings = before.out;
+  answers.records = query_records(dir);
   const auto compact = run_meterd("compact --data-dir " + quoted(dir));
   EXPECT_EQ(compact.status, 0) << compact.err;
   const auto after = run_meterd("query --data-dir " + quoted(dir));
   EXPECT_EQ(after.status, 0) << after.err;
+  answers.readings_compacted = after.out;
+  answers.records_compacted = query_records(dir);
   fs::remove_all(dir);
-  return {before.out, after.out};
+  return answers;
 }
 
 TEST(IngestOrder, EverySampleInAnyOrderAndTwiceOverGivesTheSameQuery) {
@@ -67,14 +116,22 @@ TEST(IngestOrder, EverySampleInAnyOrderAndTwiceOverGivesTheSameQuery) {
   twice.insert(twice.end(), samples.rbegin(), samples.rend());
   orders.emplace_back("twice over", twice);
 
-  const auto [reference, reference_compacted] = ingest_and_query(orders[0].second);
+  const auto first = ingest_and_query(orders[0].second);
+  const std::string& reference = first.readings;
   EXPECT_GT(test::count_lines(reference), 150000u);
-  EXPECT_EQ(reference_compacted, reference) << "compaction changed the answer";
+  EXPECT_EQ(first.readings_compacted, reference) << "compaction changed the answer";
+  // One row per key of what `meterd parse` reads from the samples (a 500 burst after one 300
+  // holds one index read per ReadDateTime), and the two headers.
+  EXPECT_EQ(test::count_lines(first.records), 2u + distinct_record_keys(samples));
+  EXPECT_NE(first.records.find("NABC001492,71,A2,MET2555,E,000877,"), std::string::npos);
+  EXPECT_EQ(first.records_compacted, first.records) << "compaction changed the records";
   for (std::size_t i = 1; i < orders.size(); ++i) {
     SCOPED_TRACE(orders[i].first);
-    const auto [query, compacted] = ingest_and_query(orders[i].second);
-    EXPECT_TRUE(query == reference) << "query differs from the forwards order";
-    EXPECT_TRUE(compacted == reference) << "query after compaction differs";
+    const auto answers = ingest_and_query(orders[i].second);
+    EXPECT_TRUE(answers.readings == reference) << "query differs from the forwards order";
+    EXPECT_TRUE(answers.readings_compacted == reference) << "query after compaction differs";
+    EXPECT_TRUE(answers.records == first.records) << "records differ from the forwards order";
+    EXPECT_TRUE(answers.records_compacted == first.records) << "records after compaction differ";
   }
   // powercor_no100_blank_lines_two_900.csv sends one day twice with one UpdateDateTime (1.111
   // on line 3, 3.333 on line 9), and the .csv.zip sample carries 1.111 on line 3 again: within
@@ -183,7 +240,9 @@ TEST(IngestOrder, GeneratedDuplicatesInsideAndAcrossFilesFollowTheVersionRule) {
     std::string first;
     for (int order = 0; order < 2; ++order) {
       std::shuffle(files.begin(), files.end(), rng);
-      const auto [query, compacted] = ingest_and_query(files);
+      const auto answers = ingest_and_query(files);
+      const std::string& query = answers.readings;
+      const std::string& compacted = answers.readings_compacted;
       EXPECT_TRUE(compacted == query);
       if (order == 0) first = query;
       EXPECT_TRUE(query == first) << "another order gave another answer";
