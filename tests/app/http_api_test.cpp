@@ -1,5 +1,6 @@
 // The HTTP API on real loopback sockets against the real `meterd serve`: NDJSON and raw files
-// are acknowledged only once durable and the central query equals a local ingest; a request
+// are acknowledged only once durable and the central query (readings, register reads, B2B
+// events) equals a local ingest; a request
 // with an invalid line stores nothing (all or none); abuse (bad tokens, oversized, truncated
 // and malformed bodies, slow clients, too many connections, over-rate) gets clear errors while
 // the daemon stays up with bounded memory; /metrics passes promtool.
@@ -108,6 +109,43 @@ TEST(HttpApiTest, AcknowledgedReadingsAndFilesQueryLikeALocalIngest) {
   EXPECT_NE(report.body.find("durable"), std::string::npos);
   EXPECT_EQ(daemon.get("/v1/ingests/" + std::string(64, '0')).status, 404);
   EXPECT_EQ(daemon.get("/healthz").status, 200);
+  EXPECT_EQ(daemon.stop(), 0) << read_file(daemon.log);
+  remove_unless_kept(dir);
+}
+
+// NEM13 register reads and 500 records sent as files are stored and queried centrally as a
+// local ingest stores them.
+TEST(HttpApiTest, RegisterReadsAndB2BEventsQueryLikeALocalIngest) {
+  METERD_REQUIRE_SHARED(shared);
+  auto dir = make_temp_dir("meterd-http-records");
+  const fs::path samples = shared / "data/nem12/samples";
+  const fs::path files[] = {samples / "nem13_multi_nmi_excel_padded.csv",
+                            samples / "nem13_forward_estimate_250_550.csv",
+                            samples / "spanmdp_real_365d_500_bursts.csv"};
+  std::vector<std::string> ingest = {"ingest", "--data-dir", (dir / "local").string()};
+  for (const auto& f : files) ingest.push_back(f.string());
+  run_meterd(dir, ingest);
+  HttpDaemon daemon(dir / "central");
+  ASSERT_TRUE(daemon.start()) << read_file(daemon.log);
+  for (const auto& f : files) {
+    auto r = daemon.post("/v1/files", read_file(f));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json_field(r.body, "status"), "durable") << r.body;
+  }
+  for (const char* table : {"register-reads", "b2b-events"}) {
+    SCOPED_TRACE(table);
+    const auto want =
+        run_meterd(dir, {"query", "--table", table, "--data-dir", (dir / "local").string()});
+    ASSERT_GT(split_lines(want).size(), 10u);
+    const auto got = daemon.get("/v1/" + std::string(table) + "?format=csv");
+    ASSERT_EQ(got.status, 200) << got.body;
+    EXPECT_TRUE(got.body == want);
+    EXPECT_EQ(daemon.post("/v1/" + std::string(table), "x").status, 405);
+  }
+  const auto one = daemon.get("/v1/register-reads?format=json&nmi=2291137510");
+  ASSERT_EQ(one.status, 200);
+  ASSERT_EQ(split_lines(one.body).size(), 1u) << one.body;
+  EXPECT_EQ(json_field(one.body, "nmi"), "2291137510");
   EXPECT_EQ(daemon.stop(), 0) << read_file(daemon.log);
   remove_unless_kept(dir);
 }
