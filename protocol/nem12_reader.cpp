@@ -248,7 +248,16 @@ void Nem12Reader::Impl::process_line(std::string_view line) {
     }
     day.in_continuation = false;
   }
-  if (padded && !quirk(bare, "RecordIndicator", "whitespace around record indicator")) return;
+  // Strict mode rejects a padded 200 or 300 as its own block or day, so the reject waits until
+  // the record has opened it (rejected before, it would fall on the block or day before).
+  const bool opens = bare == "200" || bare == "300";
+  if (padded && !(options.strict && opens) &&
+      !quirk(bare, "RecordIndicator", "whitespace around record indicator"))
+    return;
+  auto reject_padded = [&] {
+    if (padded && options.strict && !(bare == "200" ? block.rejected : day.rejected))
+      quirk(bare, "RecordIndicator", "whitespace around record indicator");
+  };
 
   if (bare == "300" && !padded) {
     // The hot path: nothing before the fast 300 parser.
@@ -267,6 +276,7 @@ void Nem12Reader::Impl::process_line(std::string_view line) {
     std::string copy = "300";
     if (comma != std::string_view::npos) copy.append(line.substr(comma));
     parse_300(copy);
+    reject_padded();
     return;
   }
   end_day();
@@ -279,6 +289,7 @@ void Nem12Reader::Impl::process_line(std::string_view line) {
     // Refused, it still sets the IntervalLength by which the 300s after it are counted.
     if (!check_kind(FileKind::nem12, bare)) return count_after_fatal(line);
     parse_200();
+    reject_padded();
   } else if (bare == "500") {
     if (check_kind(FileKind::nem12, bare)) parse_500();
   } else if (bare == "250") {

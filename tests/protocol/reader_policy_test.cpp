@@ -189,5 +189,34 @@ TEST(ReaderPolicy, KeptPlusRejectedIsWhatTheFileHolds) {
   }
 }
 
+// A padded record indicator (' 300', '200 ') is a metadata defect: kept by default; strict mode
+// rejects the record's own day or block, never the one before it, and counts its readings.
+TEST(ReaderPolicy, APaddedIndicatorRejectsItsOwnDayOrBlockInStrictMode) {
+  const std::string second = "300,20050302," + interval_values(48) + "A,,,20050310121004,";
+  const std::string other_block = "200,NEM1201010,E1E2,1,E2,N1,01009,kWh,30,20050610";
+  const std::string text =
+      nem12_file({day(), " " + second, " " + other_block, day(), "300 " + second.substr(3)});
+  for (std::size_t chunk : {0u, 1u, 13u}) {
+    SCOPED_TRACE(chunk);
+    auto tolerant = parse_bytes(text, chunk);
+    EXPECT_EQ(tolerant.readings.size(), 4u * 48u);
+    EXPECT_NE(warning_on(tolerant, 4, "RecordIndicator"), nullptr);
+    EXPECT_NE(warning_on(tolerant, 5, "RecordIndicator"), nullptr);
+    auto strict = parse_bytes(text, chunk, kStrict);
+    // The first day stays; the padded day, the padded block's day and the day after it in that
+    // block (padded itself) are rejected, with their readings.
+    ASSERT_EQ(strict.readings.size(), 48u);
+    EXPECT_EQ(strict.readings.front().interval_start, tolerant.readings.front().interval_start);
+    EXPECT_EQ(report(strict).rejected_blocks, 1u);
+    EXPECT_EQ(report(strict).readings_rejected, 3u * 48u);
+    EXPECT_EQ(report(strict).readings + report(strict).readings_rejected, 4u * 48u);
+    bool day_rejected_on_line_4 = false;
+    for (const auto& issue : report(strict).issues)
+      day_rejected_on_line_4 |= issue.severity == Severity::reject && issue.line == 4 &&
+                                issue.scope == "day" && issue.readings_dropped == 48;
+    EXPECT_TRUE(day_rejected_on_line_4);
+  }
+}
+
 }  // namespace
 }  // namespace meterd
