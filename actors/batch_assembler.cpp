@@ -97,6 +97,7 @@ SealedBatch BatchAssembler::seal(storage::MonthKey month) {
   }
   out.partition = std::make_shared<const storage::PartitionBatch>(
       storage::sort_partition(month, std::move(batch)));
+  out.conflicts = storage::find_version_conflicts(*out.partition);
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "protocol/reading_batch.hpp"
 #include "storage/partition_sort.hpp"
+#include "storage/version_conflicts.hpp"
 
 namespace meterd::actors {
 
@@ -29,6 +30,9 @@ struct SealedBatch {
   std::uint64_t id = 0;  // batcher-assigned, for logs and journal names
   std::shared_ptr<const storage::PartitionBatch> partition;
   std::vector<FileShare> shares;
+  // Files that claim an interval with one version and say different things of it: the sort
+  // has decided, the files' reports say so once the readings are durable.
+  std::vector<storage::VersionConflict> conflicts;
   std::uint32_t attempts = 0;  // failed writes so far (safety path)
 
   std::uint64_t readings() const { return partition ? partition->batch.readings() : 0; }

@@ -70,6 +70,7 @@ struct ReaderDone {
 
 struct Durable {  // these readings are in committed parts
   std::vector<FileShare> shares;
+  std::vector<storage::VersionConflict> conflicts;  // among them, for the files' reports
 };
 
 struct DeadLettered {  // these readings are in dead_letter/, not in the store

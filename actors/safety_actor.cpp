@@ -146,7 +146,7 @@ void retry_landed(safety_pointer self) {
   log::info("retry_landed", {{"batch", held.batch.id},
                              {"readings", held.batch.readings()},
                              {"attempts", held.batch.attempts}});
-  self->send(st.supervisor, Durable{std::move(held.batch.shares)});
+  self->send(st.supervisor, Durable{std::move(held.batch.shares), std::move(held.batch.conflicts)});
   st.queue.pop_front();
   st.backoff = st.initial;
   if (st.queue.empty()) {

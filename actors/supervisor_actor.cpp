@@ -16,51 +16,9 @@
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/pipeline.hpp"
+#include "actors/supervisor_state.hpp"
 
-namespace meterd::actors {
-namespace {
-
-// Files read but not yet durable, at most: past this the batcher is asked to seal early so
-// that per-file bookkeeping (reports) stays bounded too.
-constexpr std::size_t kMaxFilesAwaitingDurability = 256;
-
-struct FileState {
-  explicit FileState(ClaimedFile f) : file(std::move(f)) {}
-  ClaimedFile file;
-  bool finished = false;
-  ReaderDone done;
-  std::uint64_t durable = 0, dead = 0;
-  std::uint32_t attempts = 1;
-  std::string dead_path;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-};
-
-struct SupervisorState {
-  SupervisorState() = default;  // not an aggregate: CAF would try to build it from the actor
-  IngestStore* ingest_store = nullptr;
-  Config config;
-  const RunOptions* options = nullptr;
-  Metrics* metrics = nullptr;
-  std::atomic<bool>* failed = nullptr;
-  store_actor store;
-  intake_actor intake;
-  batcher_actor batcher;
-  writer_actor writer;
-  safety_actor safety;
-  compactor_actor compactor;  // null unless the daemon compacts in the background
-  std::map<StreamId, FileState> files;
-  std::map<caf::actor_addr, StreamId> readers;  // live readers
-  std::deque<std::uint64_t> sequences;          // fresh file sequences not yet used
-  StreamId next_stream = 1;
-  bool claiming = false, sequencing = false, intake_exhausted = false;
-  std::size_t ledger_pending = 0;  // ledger and record writes asked for, not yet answered
-  bool draining = false, writer_drained = false, safety_drained = false, finishing = false;
-  std::uint32_t core_restarts = 0;
-  bool core_up = false;
-  static inline const char* name = "meterd.supervisor";
-};
-
-using supervisor_pointer = supervisor_actor::stateful_pointer<SupervisorState>;
+namespace meterd::actors::supervision {
 
 std::chrono::milliseconds backoff(const Config& c, std::uint32_t attempt) {
   std::uint64_t ms = c.restart_initial_ms;
@@ -93,10 +51,6 @@ std::size_t reading_now(const SupervisorState& st) {
 }
 
 void begin_drain(supervisor_pointer self);
-void maybe_finish_drain(supervisor_pointer self);
-void fill(supervisor_pointer self);
-void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
-              FileStatus status);
 
 // Not part of the drain: merging is pointless while shutting down, so it stops at once (after
 // the merge in progress, which is atomic anyway).
@@ -180,118 +134,6 @@ void fill(supervisor_pointer self) {
   } else if (st.files.size() >= kMaxFilesAwaitingDurability) {
     self->send(st.batcher, flush_atom::value);
   }
-}
-
-// The intake's part of finishing a file, once the ledger knows it (when it must).
-void report_done(supervisor_pointer self, FileDone&& done) {
-  self->send(self->state.intake, std::move(done));
-}
-
-// Ledger first: if we crash before the intake moves the file, it is read again and its
-// readings are exact repeats (same version), which supersession removes. If the record fails,
-// the file stays claimed and is read again at the next start, for the same reason.
-void record_in_ledger(supervisor_pointer self, FileDone&& done,
-                      std::optional<InputFingerprint>&& fingerprint) {
-  auto& st = self->state;
-  if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
-    return report_done(self, std::move(done));
-  ++st.ledger_pending;
-  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence,
-                    std::move(fingerprint)};
-  self->request(st.store, caf::infinite, std::move(entry))
-      .then(
-          [=, done = std::move(done)](bool recorded) mutable {
-            --self->state.ledger_pending;
-            if (recorded) report_done(self, std::move(done));
-            maybe_finish_drain(self);
-          },
-          [=](caf::error&) {
-            --self->state.ledger_pending;
-            maybe_finish_drain(self);
-          });
-}
-
-// Reports a file whose fate is known: metrics, log, ledger, intake.
-void finish_file(supervisor_pointer self, FileState&& f, FileStatus status, std::string error) {
-  auto& st = self->state;
-  FileOutcome out;
-  out.status = status;
-  out.report = std::move(f.done.report);
-  out.error = error.empty() ? f.done.error : std::move(error);
-  out.content_hash = f.done.content_hash;
-  out.bytes = f.done.bytes;
-  out.readings_sent = f.done.readings_sent;
-  out.readings_durable = f.durable;
-  out.readings_dead_lettered = f.dead;
-  out.attempts = f.attempts;
-  out.read_seconds = f.done.read_seconds;
-  out.total_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - f.started).count();
-  if (status == FileStatus::durable) st.metrics->files.durable.add();
-  if (status == FileStatus::rejected) st.metrics->files.rejected.add();
-  log::write(status == FileStatus::durable ? log::Level::info : log::Level::warn, "file_done",
-             {{"file", f.file.name},
-              {"status", to_string(status)},
-              {"readings", out.readings_durable},
-              {"rejects", out.report.rejects()},
-              {"warnings", out.report.warnings()},
-              {"bytes", out.bytes},
-              {"seconds", out.total_seconds},
-              {"error", out.error}});
-  FileDone done{std::move(f.file), std::move(out)};
-  record_in_ledger(self, std::move(done), std::move(f.done.fingerprint));
-}
-
-// Register reads and B2B events are written first, for any file read (as a rejected file's
-// readings up to its fatal error are kept). If they fail the file is `failed`: it stays in
-// processing/ and is read again at the next start, and writing them twice changes no answer
-// (the winner of a key is chosen by content).
-void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
-              FileStatus status) {
-  auto& st = self->state;
-  FileState f = std::move(it->second);
-  st.files.erase(it);
-  if (f.done.records.empty()) return finish_file(self, std::move(f), status, {});
-  auto records = std::move(f.done.records);
-  ++st.ledger_pending;
-  self->request(st.store, caf::infinite, records_atom::value, std::move(records))
-      .then(
-          [=, f = std::move(f)](std::string& error) mutable {
-            --self->state.ledger_pending;
-            if (error.empty()) {
-              finish_file(self, std::move(f), status, {});
-            } else {
-              const bool keeps = status == FileStatus::dead_letter;  // read again anyway
-              finish_file(self, std::move(f), keeps ? status : FileStatus::failed,
-                          "register reads and B2B events not stored: " + error);
-            }
-            maybe_finish_drain(self);
-          },
-          [=](caf::error&) {
-            --self->state.ledger_pending;
-            maybe_finish_drain(self);
-          });
-}
-
-void check_complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it) {
-  FileState& f = it->second;
-  if (!f.finished || f.durable + f.dead < f.done.readings_sent) return;
-  FileStatus status = FileStatus::durable;
-  if (!f.done.error.empty() || f.done.report.fatal) status = FileStatus::rejected;
-  if (f.dead > 0) status = FileStatus::dead_letter;
-  if (f.done.duplicate) status = FileStatus::duplicate;
-  complete(self, it, status);
-}
-
-void credit_shares(supervisor_pointer self, const std::vector<FileShare>& shares, bool dead) {
-  auto& st = self->state;
-  for (const auto& share : shares) {
-    auto it = st.files.find(share.stream);
-    if (it == st.files.end()) continue;  // a stream of a crashed attempt: ignore
-    (dead ? it->second.dead : it->second.durable) += share.readings;
-    check_complete(self, it);
-  }
-  fill(self);
 }
 
 void drain_core_if_readers_gone(supervisor_pointer self) {
@@ -469,7 +311,10 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
         check_complete(self, it);
         fill(self);
       },
-      [=](Durable& d) { credit_shares(self, d.shares, false); },
+      [=](Durable& d) {
+        note_conflicts(self, d.conflicts);
+        credit_shares(self, d.shares, false);
+      },
       [=](DeadLettered& d) { credit_shares(self, d.shares, true); },
       [=](drained_atom, Stage stage) {
         auto& st = self->state;
@@ -499,12 +344,15 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
   };
 }
 
-}  // namespace
+}  // namespace meterd::actors::supervision
+
+namespace meterd::actors {
 
 supervisor_actor spawn_supervisor(caf::actor_system& system, IngestStore& store, Intake& intake,
                                   const Config& config, const RunOptions& options, Metrics& metrics,
                                   std::atomic<bool>& failed) {
-  return system.spawn(supervisor, &store, &intake, config, &options, &metrics, &failed);
+  return system.spawn(supervision::supervisor, &store, &intake, config, &options, &metrics,
+                      &failed);
 }
 
 }  // namespace meterd::actors

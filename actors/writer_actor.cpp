@@ -60,7 +60,7 @@ void written(writer_pointer self, SealedBatch&& batch, const storage::PartInfo& 
   m.latency_us_sum.add(us);
   m.latency_us_max.raise_to(us);
   m.latency.observe_us(us);
-  self->send(st.supervisor, Durable{std::move(batch.shares)});
+  self->send(st.supervisor, Durable{std::move(batch.shares), std::move(batch.conflicts)});
   give_credit(self, 1);
 }
 

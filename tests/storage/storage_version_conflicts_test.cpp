@@ -1,0 +1,105 @@
+// find_version_conflicts: two files that claim an interval with one version and say different
+// things of it are reported with both sides, the kept side being the row the sort put last (the
+// one a query returns); a correction within one file, a newer version, or the same reading
+// sent twice is no conflict. conflict_warning names both files and lines.
+#include <gtest/gtest.h>
+
+#include "storage/partition.hpp"
+#include "storage/partition_sort.hpp"
+#include "storage/version_conflicts.hpp"
+#include "tests/storage/batch_fixture.hpp"
+
+namespace meterd::storage::test {
+namespace {
+
+constexpr epoch_seconds kMarch2005 = 1109599200;  // 2005-03-01T00:00+10:00
+constexpr MonthKey kMarch = 2005 * 12 + 2;
+constexpr epoch_seconds kUpdated = 1110000000, kCreated = 1109900000;
+
+ReadingRun& claim(ReadingBatch& b, std::uint64_t file_sequence, std::uint32_t line,
+                  const std::vector<double>& values, epoch_seconds updated = kUpdated) {
+  ReadingRun& run = add_run(b, "NMI1", "E1", kMarch2005, 30, values);
+  run.quality = 'A';
+  run.file_sequence = file_sequence;
+  run.line = line;
+  run.update_datetime = updated;
+  run.file_created = kCreated;
+  return run;
+}
+
+TEST(VersionConflictsTest, TwoFilesWithOneVersionAndOtherValuesAreOneConflictPerRunOfIntervals) {
+  ReadingBatch b;
+  claim(b, 7, 3, {1.111, 1.111, 1.111, 5.0});
+  claim(b, 9, 9, {3.333, 3.333, 3.333, 5.0});  // the last interval agrees
+  const auto partition = sort_partition(kMarch, std::move(b));
+  ASSERT_TRUE(partition.may_have_duplicates);
+  const auto conflicts = find_version_conflicts(partition);
+  ASSERT_EQ(conflicts.size(), 1u);
+  const VersionConflict& c = conflicts[0];
+  EXPECT_EQ(c.nmi, "NMI1");
+  EXPECT_EQ(c.suffix, "E1");
+  EXPECT_EQ(c.first_start, kMarch2005);
+  EXPECT_EQ(c.intervals, 3u);
+  EXPECT_EQ(c.update_datetime, kUpdated);
+  // The later line wins whichever file it is in (content, not arrival).
+  EXPECT_EQ(c.kept.file_sequence, 9u);
+  EXPECT_EQ(c.kept.line, 9u);
+  EXPECT_EQ(c.kept.value, 3.333);
+  EXPECT_EQ(c.superseded.file_sequence, 7u);
+  EXPECT_EQ(c.superseded.line, 3u);
+  EXPECT_EQ(c.superseded.value, 1.111);
+
+  const Issue second = conflict_warning(c, 9, "b.csv", true);
+  EXPECT_EQ(second.severity, Severity::warning);
+  EXPECT_EQ(second.line, 9u);
+  EXPECT_EQ(second.record, "300");
+  EXPECT_EQ(second.interval_date, "20050301");
+  EXPECT_NE(second.reason.find("b.csv line 3"), std::string::npos) << second.reason;
+  EXPECT_NE(second.reason.find("3.333 (A) here, 1.111 (A) there"), std::string::npos)
+      << second.reason;
+  EXPECT_NE(second.reason.find("kept: this file's"), std::string::npos) << second.reason;
+  const Issue first = conflict_warning(c, 7, "a.csv", false);
+  EXPECT_EQ(first.line, 3u);
+  EXPECT_EQ(first.field, "value");
+  EXPECT_NE(first.reason.find("kept: the other's"), std::string::npos) << first.reason;
+}
+
+TEST(VersionConflictsTest, TheKeptSideDoesNotDependOnTheOrderTheFilesCameIn) {
+  for (bool swapped : {false, true}) {
+    ReadingBatch b;
+    // One line in both: the greater value is the content tie-break.
+    if (swapped) claim(b, 2, 5, {4.0});
+    claim(b, 1, 5, {2.0});
+    if (!swapped) claim(b, 2, 5, {4.0});
+    const auto conflicts = find_version_conflicts(sort_partition(kMarch, std::move(b)));
+    ASSERT_EQ(conflicts.size(), 1u) << swapped;
+    EXPECT_EQ(conflicts[0].kept.value, 4.0);
+    EXPECT_EQ(conflicts[0].kept.file_sequence, 2u);
+  }
+}
+
+TEST(VersionConflictsTest, CorrectionsNewerVersionsAndRepeatsAreNoConflict) {
+  ReadingBatch b;
+  claim(b, 1, 3, {1.0, 2.0});
+  claim(b, 1, 9, {7.0, 8.0});                 // a later line of the same file: a correction
+  claim(b, 2, 4, {5.0, 6.0}, kUpdated + 60);  // a newer version from another file
+  claim(b, 3, 4, {5.0, 6.0}, kUpdated + 60);  // the same readings from a third
+  const auto partition = sort_partition(kMarch, std::move(b));
+  ASSERT_TRUE(partition.may_have_duplicates);
+  EXPECT_TRUE(find_version_conflicts(partition).empty());
+}
+
+TEST(VersionConflictsTest, TheListIsCappedAndAPartitionWithoutOverlapsIsNotScanned) {
+  ReadingBatch b;
+  for (std::uint32_t f = 1; f <= 5; ++f) claim(b, f, 2, {static_cast<double>(f)});
+  const auto partition = sort_partition(kMarch, std::move(b));
+  EXPECT_EQ(find_version_conflicts(partition).size(), 4u);  // each earlier file against the kept
+  EXPECT_EQ(find_version_conflicts(partition, 2).size(), 2u);
+
+  ReadingBatch plain;
+  claim(plain, 1, 2, {1.0, 2.0});
+  EXPECT_TRUE(find_version_conflicts(sort_partition(kMarch, std::move(plain))).empty());
+}
+
+}  // namespace
+}  // namespace meterd::storage::test
