@@ -31,6 +31,11 @@ class IngestStore {
   virtual void ledger_record(const std::string& content_hash, const std::string& name,
                              std::uint64_t file_sequence,
                              const std::optional<InputFingerprint>& fingerprint) = 0;
+  // Same-version disagreements of a batch with what is stored (storage::Store::
+  // conflicts_with_stored), asked before the batch is written; fakes find none.
+  virtual storage::StoredConflicts conflicts_with_stored(const storage::PartitionBatch&) {
+    return {};
+  }
   // One bounded background merge (storage::Store::compact_step); fakes need not compact.
   virtual std::optional<storage::CompactionStep> compact_step(std::size_t /*min_parts*/) {
     return std::nullopt;

@@ -86,6 +86,9 @@ using SharedPartition = std::shared_ptr<const storage::PartitionBatch>;
 // I/O error), never an exception across actors: the asking actor decides what it means.
 struct WriteOutcome {
   std::optional<storage::PartInfo> part;  // set: durable
+  // Conflicts with readings stored before it (for the files' reports; a failed check is
+  // logged and finds none: it must not fail the write).
+  std::vector<storage::VersionConflict> stored_conflicts;
   std::string error;
   bool io_error = false;
 };

@@ -169,9 +169,11 @@ void retry(safety_pointer self) {
       .then(
           [=](WriteOutcome& out) {
             self->state.retrying = false;
-            if (out.part)
+            if (out.part) {
+              auto& conflicts = self->state.queue.front().batch.conflicts;
+              for (auto& c : out.stored_conflicts) conflicts.push_back(std::move(c));
               retry_landed(self);
-            else
+            } else
               retry_failed(self, out.error);
           },
           [=](caf::error& e) {

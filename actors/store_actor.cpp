@@ -10,6 +10,7 @@
 #include "actors/ingest_store.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
+#include "storage/partition.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -22,13 +23,31 @@ struct StoreState {
 
 using store_pointer = store_actor::stateful_pointer<StoreState>;
 
+// A reader-side check on the write path: whatever goes wrong in it is logged, never a failed
+// write.
+std::vector<storage::VersionConflict> find_stored_conflicts(IngestStore& store,
+                                                            const storage::PartitionBatch& batch) {
+  try {
+    auto found = store.conflicts_with_stored(batch);
+    if (!found.complete)
+      log::warn("conflict_check_incomplete", {{"partition", storage::partition_name(batch.month)},
+                                              {"row_groups_read", found.row_groups_read}});
+    return std::move(found.conflicts);
+  } catch (const std::exception& e) {
+    log::warn("conflict_check_failed", {{"error", e.what()}});
+    return {};
+  }
+}
+
 store_actor::behavior_type store(store_pointer self, IngestStore* store) {
   self->state.store = store;
   return {
       [=](write_atom, const SharedPartition& batch) {
         WriteOutcome out;
+        auto conflicts = find_stored_conflicts(*self->state.store, *batch);
         try {
           out.part = self->state.store->write(*batch);
+          out.stored_conflicts = std::move(conflicts);
         } catch (const std::system_error& e) {
           out.error = e.what();
           out.io_error = true;

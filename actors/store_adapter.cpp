@@ -11,6 +11,9 @@ class StoreAdapter final : public IngestStore {
   storage::PartInfo write(const storage::PartitionBatch& batch) override {
     return store_.write(batch);
   }
+  storage::StoredConflicts conflicts_with_stored(const storage::PartitionBatch& batch) override {
+    return store_.conflicts_with_stored(batch);
+  }
   void write_records(const storage::FileRecords& records) override {
     store_.write_records(records);
   }

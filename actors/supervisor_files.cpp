@@ -77,19 +77,30 @@ void finish_file(supervisor_pointer self, FileState&& f, FileStatus status, std:
 }  // namespace
 
 // A conflict goes to the report of the file that arrived second (the greater file sequence),
-// naming the other. Both are still tracked when the seal that holds readings of both is durable.
+// naming the other: both are tracked while a seal holding readings of both is written. Against
+// stored readings the other file is known from the ledger; should the second be reported
+// already (a large first file sealed after it), the first file's report carries it.
 void note_conflicts(supervisor_pointer self, std::vector<storage::VersionConflict>& conflicts) {
   auto& st = self->state;
   for (auto& c : conflicts) {
-    const auto first = std::min(c.kept.file_sequence, c.superseded.file_sequence);
-    const auto second = std::max(c.kept.file_sequence, c.superseded.file_sequence);
-    FileState* later = nullptr;
-    std::string other = "file sequence " + std::to_string(first);
+    const bool kept_first = c.kept.file_sequence < c.superseded.file_sequence;
+    const storage::ConflictSide& first = kept_first ? c.kept : c.superseded;
+    const storage::ConflictSide& second = kept_first ? c.superseded : c.kept;
+    FileState *first_file = nullptr, *second_file = nullptr;
     for (auto& [stream, f] : st.files) {
-      if (f.file.file_sequence == second) later = &f;
-      if (f.file.file_sequence == first) other = f.file.name;
+      if (f.file.file_sequence == first.file_sequence) first_file = &f;
+      if (f.file.file_sequence == second.file_sequence) second_file = &f;
     }
-    if (later) later->conflicts.push_back({std::move(c), std::move(other)});
+    auto name = [](const FileState* f, const storage::ConflictSide& side) {
+      if (f) return f->file.name;
+      if (!side.source.empty()) return side.source;
+      return "file sequence " + std::to_string(side.file_sequence);
+    };
+    if (second_file) {
+      second_file->conflicts.push_back({c, name(first_file, first)});
+    } else if (first_file) {
+      first_file->conflicts.push_back({c, name(second_file, second)});
+    }
   }
 }
 

@@ -115,9 +115,11 @@ void write_next(writer_pointer self) {
   self->request(st.store, caf::infinite, write_atom::value, st.queue.front().partition)
       .then(
           [=](WriteOutcome& out) {
-            if (out.part)
-              written(self, take(), *out.part, started);
-            else
+            if (out.part) {
+              SealedBatch batch = take();
+              for (auto& c : out.stored_conflicts) batch.conflicts.push_back(std::move(c));
+              written(self, std::move(batch), *out.part, started);
+            } else
               write_failed(self, take(), out.error, out.io_error);
             write_next(self);
           },

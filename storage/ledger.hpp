@@ -40,6 +40,10 @@ class Ledger {
   // False only when no entry can be a file with this fingerprint.
   bool might_contain(const InputFingerprint& fingerprint) const;
   const LedgerEntry* find(const std::string& content_hash) const;
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& [hash, entry] : entries_) fn(entry);
+  }
   void record(const std::string& content_hash, const std::string& name, std::uint64_t sequence,
               const std::optional<InputFingerprint>& fingerprint = std::nullopt);
 

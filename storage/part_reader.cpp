@@ -254,6 +254,15 @@ epoch_seconds RowGroupInfo::min_start() const {
 epoch_seconds RowGroupInfo::max_start() const {
   return le64(chunks[kIntervalStart].max) / kMicros;
 }
+bool RowGroupInfo::int_range(int c, std::int64_t& lo, std::int64_t& hi) const {
+  const ChunkInfo& chunk = chunks[static_cast<std::size_t>(c)];
+  if (!chunk.has_minmax || chunk.min.size() < 8 || chunk.max.size() < 8) return false;
+  const std::int64_t scale =
+      kColumns[static_cast<std::size_t>(c)].kind == Kind::kTimestamp ? kMicros : 1;
+  lo = le64(chunk.min) / scale;
+  hi = le64(chunk.max) / scale;
+  return true;
+}
 
 PartReader::PartReader(const std::filesystem::path& path, const PartExpectation* expect)
     : path_(path) {

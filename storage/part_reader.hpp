@@ -36,6 +36,9 @@ struct RowGroupInfo {
   std::string_view max_string(int c) const { return chunks[c].max; }
   epoch_seconds min_start() const;
   epoch_seconds max_start() const;
+  // [lo, hi] of the non-null values of an integer or timestamp column (timestamps in epoch
+  // seconds); false when the chunk has no statistics (all null, or not written).
+  bool int_range(int c, std::int64_t& lo, std::int64_t& hi) const;
 };
 
 // One decoded row group, column by column. Strings are dictionary entries plus a per-row

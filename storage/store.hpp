@@ -19,6 +19,7 @@
 #include "protocol/input_content_hash.hpp"
 #include "protocol/reading_batch.hpp"
 #include "storage/partition_sort.hpp"
+#include "storage/version_conflicts.hpp"
 
 namespace meterd::storage {
 
@@ -81,6 +82,13 @@ struct StoreOptions {
   std::chrono::seconds superseded_grace{300};
 };
 
+// What Store::conflicts_with_stored found, and whether it read every row group it had to.
+struct StoredConflicts {
+  std::vector<VersionConflict> conflicts;
+  bool complete = true;  // false: the row budget left candidate row groups unread
+  std::uint64_t row_groups_read = 0;
+};
+
 class Store {
  public:
   // Opens (creating if needed) a data directory and runs crash recovery.
@@ -98,6 +106,15 @@ class Store {
   // Throws std::system_error on I/O failure (ENOSPC, EIO, EACCES): nothing is then visible.
   // A partition without readings writes nothing (a PartInfo with rows == 0 and no path).
   PartInfo write(const PartitionBatch& partition);
+
+  // Same-version disagreements between `partition`, before it is written, and the readings
+  // already in its partition (storage/version_conflicts): each key's winner in the batch
+  // against every other source's last stored reading of the key with the same UpdateDateTime
+  // and file DateTime. Row groups whose statistics rule that out are not read, nor more than
+  // `row_budget` stored rows. Throws CorruptPart or std::system_error like a query.
+  StoredConflicts conflicts_with_stored(const PartitionBatch& partition,
+                                        std::size_t max_conflicts = 1000,
+                                        std::uint64_t row_budget = 4'000'000) const;
 
   // The same for a batch with runs in any order and any months: one part per partition they
   // touch, all recorded at once (all or nothing).

@@ -13,7 +13,7 @@ bool same_key(const ReadingRow& a, const ReadingRow& b) {
 }
 
 ConflictSide side_of(const ReadingRow& row) {
-  return {row.file_sequence, row.line, row.value, row.quality};
+  return {row.file_sequence, row.line, row.value, row.quality, {}};
 }
 
 // Rows of one key in row order: the last is the one merge-on-read keeps. Each other source's

@@ -24,6 +24,7 @@ struct ConflictSide {
   std::uint32_t line = 0;
   double value = 0;
   char quality = 0;
+  std::string source;  // a stored side's file name, from the ledger (empty: the batch's own)
 };
 
 // Consecutive intervals of one stream on which the same two source lines conflict.

@@ -1,7 +1,8 @@
 // Two files that claim the same intervals with the same version (UpdateDateTime and file
 // DateTime) and different values: whichever arrives first, the query keeps the same reading (the
 // version order's content tie-break), and the report of the file that arrived second names the
-// conflict with both files and lines; the first file's report does not.
+// conflict with both files and lines; the first file's report does not. The same when the
+// second file comes in a later run and meets the first in the stored parts.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -85,6 +86,39 @@ TEST(VersionConflict, TheSecondFilesReportNamesBothSourcesAndTheQueryIgnoresArri
   write_nem12(same, "2.5", 10, "OTHERRETAILER");
   const Ingested agreeing = ingest(dir, high, same);
   EXPECT_EQ(occurrences(agreeing.second_report, "version conflict"), 0u);
+  fs::remove_all(dir);
+}
+
+// The same files ingested one run after the other: the second meets the first in the stored
+// parts, not in one seal, and its report still names the conflict (the other file by the name
+// the ledger knows it by); the query is the one a single run gives.
+TEST(VersionConflict, AFileThatContradictsStoredReadingsIsReportedToo) {
+  const auto dir = test::make_temp_dir("meterd-conflict-stored");
+  const auto low = dir / "low.csv", high = dir / "high.csv";
+  write_nem12(low, "1.5", 10);
+  write_nem12(high, "2.5", 10);
+  const Ingested together = ingest(dir, low, high);
+  for (const auto& [first, second] : {std::pair{low, high}, std::pair{high, low}}) {
+    const auto data = dir / "data", reports = dir / "reports";
+    fs::remove_all(data);
+    fs::remove_all(reports);
+    for (const auto& file : {first, second}) {
+      const auto run = run_meterd("ingest --no-progress --data-dir " + quoted(data) +
+                                  " --reports " + quoted(reports) + " " + quoted(file));
+      ASSERT_EQ(run.status, 0) << run.err;
+    }
+    const auto query = run_meterd("query --data-dir " + quoted(data));
+    EXPECT_EQ(query.out, together.query);
+    const auto first_report = test::read_file(reports / (first.filename().string() + ".json"));
+    const auto second_report = test::read_file(reports / (second.filename().string() + ".json"));
+    EXPECT_EQ(occurrences(first_report, "version conflict"), 0u);
+    EXPECT_EQ(occurrences(second_report, "version conflict"), 1u) << second_report;
+    EXPECT_NE(second_report.find(first.string() + " line 3 claims 10 interval(s)"),
+              std::string::npos)
+        << second_report;
+    EXPECT_NE(second_report.find(second == high ? "kept: this file's" : "kept: the other's"),
+              std::string::npos);
+  }
   fs::remove_all(dir);
 }
 

@@ -1,13 +1,17 @@
-// find_version_conflicts: two files that claim an interval with one version and say different
-// things of it are reported with both sides, the kept side being the row the sort put last (the
-// one a query returns); a correction within one file, a newer version, or the same reading
-// sent twice is no conflict. conflict_warning names both files and lines.
+// find_version_conflicts and Store::conflicts_with_stored: two files that claim an interval with
+// one version and say different things of it are reported with both sides, the kept side being the
+// row the sort put last (the one a query returns); a correction within one file, a newer version,
+// or the same reading sent twice is no conflict. conflict_warning names both files and lines.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "storage/partition.hpp"
 #include "storage/partition_sort.hpp"
+#include "storage/store.hpp"
 #include "storage/version_conflicts.hpp"
 #include "tests/storage/batch_fixture.hpp"
+#include "tests/test_support.hpp"
 
 namespace meterd::storage::test {
 namespace {
@@ -99,6 +103,57 @@ TEST(VersionConflictsTest, TheListIsCappedAndAPartitionWithoutOverlapsIsNotScann
   ReadingBatch plain;
   claim(plain, 1, 2, {1.0, 2.0});
   EXPECT_TRUE(find_version_conflicts(sort_partition(kMarch, std::move(plain))).empty());
+}
+
+// Against what is stored: the batch's winner of each key against each other source's last
+// stored reading of it; row groups the statistics rule out (another file DateTime, the batch's
+// own source) are not read at all.
+TEST(VersionConflictsTest, ABatchAgainstStoredReadingsOfTheSameVersion) {
+  const auto dir = meterd::test::make_temp_dir("meterd-conflicts");
+  {
+    Store store(dir);
+    ReadingBatch first;
+    claim(first, 1, 3, {1.0, 1.0, 1.0, 9.0});
+    claim(first, 1, 9, {2.0, 2.0, 2.0, 9.0});  // file 1 corrects itself
+    store.write(sort_partition(kMarch, std::move(first)));
+    store.ledger_record("aa", "first.csv", 1);
+
+    ReadingBatch second;
+    claim(second, 2, 3, {5.0, 5.0, 5.0, 9.0});
+    const auto found = store.conflicts_with_stored(sort_partition(kMarch, std::move(second)));
+    EXPECT_TRUE(found.complete);
+    EXPECT_EQ(found.row_groups_read, 1u);
+    ASSERT_EQ(found.conflicts.size(), 1u);
+    const VersionConflict& c = found.conflicts[0];
+    EXPECT_EQ(c.intervals, 3u);           // the fourth interval agrees
+    EXPECT_EQ(c.kept.file_sequence, 1u);  // line 9 beats line 3 whoever came first
+    EXPECT_EQ(c.kept.line, 9u);
+    EXPECT_EQ(c.kept.value, 2.0);
+    EXPECT_EQ(c.kept.source, "first.csv");
+    EXPECT_EQ(c.superseded.file_sequence, 2u);
+    EXPECT_EQ(c.superseded.value, 5.0);
+    EXPECT_TRUE(c.superseded.source.empty());
+
+    ReadingBatch own;  // a later seal of file 1: its own readings, not read back
+    claim(own, 1, 12, {7.0});
+    const auto same_source = store.conflicts_with_stored(sort_partition(kMarch, std::move(own)));
+    EXPECT_TRUE(same_source.conflicts.empty());
+    EXPECT_EQ(same_source.row_groups_read, 0u);
+
+    ReadingBatch newer;  // another file DateTime: ruled out by the statistics
+    claim(newer, 3, 3, {8.0}).file_created = kCreated + 86400;
+    const auto other_time = store.conflicts_with_stored(sort_partition(kMarch, std::move(newer)));
+    EXPECT_TRUE(other_time.conflicts.empty());
+    EXPECT_EQ(other_time.row_groups_read, 0u);
+
+    ReadingBatch budget;
+    claim(budget, 4, 3, {6.0});
+    const auto cut =
+        store.conflicts_with_stored(sort_partition(kMarch, std::move(budget)), 1000, 1);
+    EXPECT_FALSE(cut.complete);
+    EXPECT_TRUE(cut.conflicts.empty());
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
