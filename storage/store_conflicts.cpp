@@ -46,7 +46,52 @@ struct StoredSide {
   std::uint8_t method = kNoMethod;
 };
 
+// A stream (nmi, suffix) with one file DateTime, as one number: two sources that can conflict
+// share it.
+std::uint64_t stream_source_hash(std::string_view nmi, std::string_view suffix,
+                                 epoch_seconds created) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto add = [&h](unsigned char c) { h = (h ^ c) * 0x100000001b3ULL; };
+  for (char c : nmi) add(static_cast<unsigned char>(c));
+  add(0xff);
+  for (char c : suffix) add(static_cast<unsigned char>(c));
+  add(0xff);
+  for (int i = 0; i < 8; ++i)
+    add(static_cast<unsigned char>(static_cast<std::uint64_t>(created) >> (8 * i)));
+  return h;
+}
+
+// Store::Impl::SourceKeys (Impl is private to Store).
+using SourceKeys = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+
+void sort_unique(SourceKeys& keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+}
+
+// Does `part` hold a source other than the batch's with one of the batch's streams and file
+// DateTimes?
+bool shares_a_stream_with_another_source(const SourceKeys& batch, const SourceKeys& part) {
+  for (const auto& [hash, sequence] : batch) {
+    auto it = std::lower_bound(part.begin(), part.end(), std::make_pair(hash, std::uint64_t{0}));
+    for (; it != part.end() && it->first == hash; ++it)
+      if (it->second != sequence) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+Store::Impl::SourceKeys Store::Impl::source_keys_of(const StringTable& strings,
+                                                    std::span<const ReadingRun> runs) {
+  SourceKeys keys;
+  for (const ReadingRun& run : runs)
+    if (run.count > 0)
+      keys.emplace_back(stream_source_hash(strings[run.nmi], strings[run.suffix], run.file_created),
+                        run.file_sequence);
+  sort_unique(keys);
+  return keys;
+}
 
 StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
                                              std::size_t max_conflicts,
@@ -98,11 +143,47 @@ StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
       return false;
     return true;
   };
-  const auto readers = impl_->open_parts(impl_->parts_of(partition_name(partition.month)));
+  const auto parts = impl_->parts_of(partition_name(partition.month));
+  const auto readers = impl_->open_parts(parts);
+  const Impl::SourceKeys batch_keys = Impl::source_keys_of(batch.strings, batch.runs);
   std::vector<std::pair<const PartReader*, std::size_t>> candidates;
-  for (const auto& reader : readers)
-    for (std::size_t g = 0; g < reader->row_groups().size(); ++g)
-      if (candidate(reader->row_groups()[g])) candidates.emplace_back(reader.get(), g);
+  DecodedRowGroup rg;
+  std::uint64_t rows_read = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const PartReader& reader = *readers[i];
+    bool any_candidate = false;
+    for (const RowGroupInfo& info : reader.row_groups()) any_candidate |= candidate(info);
+    if (!any_candidate) continue;
+    std::shared_ptr<const Impl::SourceKeys> keys;
+    {
+      std::lock_guard lock(impl_->cache_mutex);
+      if (auto it = impl_->source_keys.find(parts[i]->key()); it != impl_->source_keys.end())
+        keys = it->second;
+    }
+    if (!keys) {  // a part written before this process started, or merged: read it once
+      if (rows_read + reader.rows() > row_budget) {
+        out.complete = false;
+        continue;
+      }
+      Impl::SourceKeys made;
+      for (std::size_t g = 0; g < reader.row_groups().size(); ++g) {
+        reader.read(g, rg);
+        rows_read += rg.rows;
+        for (std::size_t r = 0; r < rg.rows; ++r)
+          made.emplace_back(stream_source_hash(rg.str[kNmi].dict[rg.str[kNmi].idx[r]],
+                                               rg.str[kSuffix].dict[rg.str[kSuffix].idx[r]],
+                                               rg.num[kFileCreated][r]),
+                            static_cast<std::uint64_t>(rg.num[kFileSequence][r]));
+      }
+      sort_unique(made);
+      keys = std::make_shared<const Impl::SourceKeys>(std::move(made));
+      std::lock_guard lock(impl_->cache_mutex);
+      impl_->source_keys[parts[i]->key()] = keys;
+    }
+    if (!shares_a_stream_with_another_source(batch_keys, *keys)) continue;
+    for (std::size_t g = 0; g < reader.row_groups().size(); ++g)
+      if (candidate(reader.row_groups()[g])) candidates.emplace_back(&reader, g);
+  }
   if (candidates.empty()) return out;
 
   // Each key's winner in the batch (row order puts it last), 8 bytes a key.
@@ -124,8 +205,6 @@ StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
   auto row_of = [&](const Probe& p) { return batch.row(batch.runs[p.run], p.k); };
 
   std::map<std::pair<std::size_t, std::uint64_t>, StoredSide> best;  // (probe, source) -> last
-  DecodedRowGroup rg;
-  std::uint64_t rows_read = 0;
   for (const auto& [reader, g] : candidates) {
     const RowGroupInfo& info = reader->row_groups()[g];
     if (rows_read + static_cast<std::uint64_t>(info.rows) > row_budget) {

@@ -86,6 +86,12 @@ struct Store::Impl {
   void forget(const std::vector<std::string>& keys);
   mutable std::mutex cache_mutex;
   mutable std::map<std::string, std::shared_ptr<const PartReader>> footer_cache;
+  // Per part, the (stream and file DateTime, file sequence) pairs it holds, sorted: what
+  // conflicts_with_stored asks before it reads a part (store_conflicts.cpp). Made from the
+  // runs when the part is written, else from the part on first use; under cache_mutex.
+  using SourceKeys = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+  mutable std::map<std::string, std::shared_ptr<const SourceKeys>> source_keys;
+  static SourceKeys source_keys_of(const StringTable& strings, std::span<const ReadingRun> runs);
 
   void query(const QueryFilter& filter, const MergeSink& sink) const;
 

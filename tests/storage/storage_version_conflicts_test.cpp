@@ -153,6 +153,54 @@ TEST(VersionConflictsTest, ABatchAgainstStoredReadingsOfTheSameVersion) {
     EXPECT_FALSE(cut.complete);
     EXPECT_TRUE(cut.conflicts.empty());
   }
+  {  // Reopened: which sources a part holds is read from the part itself, once.
+    Store store(dir);
+    ReadingBatch second;
+    claim(second, 2, 3, {5.0, 5.0, 5.0, 9.0});
+    const PartitionBatch partition = sort_partition(kMarch, std::move(second));
+    const auto found = store.conflicts_with_stored(partition);
+    ASSERT_EQ(found.conflicts.size(), 1u);
+    EXPECT_EQ(found.conflicts[0].intervals, 3u);
+    EXPECT_EQ(found.conflicts[0].kept.source, "first.csv");
+    ReadingBatch own;
+    claim(own, 1, 12, {7.0});
+    EXPECT_EQ(store.conflicts_with_stored(sort_partition(kMarch, std::move(own))).row_groups_read,
+              0u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Files read together share parts, so statistics span all of them; which streams each source
+// holds rules a part out when no other source holds the batch's streams.
+TEST(VersionConflictsTest, APartIsNotReadWhenNoOtherSourceHoldsTheBatchsStreams) {
+  const auto dir = meterd::test::make_temp_dir("meterd-conflicts-streams");
+  {
+    Store store(dir);
+    ReadingBatch together;
+    for (auto [nmi, sequence] : {std::pair{"NMI1", 1}, std::pair{"NMI3", 2}}) {
+      ReadingRun& run = add_run(together, nmi, "E1", kMarch2005, 30, {1.0});
+      run.file_sequence = static_cast<std::uint64_t>(sequence);
+      run.update_datetime = kUpdated;
+      run.file_created = kCreated;
+    }
+    store.write(sort_partition(kMarch, std::move(together)));
+    ReadingBatch between;  // NMI2 lies inside the part's nmi range, with its times
+    ReadingRun& run = add_run(between, "NMI2", "E1", kMarch2005, 30, {2.0});
+    run.file_sequence = 3;
+    run.update_datetime = kUpdated;
+    run.file_created = kCreated;
+    const auto found = store.conflicts_with_stored(sort_partition(kMarch, std::move(between)));
+    EXPECT_TRUE(found.conflicts.empty());
+    EXPECT_EQ(found.row_groups_read, 0u);
+    ReadingBatch contradicting;  // NMI3 from another file: read, and found
+    ReadingRun& other = add_run(contradicting, "NMI3", "E1", kMarch2005, 30, {2.0});
+    other.file_sequence = 4;
+    other.update_datetime = kUpdated;
+    other.file_created = kCreated;
+    const auto met = store.conflicts_with_stored(sort_partition(kMarch, std::move(contradicting)));
+    EXPECT_EQ(met.row_groups_read, 1u);
+    EXPECT_EQ(met.conflicts.size(), 1u);
+  }
   std::filesystem::remove_all(dir);
 }
 
