@@ -62,6 +62,7 @@ const std::vector<Field>& fields() {
       u32("read_chunk_bytes", &Config::read_chunk_bytes),
       u32("reader_batch_readings", &Config::reader_batch_readings),
       u32("reader_window", &Config::reader_window),
+      u32("reader_records_per_write", &Config::reader_records_per_write),
       {"strict", [](Config& c, const std::string& v) { c.strict = parse_bool("strict", v); },
        [](const Config& c) { return std::string(c.strict ? "true" : "false"); }},
       {"skip_known_files",
@@ -208,6 +209,7 @@ Config Config::parse(const std::string& text, const std::string& origin) {
   // Zero windows or sizes would deadlock the pipeline: refuse them here, not at run time.
   for (auto [key, value] : {std::pair{"files_in_flight", config.files_in_flight},
                             {"reader_window", config.reader_window},
+                            {"reader_records_per_write", config.reader_records_per_write},
                             {"writer_window", config.writer_window},
                             {"read_chunk_bytes", config.read_chunk_bytes},
                             {"reader_batch_readings", config.reader_batch_readings},

@@ -16,6 +16,7 @@ struct Config {
   std::string done_mode;
   std::uint32_t files_in_flight, rescan_interval_ms, watch_poll_ms, settle_ms;
   std::uint32_t read_chunk_bytes, reader_batch_readings, reader_window;
+  std::uint32_t reader_records_per_write = defaults::reader_records_per_write;
   bool strict, skip_known_files;
   std::uint32_t batch_readings, batcher_max_readings, flush_interval_ms, writer_window;
   std::uint32_t retry_initial_ms, retry_max_ms, max_retries;

@@ -26,7 +26,10 @@ inline constexpr std::uint32_t settle_ms = 0;              // ignore files young
 inline constexpr std::uint32_t read_chunk_bytes = 1u << 20;    // bytes fed per step
 inline constexpr std::uint32_t reader_batch_readings = 65536;  // readings per reader batch
 inline constexpr std::uint32_t reader_window = 4;              // reader -> batcher credit
-inline constexpr bool strict = false;                          // spec-exact parsing
+// Register reads and B2B events a reader holds before it has the store write them (and reads
+// on only once they are written): a file's records cost memory by this, not by its size.
+inline constexpr std::uint32_t reader_records_per_write = 16384;
+inline constexpr bool strict = false;  // spec-exact parsing
 // A file whose sha256 is already in the ledger is not read again (reported as a duplicate); the
 // ledger is asked by the file's fingerprint first, so that other files are read only once.
 inline constexpr bool skip_known_files = true;

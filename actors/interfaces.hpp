@@ -62,7 +62,8 @@ struct ReaderDone {
   std::uint64_t readings_sent = 0, bytes = 0;
   std::string content_hash;
   std::optional<InputFingerprint> fingerprint;  // when the ledger was asked by it
-  storage::FileRecords records;                 // its register reads and B2B events
+  storage::FileRecords records;                 // its register reads and B2B events (the rest)
+  std::string records_error;                    // non-empty: an earlier write of its records failed
   std::string error;       // non-empty: the file could not be opened (not worth a restart)
   bool duplicate = false;  // its content hash is in the ledger: not read again
   double read_seconds = 0;

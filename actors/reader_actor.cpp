@@ -27,7 +27,8 @@ namespace meterd::actors {
 namespace {
 
 // Collects the parser's batches until credit lets them go, and the file's register reads and
-// B2B events, which go with ReaderDone (a record per 250 or 500 record, not per interval).
+// B2B events: the store writes them every reader_records_per_write (the reader waits for it),
+// and the rest goes with ReaderDone.
 class PendingSink final : public ReadingSink {
  public:
   void on_readings(ReadingBatch& batch) override {
@@ -52,6 +53,10 @@ struct ReaderState {
   batcher_actor batcher;
   supervisor_actor supervisor;
   store_actor ledger;  // set: skip files the ledger knows (skip_known_files)
+  store_actor store;   // writes the records a file holds beyond records_per_write
+  std::uint32_t records_per_write = 0;
+  bool records_in_flight = false;
+  std::string records_error;  // the first failed write of this file's records
   Metrics* metrics = nullptr;
   std::uint32_t credit = 0;
   bool pump_scheduled = false, member_open = false, eof = false, stalled = false;
@@ -138,6 +143,7 @@ void finish(reader_pointer self) {
   done.readings_sent = st.sent;
   done.records = std::move(st.sink.records);
   done.records.file_sequence = st.task.file.file_sequence;
+  done.records_error = std::move(st.records_error);
   done.bytes = st.bytes;
   done.read_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
@@ -210,11 +216,38 @@ void schedule_pump(reader_pointer self) {
   self->send(self, pump_atom::value);
 }
 
+void schedule_pump(reader_pointer self);
+
+// The store writes what the file holds so far; reading goes on once it answers. A failure is
+// the file's (it is left for the next start), the rest of the file is still read.
+void write_records(reader_pointer self) {
+  auto& st = self->state;
+  storage::FileRecords chunk = std::move(st.sink.records);
+  st.sink.records = storage::FileRecords{};
+  chunk.file_sequence = st.task.file.file_sequence;
+  st.records_in_flight = true;
+  self->request(st.store, caf::infinite, records_atom::value, std::move(chunk))
+      .then(
+          [=](std::string& error) {
+            auto& st = self->state;
+            st.records_in_flight = false;
+            if (!error.empty() && st.records_error.empty()) st.records_error = std::move(error);
+            schedule_pump(self);
+          },
+          [=](caf::error& e) {
+            auto& st = self->state;
+            st.records_in_flight = false;
+            if (st.records_error.empty()) st.records_error = self->system().render(e);
+            schedule_pump(self);
+          });
+}
+
 // Sends what credit allows, then reads one more chunk and schedules itself again, so that a
 // big file never holds the reader for more than one chunk between messages.
 void pump(reader_pointer self) {
   auto& st = self->state;
   st.pump_scheduled = false;
+  if (st.records_in_flight) return;  // the store's answer schedules the next pump
   while (st.credit > 0 && !st.sink.pending.empty()) {
     --st.credit;
     auto& batch = st.sink.pending.front();
@@ -230,6 +263,8 @@ void pump(reader_pointer self) {
     return;
   }
   st.stalled = false;
+  if (!st.sink.records.empty() && st.sink.records.size() >= st.records_per_write)
+    return write_records(self);
   if (st.eof) return finish(self);
   read_step(self);
   schedule_pump(self);
@@ -253,6 +288,7 @@ void check_content(reader_pointer self) {
 
 reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher_actor batcher,
                                    supervisor_actor supervisor, store_actor ledger,
+                                   store_actor store, std::uint32_t records_per_write,
                                    std::uint32_t window, ReaderOptions options,
                                    std::uint32_t chunk_bytes, const RunOptions* run,
                                    Metrics* metrics) {
@@ -261,6 +297,8 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
   st.batcher = std::move(batcher);
   st.supervisor = std::move(supervisor);
   st.ledger = std::move(ledger);
+  st.store = std::move(store);
+  st.records_per_write = records_per_write;
   st.metrics = metrics;
   st.credit = window;
   st.options = std::move(options);
@@ -313,8 +351,8 @@ reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batc
   reader_options.batch_readings = config.reader_batch_readings;
   return parent->spawn<caf::monitored + caf::detached>(
       reader, task, std::move(batcher), std::move(supervisor),
-      config.skip_known_files ? std::move(store) : store_actor{}, config.reader_window,
-      reader_options, config.read_chunk_bytes, &options, &metrics);
+      config.skip_known_files ? store : store_actor{}, store, config.reader_records_per_write,
+      config.reader_window, reader_options, config.read_chunk_bytes, &options, &metrics);
 }
 
 }  // namespace meterd::actors

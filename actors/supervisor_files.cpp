@@ -104,8 +104,9 @@ void note_conflicts(supervisor_pointer self, std::vector<storage::VersionConflic
   }
 }
 
-// Register reads and B2B events are written first, for any file read (as a rejected file's
-// readings up to its fatal error are kept). If they fail the file is `failed`: it stays in
+// Register reads and B2B events the reader has not had written yet are written first, for any
+// file read (as a rejected file's readings up to its fatal error are kept). If they, or the
+// reader's earlier writes of them, fail the file is `failed`: it stays in
 // processing/ and is read again at the next start, and writing them twice changes no answer
 // (the winner of a key is chosen by content).
 void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator it,
@@ -113,6 +114,13 @@ void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator i
   auto& st = self->state;
   FileState f = std::move(it->second);
   st.files.erase(it);
+  auto records_failed = [](FileStatus status) {
+    return status == FileStatus::dead_letter ? status : FileStatus::failed;  // read again anyway
+  };
+  if (!f.done.records_error.empty()) {  // the reader's own writes of its records: one failed
+    const std::string error = "register reads and B2B events not stored: " + f.done.records_error;
+    return finish_file(self, std::move(f), records_failed(status), error);
+  }
   if (f.done.records.empty()) return finish_file(self, std::move(f), status, {});
   auto records = std::move(f.done.records);
   ++st.ledger_pending;
@@ -123,8 +131,7 @@ void complete(supervisor_pointer self, std::map<StreamId, FileState>::iterator i
             if (error.empty()) {
               finish_file(self, std::move(f), status, {});
             } else {
-              const bool keeps = status == FileStatus::dead_letter;  // read again anyway
-              finish_file(self, std::move(f), keeps ? status : FileStatus::failed,
+              finish_file(self, std::move(f), records_failed(status),
                           "register reads and B2B events not stored: " + error);
             }
             maybe_finish_drain(self);

@@ -55,6 +55,7 @@ struct FileRecords {
   std::vector<B2BEvent> b2b_events;
   std::uint64_t file_sequence = 0;
   bool empty() const { return register_reads.empty() && b2b_events.empty(); }
+  std::size_t size() const { return register_reads.size() + b2b_events.size(); }
 };
 
 // Points in the part lifecycle, for fault injection in tests (the hook may throw to simulate

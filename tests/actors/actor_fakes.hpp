@@ -32,6 +32,8 @@ class FakeStore : public actors::IngestStore {
   std::atomic<int> crash_writes{0};          // the next N writes throw a non-I/O error
   std::atomic<bool> failing_records{false};  // write_records throws ENOSPC while set
   std::atomic<std::uint64_t> writes{0}, failures{0}, readings{0};
+  std::atomic<std::uint64_t> record_writes{0};  // write_records calls that landed
+  std::atomic<std::size_t> largest_record_write{0};
 
   storage::PartInfo write(const storage::PartitionBatch& partition) override {
     const ReadingBatch& batch = partition.batch;
@@ -58,6 +60,8 @@ class FakeStore : public actors::IngestStore {
       throw std::system_error(ENOSPC, std::generic_category(), "injected: no space left");
     }
     std::lock_guard lock(mutex_);
+    ++record_writes;
+    if (records.size() > largest_record_write) largest_record_write = records.size();
     for (const auto& r : records.register_reads)
       register_reads_.insert(r.nmi + '/' + r.suffix + '/' + r.register_id + '/' +
                              std::to_string(r.current_read_datetime));

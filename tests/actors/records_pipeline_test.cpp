@@ -3,9 +3,13 @@
 // stored is left for the next start rather than reported durable.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <memory>
+
 #include "actors/config.hpp"
 #include "actors/pipeline.hpp"
 #include "app/list_intake.hpp"
+#include "protocol/nem12_generator.hpp"
 #include "tests/actors/actor_fakes.hpp"
 #include "tests/test_support.hpp"
 
@@ -81,6 +85,47 @@ TEST_F(RecordsPipeline, AFileWhoseRecordsFailIsLeftForTheNextStart) {
   // The readings of those files are durable all the same: a re-read lands them as the same
   // versions.
   EXPECT_GT(store.readings.load(), 0u);
+}
+
+// A reader holds at most reader_records_per_write records (plus what the parser hands on at
+// once, 4,096 at most): beyond that the store writes them and the reader goes on once it has.
+// Nothing is lost or doubled, and a failed early write fails the file as a failed last write
+// does.
+TEST_F(RecordsPipeline, RecordsAreWrittenAsTheyAccumulateNotHeldToTheEndOfTheFile) {
+  GeneratorOptions options;
+  options.nmis = 80;
+  options.days = 100;
+  options.b2b_fraction = 1.0;
+  GeneratorStats stats;
+  const auto file = dir / "b2b.csv";
+  std::ofstream(file) << generate_nem12_string(options, &stats);
+  ASSERT_GT(stats.b2b_events, 3u * 4096u);
+  auto config = records_config(dir);
+  config.read_chunk_bytes = 1u << 16;
+  auto run = [&](std::uint32_t per_write, bool failing) {
+    config.reader_records_per_write = per_write;
+    auto store = std::make_unique<FakeStore>();
+    store->failing_records = failing;
+    app::ListIntake intake({file});
+    actors::Metrics metrics;
+    EXPECT_TRUE(actors::run_pipeline(config, *store, intake, metrics).ok);
+    const auto outcomes = intake.outcomes();
+    EXPECT_EQ(outcomes.size(), 1u);
+    for (const auto& o : outcomes) {
+      EXPECT_EQ(o.status, failing ? FileStatus::failed : FileStatus::durable) << o.error;
+      if (failing) {
+        EXPECT_NE(o.error.find("register reads and B2B events not stored"), std::string::npos);
+      }
+    }
+    return store;
+  };
+  const auto whole = run(1u << 30, false);
+  EXPECT_EQ(whole->record_writes.load(), 1u);
+  const auto chunked = run(4096, false);
+  EXPECT_EQ(chunked->distinct_b2b_events(), whole->distinct_b2b_events());
+  EXPECT_GE(chunked->record_writes.load(), 2u);
+  EXPECT_LE(chunked->largest_record_write.load(), 2u * 4096u);
+  run(4096, true);
 }
 
 }  // namespace
