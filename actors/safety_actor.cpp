@@ -173,8 +173,9 @@ void retry(safety_pointer self) {
               auto& conflicts = self->state.queue.front().batch.conflicts;
               for (auto& c : out.stored_conflicts) conflicts.push_back(std::move(c));
               retry_landed(self);
-            } else
+            } else {
               retry_failed(self, out.error);
+            }
           },
           [=](caf::error& e) {
             self->state.retrying = false;

@@ -119,8 +119,9 @@ void write_next(writer_pointer self) {
               SealedBatch batch = take();
               for (auto& c : out.stored_conflicts) batch.conflicts.push_back(std::move(c));
               written(self, std::move(batch), *out.part, started);
-            } else
+            } else {
               write_failed(self, take(), out.error, out.io_error);
+            }
             write_next(self);
           },
           [=](caf::error& e) {
