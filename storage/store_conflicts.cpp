@@ -85,10 +85,17 @@ bool shares_a_stream_with_another_source(const SourceKeys& batch, const SourceKe
 Store::Impl::SourceKeys Store::Impl::source_keys_of(const StringTable& strings,
                                                     std::span<const ReadingRun> runs) {
   SourceKeys keys;
-  for (const ReadingRun& run : runs)
-    if (run.count > 0)
-      keys.emplace_back(stream_source_hash(strings[run.nmi], strings[run.suffix], run.file_created),
-                        run.file_sequence);
+  const ReadingRun* previous = nullptr;
+  for (const ReadingRun& run : runs) {
+    if (run.count == 0) continue;
+    // Row order keeps a stream's runs together: a day per run, one pair for them all.
+    if (previous && previous->nmi == run.nmi && previous->suffix == run.suffix &&
+        previous->file_created == run.file_created && previous->file_sequence == run.file_sequence)
+      continue;
+    previous = &run;
+    keys.emplace_back(stream_source_hash(strings[run.nmi], strings[run.suffix], run.file_created),
+                      run.file_sequence);
+  }
   sort_unique(keys);
   return keys;
 }
