@@ -334,6 +334,16 @@ PartReader::PartReader(const std::filesystem::path& path, const PartExpectation*
       }
       if (total != fm.need(3).i) fail("row counts do not add up");
       rows_ = static_cast<std::uint64_t>(total);
+      if (const thrift::Value* metadata = fm.field(5))
+        for (const auto& kv : metadata->elems) {
+          const thrift::Value* key = kv.field(1);
+          const thrift::Value* value = kv.field(2);
+          if (!key || key->bin != kSourcesKey || !value) continue;
+          SourcePairs pairs;
+          if (!decode_source_pairs(value->bin, pairs))
+            fail("footer: unreadable " + std::string(kSourcesKey));
+          sources_ = std::make_shared<const SourcePairs>(std::move(pairs));
+        }
     } catch (const thrift::ThriftError& e) {
       fail(std::string("footer: ") + e.what());
     }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "protocol/reading_batch.hpp"
 #include "storage/parquet_schema.hpp"
+#include "storage/part_sources.hpp"
 
 namespace meterd::storage {
 
@@ -77,12 +79,16 @@ class PartReader {
   const std::vector<RowGroupInfo>& row_groups() const { return groups_; }
   // Decodes row group g into out (buffers reused). Throws CorruptPart.
   void read(std::size_t g, DecodedRowGroup& out) const;
+  // The files the part holds, stream by stream (storage/part_sources.hpp); null for a part
+  // written before the footer said so.
+  const std::shared_ptr<const SourcePairs>& sources() const { return sources_; }
 
  private:
   std::filesystem::path path_;
   int fd_ = -1;
   std::uint64_t rows_ = 0, size_ = 0;
   std::vector<RowGroupInfo> groups_;
+  std::shared_ptr<const SourcePairs> sources_;
 };
 
 }  // namespace meterd::storage

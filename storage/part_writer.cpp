@@ -12,6 +12,7 @@
 #include "storage/output_file.hpp"
 #include "storage/parquet_metadata.hpp"
 #include "storage/parquet_schema.hpp"
+#include "storage/part_sources.hpp"
 #include "storage/thrift_compact.hpp"
 
 namespace meterd::storage {
@@ -37,6 +38,7 @@ struct PartWriter::Impl {
   // Whole file.
   std::vector<RowGroupMeta> groups;
   PartSummary summary;
+  SourcePairsBuilder sources;
 
   Impl(int fd, PartWriterOptions o) : opt(o), out(fd), columns(out, opt.page_rows, opt.zstd_level) {
     if (opt.row_group_rows == 0 || opt.page_rows == 0)
@@ -57,6 +59,7 @@ struct PartWriter::Impl {
     for (std::size_t r = 0; r < in_runs.size(); ++r) {
       const ReadingRun& run = in_runs[r];
       const std::int64_t ingest_us = ingest.size() == 1 ? ingest[0] : ingest[r];
+      sources.add(strings, run);
       for (std::uint32_t done = 0; done < run.count;) {
         const auto take = static_cast<std::uint32_t>(
             std::min<std::size_t>(run.count - done, opt.row_group_rows - current.rows));
@@ -198,7 +201,7 @@ struct PartWriter::Impl {
       w.i64(6, rg.compressed);
       w.end_struct();
     }
-    w.begin_list(5, thrift::kStruct, 3);
+    w.begin_list(5, thrift::kStruct, 4);  // the key-value pairs below
     auto kv = [&](std::string_view k, std::string_view v) {
       w.begin_element();
       w.binary(1, k);
@@ -208,6 +211,7 @@ struct PartWriter::Impl {
     kv("meterd.schema_version", kSchemaVersion);
     kv("meterd.sort_key", kSortKey);
     kv("meterd.writer_version", kWriterVersion);
+    kv(kSourcesKey, encode_source_pairs(sources.finish()));
     w.binary(6, kCreatedBy);
     w.begin_list(7, thrift::kStruct, kColumnCount);
     for (int c = 0; c < kColumnCount; ++c) {

@@ -172,12 +172,6 @@ std::vector<PartInfo> Store::Impl::write_sorted(const StringTable& strings, cons
     throw;
   }
   publish(staged, {});
-  {
-    std::lock_guard lock(cache_mutex);
-    for (std::size_t i = 0; i < staged.size(); ++i)
-      source_keys[staged[i].part.key()] =
-          std::make_shared<const SourceKeys>(source_keys_of(strings, partitions[i].runs));
-  }
   std::vector<PartInfo> out;
   for (const auto& s : staged) out.push_back(to_info(readings, s.part));
   return out;
@@ -235,7 +229,7 @@ void Store::Impl::forget(const std::vector<std::string>& keys) {
   std::lock_guard lock(cache_mutex);
   for (const auto& k : keys) {
     footer_cache.erase(k);
-    source_keys.erase(k);
+    legacy_sources.erase(k);
   }
 }
 

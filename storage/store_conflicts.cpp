@@ -1,13 +1,15 @@
 // Store::conflicts_with_stored: a batch about to be written against the readings already in its
 // partition. Each key's winner in the batch is compared with every other source's last stored
-// reading of that key with the same UpdateDateTime and file DateTime. Statistics keep the common
-// case cheap: new files carry file DateTimes no stored row group spans, and a file's own earlier
-// seals are one source, so no row group is read.
+// reading of that key with the same UpdateDateTime and file DateTime. A part is read only if its
+// footer's source pairs (storage/part_sources) show another file with one of the batch's streams
+// and file DateTimes, and then only the row groups whose statistics allow it: files read
+// together and a large file's own earlier seals are not read back.
 #include <algorithm>
 #include <limits>
 #include <map>
 #include <unordered_map>
 
+#include "storage/part_sources.hpp"
 #include "storage/partition.hpp"
 #include "storage/store_impl.hpp"
 
@@ -46,32 +48,9 @@ struct StoredSide {
   std::uint8_t method = kNoMethod;
 };
 
-// A stream (nmi, suffix) with one file DateTime, as one number: two sources that can conflict
-// share it.
-std::uint64_t stream_source_hash(std::string_view nmi, std::string_view suffix,
-                                 epoch_seconds created) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto add = [&h](unsigned char c) { h = (h ^ c) * 0x100000001b3ULL; };
-  for (char c : nmi) add(static_cast<unsigned char>(c));
-  add(0xff);
-  for (char c : suffix) add(static_cast<unsigned char>(c));
-  add(0xff);
-  for (int i = 0; i < 8; ++i)
-    add(static_cast<unsigned char>(static_cast<std::uint64_t>(created) >> (8 * i)));
-  return h;
-}
-
-// Store::Impl::SourceKeys (Impl is private to Store).
-using SourceKeys = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
-
-void sort_unique(SourceKeys& keys) {
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-}
-
 // Does `part` hold a source other than the batch's with one of the batch's streams and file
 // DateTimes?
-bool shares_a_stream_with_another_source(const SourceKeys& batch, const SourceKeys& part) {
+bool shares_a_stream_with_another_source(const SourcePairs& batch, const SourcePairs& part) {
   for (const auto& [hash, sequence] : batch) {
     auto it = std::lower_bound(part.begin(), part.end(), std::make_pair(hash, std::uint64_t{0}));
     for (; it != part.end() && it->first == hash; ++it)
@@ -81,24 +60,6 @@ bool shares_a_stream_with_another_source(const SourceKeys& batch, const SourceKe
 }
 
 }  // namespace
-
-Store::Impl::SourceKeys Store::Impl::source_keys_of(const StringTable& strings,
-                                                    std::span<const ReadingRun> runs) {
-  SourceKeys keys;
-  const ReadingRun* previous = nullptr;
-  for (const ReadingRun& run : runs) {
-    if (run.count == 0) continue;
-    // Row order keeps a stream's runs together: a day per run, one pair for them all.
-    if (previous && previous->nmi == run.nmi && previous->suffix == run.suffix &&
-        previous->file_created == run.file_created && previous->file_sequence == run.file_sequence)
-      continue;
-    previous = &run;
-    keys.emplace_back(stream_source_hash(strings[run.nmi], strings[run.suffix], run.file_created),
-                      run.file_sequence);
-  }
-  sort_unique(keys);
-  return keys;
-}
 
 StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
                                              std::size_t max_conflicts,
@@ -152,7 +113,9 @@ StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
   };
   const auto parts = impl_->parts_of(partition_name(partition.month));
   const auto readers = impl_->open_parts(parts);
-  const Impl::SourceKeys batch_keys = Impl::source_keys_of(batch.strings, batch.runs);
+  SourcePairsBuilder batch_builder;
+  for (const ReadingRun& run : batch.runs) batch_builder.add(batch.strings, run);
+  const SourcePairs batch_keys = batch_builder.finish();
   std::vector<std::pair<const PartReader*, std::size_t>> candidates;
   DecodedRowGroup rg;
   std::uint64_t rows_read = 0;
@@ -161,31 +124,30 @@ StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
     bool any_candidate = false;
     for (const RowGroupInfo& info : reader.row_groups()) any_candidate |= candidate(info);
     if (!any_candidate) continue;
-    std::shared_ptr<const Impl::SourceKeys> keys;
-    {
+    std::shared_ptr<const SourcePairs> keys = reader.sources();
+    if (!keys) {
       std::lock_guard lock(impl_->cache_mutex);
-      if (auto it = impl_->source_keys.find(parts[i]->key()); it != impl_->source_keys.end())
+      if (auto it = impl_->legacy_sources.find(parts[i]->key()); it != impl_->legacy_sources.end())
         keys = it->second;
     }
-    if (!keys) {  // a part written before this process started, or merged: read it once
+    if (!keys) {  // a part from before its footer said so: read it once
       if (rows_read + reader.rows() > row_budget) {
         out.complete = false;
         continue;
       }
-      Impl::SourceKeys made;
+      SourcePairsBuilder made;
       for (std::size_t g = 0; g < reader.row_groups().size(); ++g) {
         reader.read(g, rg);
         rows_read += rg.rows;
         for (std::size_t r = 0; r < rg.rows; ++r)
-          made.emplace_back(stream_source_hash(rg.str[kNmi].dict[rg.str[kNmi].idx[r]],
-                                               rg.str[kSuffix].dict[rg.str[kSuffix].idx[r]],
-                                               rg.num[kFileCreated][r]),
-                            static_cast<std::uint64_t>(rg.num[kFileSequence][r]));
+          made.add(stream_source_hash(rg.str[kNmi].dict[rg.str[kNmi].idx[r]],
+                                      rg.str[kSuffix].dict[rg.str[kSuffix].idx[r]],
+                                      rg.num[kFileCreated][r]),
+                   static_cast<std::uint64_t>(rg.num[kFileSequence][r]));
       }
-      sort_unique(made);
-      keys = std::make_shared<const Impl::SourceKeys>(std::move(made));
+      keys = std::make_shared<const SourcePairs>(made.finish());
       std::lock_guard lock(impl_->cache_mutex);
-      impl_->source_keys[parts[i]->key()] = keys;
+      impl_->legacy_sources[parts[i]->key()] = keys;
     }
     if (!shares_a_stream_with_another_source(batch_keys, *keys)) continue;
     for (std::size_t g = 0; g < reader.row_groups().size(); ++g)

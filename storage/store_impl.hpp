@@ -18,6 +18,7 @@
 #include "storage/manifest.hpp"
 #include "storage/merge.hpp"
 #include "storage/part_reader.hpp"
+#include "storage/part_sources.hpp"
 #include "storage/part_writer.hpp"
 #include "storage/partition_sort.hpp"
 #include "storage/record_table_store.hpp"
@@ -86,12 +87,10 @@ struct Store::Impl {
   void forget(const std::vector<std::string>& keys);
   mutable std::mutex cache_mutex;
   mutable std::map<std::string, std::shared_ptr<const PartReader>> footer_cache;
-  // Per part, the (stream and file DateTime, file sequence) pairs it holds, sorted: what
-  // conflicts_with_stored asks before it reads a part (store_conflicts.cpp). Made from the
-  // runs when the part is written, else from the part on first use; under cache_mutex.
-  using SourceKeys = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
-  mutable std::map<std::string, std::shared_ptr<const SourceKeys>> source_keys;
-  static SourceKeys source_keys_of(const StringTable& strings, std::span<const ReadingRun> runs);
+  // The files a part holds, stream by stream (storage/part_sources), for parts whose footer
+  // does not say (written before it did): read from the part once (store_conflicts.cpp);
+  // under cache_mutex.
+  mutable std::map<std::string, std::shared_ptr<const SourcePairs>> legacy_sources;
 
   void query(const QueryFilter& filter, const MergeSink& sink) const;
 

@@ -4,8 +4,11 @@
 // or the same reading sent twice is no conflict. conflict_warning names both files and lines.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
+#include "storage/part_reader.hpp"
+#include "storage/part_sources.hpp"
 #include "storage/partition.hpp"
 #include "storage/partition_sort.hpp"
 #include "storage/store.hpp"
@@ -200,6 +203,37 @@ TEST(VersionConflictsTest, APartIsNotReadWhenNoOtherSourceHoldsTheBatchsStreams)
     const auto met = store.conflicts_with_stored(sort_partition(kMarch, std::move(contradicting)));
     EXPECT_EQ(met.row_groups_read, 1u);
     EXPECT_EQ(met.conflicts.size(), 1u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Every part's footer says which files it holds, stream by stream, so that a restarted store
+// need not read its parts to know.
+TEST(VersionConflictsTest, APartsFooterListsItsFilesStreamByStream) {
+  SourcePairs pairs{{1, 2}, {3, 0xffffffffffffffffULL}}, back;
+  ASSERT_TRUE(decode_source_pairs(encode_source_pairs(pairs), back));
+  EXPECT_EQ(back, pairs);
+  EXPECT_FALSE(decode_source_pairs("0123", back));
+  EXPECT_FALSE(decode_source_pairs(std::string(32, 'g'), back));
+
+  const auto dir = meterd::test::make_temp_dir("meterd-part-sources");
+  {
+    Store store(dir);
+    ReadingBatch b;
+    claim(b, 1, 3, {1.0});
+    claim(b, 1, 9, {2.0});  // the same file and stream: one pair
+    claim(b, 2, 4, {3.0});
+    add_run(b, "NMI2", "E1", kMarch2005, 30, {4.0}).file_sequence = 2;
+    store.write(sort_partition(kMarch, std::move(b)));
+    ASSERT_EQ(store.parts().size(), 1u);
+    const PartReader reader(store.parts()[0].path);
+    ASSERT_TRUE(reader.sources());
+    const SourcePairs want{{stream_source_hash("NMI1", "E1", kCreated), 1},
+                           {stream_source_hash("NMI1", "E1", kCreated), 2},
+                           {stream_source_hash("NMI2", "E1", kNoTime), 2}};
+    SourcePairs sorted = want;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(*reader.sources(), sorted);
   }
   std::filesystem::remove_all(dir);
 }
