@@ -261,6 +261,11 @@ TEST(DaemonE2ETest, KillNineAtRandomMomentsThenRestartEqualsACleanRun) {
   int killed = 0;
   for (; killed < crashes; ++killed) {
     crashy.start();
+    // Halfway, a round waits for a file to complete before its kill: on a loaded machine the
+    // random moments alone can all fall before the first completion, and then the test would
+    // not kill a daemon with finished files at all.
+    if (killed == crashes / 2)
+      wait_until([&] { return crashy.finished() > 0; }, std::chrono::seconds(120));
     // Random moments, from "still starting up" to "files completing".
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(20, max_delay)(rng)));
