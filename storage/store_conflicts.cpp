@@ -243,32 +243,7 @@ StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
     const bool batch_kept = compare_rest(batch_side, probe.method, stored_side, stored.method) > 0;
     const ConflictSide& kept = batch_kept ? batch_side : stored_side;
     const ConflictSide& superseded = batch_kept ? stored_side : batch_side;
-    if (!out.conflicts.empty()) {
-      VersionConflict& last = out.conflicts.back();
-      if (last.nmi == probe.nmi && last.suffix == probe.suffix &&
-          last.interval_minutes == probe.interval_minutes &&
-          last.first_start +
-                  static_cast<epoch_seconds>(last.intervals) * probe.interval_minutes * 60 ==
-              probe.interval_start &&
-          last.kept.file_sequence == kept.file_sequence && last.kept.line == kept.line &&
-          last.superseded.file_sequence == superseded.file_sequence &&
-          last.superseded.line == superseded.line) {
-        ++last.intervals;
-        continue;
-      }
-    }
-    if (out.conflicts.size() >= max_conflicts) break;
-    VersionConflict c;
-    c.nmi = probe.nmi;
-    c.suffix = probe.suffix;
-    c.first_start = probe.interval_start;
-    c.interval_minutes = probe.interval_minutes;
-    c.intervals = 1;
-    c.update_datetime = probe.update_datetime;
-    c.file_created = probe.file_created;
-    c.kept = kept;
-    c.superseded = superseded;
-    out.conflicts.push_back(std::move(c));
+    if (!add_conflict(out.conflicts, probe, kept, superseded, max_conflicts)) break;
   }
   return out;
 }

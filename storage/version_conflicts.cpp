@@ -32,39 +32,45 @@ void conflicts_of_key(const std::vector<ReadingRow>& rows, std::vector<VersionCo
       continue;
     if (other.value == kept.value && other.quality == kept.quality && other.method == kept.method)
       continue;  // the same reading in substance: nothing to tell
-    const ConflictSide superseded = side_of(other), winner = side_of(kept);
-    if (!out.empty()) {
-      VersionConflict& last = out.back();
-      const bool continues = last.nmi == kept.nmi && last.suffix == kept.suffix &&
-                             last.interval_minutes == kept.interval_minutes &&
-                             last.first_start + static_cast<epoch_seconds>(last.intervals) *
-                                                    kept.interval_minutes * 60 ==
-                                 kept.interval_start &&
-                             last.kept.file_sequence == winner.file_sequence &&
-                             last.superseded.file_sequence == superseded.file_sequence &&
-                             last.kept.line == winner.line &&
-                             last.superseded.line == superseded.line;
-      if (continues) {
-        ++last.intervals;
-        continue;
-      }
-    }
-    if (out.size() >= max_conflicts) return;
-    VersionConflict c;
-    c.nmi = kept.nmi;
-    c.suffix = kept.suffix;
-    c.first_start = kept.interval_start;
-    c.interval_minutes = kept.interval_minutes;
-    c.intervals = 1;
-    c.update_datetime = kept.update_datetime;
-    c.file_created = kept.file_created;
-    c.kept = winner;
-    c.superseded = superseded;
-    out.push_back(std::move(c));
+    if (!add_conflict(out, kept, side_of(kept), side_of(other), max_conflicts)) return;
   }
 }
 
 }  // namespace
+
+bool add_conflict(std::vector<VersionConflict>& out, const ReadingRow& reading,
+                  const ConflictSide& kept, const ConflictSide& superseded,
+                  std::size_t max_conflicts) {
+  if (!out.empty()) {
+    VersionConflict& last = out.back();
+    const bool continues = last.nmi == reading.nmi && last.suffix == reading.suffix &&
+                           last.interval_minutes == reading.interval_minutes &&
+                           last.first_start + static_cast<epoch_seconds>(last.intervals) *
+                                                  reading.interval_minutes * 60 ==
+                               reading.interval_start &&
+                           last.kept.file_sequence == kept.file_sequence &&
+                           last.kept.line == kept.line &&
+                           last.superseded.file_sequence == superseded.file_sequence &&
+                           last.superseded.line == superseded.line;
+    if (continues) {
+      ++last.intervals;
+      return true;
+    }
+  }
+  if (out.size() >= max_conflicts) return false;
+  VersionConflict c;
+  c.nmi = reading.nmi;
+  c.suffix = reading.suffix;
+  c.first_start = reading.interval_start;
+  c.interval_minutes = reading.interval_minutes;
+  c.intervals = 1;
+  c.update_datetime = reading.update_datetime;
+  c.file_created = reading.file_created;
+  c.kept = kept;
+  c.superseded = superseded;
+  out.push_back(std::move(c));
+  return true;
+}
 
 std::vector<VersionConflict> find_version_conflicts(const PartitionBatch& partition,
                                                     std::size_t max_conflicts) {

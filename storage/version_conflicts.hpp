@@ -43,6 +43,13 @@ struct VersionConflict {
 std::vector<VersionConflict> find_version_conflicts(const PartitionBatch& partition,
                                                     std::size_t max_conflicts = 1000);
 
+// Adds the conflict of `reading`'s key (its stream, interval and version times) between `kept`
+// and `superseded` to `out`, as one more interval of the last conflict when it continues it.
+// False, adding nothing, once `out` holds max_conflicts and the conflict is a new one.
+bool add_conflict(std::vector<VersionConflict>& out, const ReadingRow& reading,
+                  const ConflictSide& kept, const ConflictSide& superseded,
+                  std::size_t max_conflicts);
+
 // The warning for the report of the file with `this_sequence` (one side of `c`): both sources
 // and lines, both values and which one the version order kept. `other_name` is the other file as
 // the user knows it; `mdff` says the report's file is NEM12 (fields named as in the spec).

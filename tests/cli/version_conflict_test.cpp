@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "tests/cli/cli_support.hpp"
 
@@ -32,13 +33,20 @@ struct Ingested {
   std::string first_report, second_report, query;
 };
 
-Ingested ingest(const fs::path& dir, const fs::path& first, const fs::path& second) {
+// Both files in one `meterd ingest`, or (separate_runs) one run after the other.
+Ingested ingest(const fs::path& dir, const fs::path& first, const fs::path& second,
+                bool separate_runs = false) {
   const auto data = dir / "data", reports = dir / "reports";
   fs::remove_all(data);
   fs::remove_all(reports);
-  const auto run = run_meterd("ingest --no-progress --data-dir " + quoted(data) + " --reports " +
-                              quoted(reports) + " " + quoted(first) + " " + quoted(second));
-  EXPECT_EQ(run.status, 0) << run.err;
+  const std::string args =
+      "ingest --no-progress --data-dir " + quoted(data) + " --reports " + quoted(reports) + " ";
+  const auto runs = separate_runs ? std::vector<std::string>{quoted(first), quoted(second)}
+                                  : std::vector<std::string>{quoted(first) + " " + quoted(second)};
+  for (const auto& files : runs) {
+    const auto run = run_meterd(args + files);
+    EXPECT_EQ(run.status, 0) << run.err;
+  }
   const auto query = run_meterd("query --data-dir " + quoted(data));
   EXPECT_EQ(query.status, 0) << query.err;
   return {test::read_file(reports / (first.filename().string() + ".json")),
@@ -99,18 +107,10 @@ TEST(VersionConflict, AFileThatContradictsStoredReadingsIsReportedToo) {
   write_nem12(high, "2.5", 10);
   const Ingested together = ingest(dir, low, high);
   for (const auto& [first, second] : {std::pair{low, high}, std::pair{high, low}}) {
-    const auto data = dir / "data", reports = dir / "reports";
-    fs::remove_all(data);
-    fs::remove_all(reports);
-    for (const auto& file : {first, second}) {
-      const auto run = run_meterd("ingest --no-progress --data-dir " + quoted(data) +
-                                  " --reports " + quoted(reports) + " " + quoted(file));
-      ASSERT_EQ(run.status, 0) << run.err;
-    }
-    const auto query = run_meterd("query --data-dir " + quoted(data));
-    EXPECT_EQ(query.out, together.query);
-    const auto first_report = test::read_file(reports / (first.filename().string() + ".json"));
-    const auto second_report = test::read_file(reports / (second.filename().string() + ".json"));
+    const Ingested apart = ingest(dir, first, second, true);
+    EXPECT_EQ(apart.query, together.query);
+    const std::string& first_report = apart.first_report;
+    const std::string& second_report = apart.second_report;
     EXPECT_EQ(occurrences(first_report, "version conflict"), 0u);
     EXPECT_EQ(occurrences(second_report, "version conflict"), 1u) << second_report;
     EXPECT_NE(second_report.find(first.string() + " line 3 claims 10 interval(s)"),
