@@ -1,5 +1,8 @@
 #include "protocol/input_decompress.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include <boost/iostreams/concepts.hpp>
 #include <boost/iostreams/filter/bzip2.hpp>
 #include <boost/iostreams/filter/gzip.hpp>
@@ -85,8 +88,6 @@ class DecompressingSource final : public ByteSource {
     else
       in_.push(io::bzip2_decompressor(false, kBufferBytes), kBufferBytes);
     in_.push(ByteSourceDevice{&compressed}, kBufferBytes);
-    // The stream then rethrows what the filter or device threw, instead of setting badbit.
-    in_.exceptions(std::ios::badbit);
   }
 
   ~DecompressingSource() override {
@@ -99,10 +100,20 @@ class DecompressingSource final : public ByteSource {
 
   std::size_t read(char* out, std::size_t size) override {
     if (finished_) return 0;
+    std::streambuf& decoded = *in_.rdbuf();
     // Only the decoders' own errors become InputErrors: what the source below throws (a
     // std::system_error of the file) passes through as it is.
     try {
-      in_.read(out, static_cast<std::streamsize>(size));
+      // At most one refill per call, and only once what the last one decoded was handed out:
+      // a decoder error then comes after the same bytes whatever the caller's read sizes, so
+      // the expansion limits see the same walk.
+      if (decoded.in_avail() <= 0 && decoded.sgetc() == std::char_traits<char>::eof()) {
+        finished_ = true;
+        return 0;
+      }
+      const std::streamsize ready =
+          std::min<std::streamsize>(static_cast<std::streamsize>(size), decoded.in_avail());
+      return static_cast<std::size_t>(decoded.sgetn(out, ready));
     } catch (const InputError&) {
       throw;  // from the layer below, already names its culprit
     } catch (const io::gzip_error& e) {
@@ -114,9 +125,6 @@ class DecompressingSource final : public ByteSource {
     } catch (const std::ios_base::failure& e) {
       fail(e.what());
     }
-    const auto got = static_cast<std::size_t>(in_.gcount());
-    if (got < size) finished_ = true;
-    return got;
   }
 
  private:

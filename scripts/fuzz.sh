@@ -103,6 +103,11 @@ gen --nmis 1 --days 1 --interval 15 --seed 7 --b2b 1 -o "$is/b.csv"
 gzip -c "$is/a.csv" >"$is/a.csv.gz"
 bzip2 -c "$is/b.csv" >"$is/b.csv.bz2"
 cat "$is/a.csv.gz" "$is/a.csv.gz" >"$is/cat.csv.gz"
+# Found by the fuzzer: a limit crossed just before corrupt data must win at every read size.
+bzip2 -c "$is/b.csv" >"$is/b.tmp"
+{ head -c 1600000 /dev/zero | bzip2 -c; head -c 200 "$is/b.tmp"; printf 'XX'; tail -c +203 "$is/b.tmp"; } \
+  >"$is/zeros_then_corrupt.bz2"
+rm "$is/b.tmp"
 if command -v zip >/dev/null; then
   (cd "$is" && zip -q inner.zip a.csv b.csv.bz2 && zip -q -0 outer.zip inner.zip a.csv.gz &&
     gzip -c outer.zip >outer.zip.gz && rm inner.zip)

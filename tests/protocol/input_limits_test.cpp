@@ -1,5 +1,6 @@
 // Opening inputs by content, continued (input_source_test.cpp): the limits that guard against
 // hostile or broken inputs, and how corrupt input is reported.
+#include "protocol/input_reader.hpp"
 #include "protocol/input_source.hpp"
 
 #include <archive.h>
@@ -71,6 +72,30 @@ TEST(InputLimits, TotalExpandedBytesAreCappedAcrossMembers) {
   EXPECT_EQ(recorder.errors[0].first, "big.zip!b.bin");
   EXPECT_NE(recorder.errors[0].second.find("over 1000000 bytes"), std::string::npos)
       << recorder.errors[0].second;
+}
+
+// The fuzzer's find: a read that took the last good bytes and then met corrupt data lost those
+// bytes, so whether the ratio limit or the corruption was reported hung on the read size.
+TEST(InputLimits, ALimitReachedJustBeforeCorruptDataIsReportedWhateverTheReadSize) {
+  const std::string plain(2u << 20, '0');
+  std::string corrupt = bzip2(random_bytes(5000, 3));
+  corrupt[corrupt.size() / 2] ^= 0x55;
+  const std::string input = bzip2(plain) + corrupt;
+  InputLimits limits;
+  // Crossed by the last byte of the good stream, not one byte before.
+  limits.max_ratio_bzip2 = (static_cast<double>(plain.size()) - 0.5) / input.size();
+  const Recorder pushed = read_buffer("edge.bz2", input, limits);
+  ASSERT_EQ(pushed.errors.size(), 1u) << pushed.all_errors();
+  EXPECT_NE(pushed.errors[0].second.find("over the limit"), std::string::npos)
+      << pushed.errors[0].second;
+  for (const std::size_t read_size : {1ul, 7ul, 4096ul, 65536ul, 1ul << 20}) {
+    InputReader reader("edge.bz2", input, limits);
+    const Recorder pulled = pull_all(reader, [&] { return read_size; });
+    ASSERT_EQ(pulled.errors.size(), 1u) << read_size << ": " << pulled.all_errors();
+    EXPECT_NE(pulled.errors[0].second.find("over the limit"), std::string::npos)
+        << read_size << ": " << pulled.errors[0].second;
+    EXPECT_LT(pulled.bytes, plain.size()) << "the read that crosses the limit is not handed out";
+  }
 }
 
 TEST(InputLimits, RatioIsOnlyCheckedPastTheFloor) {
