@@ -18,12 +18,16 @@ struct Field {
   std::function<std::string(const Config&)> get;
 };
 
-std::uint32_t parse_u32(const std::string& key, const std::string& text) {
+std::uint64_t parse_u64(const std::string& key, const std::string& text, std::uint64_t max) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v > 0xffffffffu)
+  if (ec != std::errc{} || end != text.data() + text.size() || v > max)
     throw std::invalid_argument(key + ": expected a non-negative integer, got '" + text + "'");
-  return static_cast<std::uint32_t>(v);
+  return v;
+}
+
+std::uint32_t parse_u32(const std::string& key, const std::string& text) {
+  return static_cast<std::uint32_t>(parse_u64(key, text, 0xffffffffu));
 }
 
 bool parse_bool(const std::string& key, const std::string& text) {
@@ -35,6 +39,12 @@ bool parse_bool(const std::string& key, const std::string& text) {
 template <class T>
 Field u32(const char* key, std::uint32_t T::*member) {
   return {key, [=](Config& c, const std::string& v) { c.*member = parse_u32(key, v); },
+          [=](const Config& c) { return std::to_string(c.*member); }};
+}
+
+template <class T>
+Field u64(const char* key, std::uint64_t T::*member) {
+  return {key, [=](Config& c, const std::string& v) { c.*member = parse_u64(key, v, ~0ull); },
           [=](const Config& c) { return std::to_string(c.*member); }};
 }
 
@@ -128,6 +138,8 @@ const std::vector<Field>& fields() {
       u32("http_max_connections", &Config::http_max_connections),
       u32("http_max_header_bytes", &Config::http_max_header_bytes),
       u32("http_max_body_bytes", &Config::http_max_body_bytes),
+      u64("http_max_file_bytes", &Config::http_max_file_bytes),
+      u64("spool_reserve_bytes", &Config::spool_reserve_bytes),
       u32("http_request_timeout_ms", &Config::http_request_timeout_ms),
       u32("http_ack_timeout_ms", &Config::http_ack_timeout_ms),
       u32("http_max_inflight_requests", &Config::http_max_inflight_requests),

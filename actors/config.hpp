@@ -35,6 +35,8 @@ struct Config {
   std::uint32_t http_max_connections = defaults::http_max_connections;
   std::uint32_t http_max_header_bytes = defaults::http_max_header_bytes;
   std::uint32_t http_max_body_bytes = defaults::http_max_body_bytes;
+  std::uint64_t http_max_file_bytes = defaults::http_max_file_bytes;
+  std::uint64_t spool_reserve_bytes = defaults::spool_reserve_bytes;
   std::uint32_t http_request_timeout_ms = defaults::http_request_timeout_ms;
   std::uint32_t http_ack_timeout_ms = defaults::http_ack_timeout_ms;
   std::uint32_t http_max_inflight_requests = defaults::http_max_inflight_requests;

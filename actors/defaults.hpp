@@ -79,6 +79,10 @@ inline constexpr std::uint32_t http_threads = 2;
 inline constexpr std::uint32_t http_max_connections = 256;
 inline constexpr std::uint32_t http_max_header_bytes = 16384;
 inline constexpr std::uint32_t http_max_body_bytes = 256u << 20;
+// POST /v1/files and uploads stream to the spool instead of memory: their own, larger limit.
+inline constexpr std::uint64_t http_max_file_bytes = 1ull << 40;
+// Free space the spool keeps: a file that would leave less is answered 507 before it is read.
+inline constexpr std::uint64_t spool_reserve_bytes = 256ull << 20;
 inline constexpr std::uint32_t http_request_timeout_ms = 30000;  // to receive one request
 inline constexpr std::uint32_t http_ack_timeout_ms = 300000;     // to make it durable
 // Ingest requests being validated or waiting to be durable, and their bytes: above either the

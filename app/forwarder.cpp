@@ -28,10 +28,42 @@ using Clock = std::chrono::steady_clock;
 
 struct Item {
   std::string name;    // file, or file#part
-  std::string target;  // /v1/readings or /v1/files
+  std::string target;  // /v1/readings, /v1/files, or empty for an upload of the file `name`
   std::string body;
   std::string hash;
+  std::uint64_t size = 0;  // of an upload
 };
+
+bool transient(int status) {
+  return status == 0 || status == 408 || status == 429 || status >= 500;
+}
+
+// What an operator can do about a refusal.
+const char* refusal_hint(int status) {
+  switch (status) {
+    case 401:
+    case 403:
+      return " (check --token or METERD_TOKEN)";
+    case 413:
+      return " (over the central's limit: lower --batch-bytes, or raise http_max_body_bytes or "
+             "http_max_file_bytes there)";
+    case 415:
+      return " (not a format the central reads)";
+    case 422:
+      return " (the central rejected the content; its report says why)";
+    default:
+      return "";
+  }
+}
+
+std::uint64_t number_after(const std::string& body, std::string_view key) {
+  const auto at = body.find(key);
+  return at == std::string::npos ? 0 : std::strtoull(body.c_str() + at + key.size(), nullptr, 10);
+}
+
+bool says_status(const std::string& body, std::string_view status) {
+  return body.find("\"status\":\"" + std::string(status) + "\"") != std::string::npos;
+}
 
 bool ignored(const std::string& name) {
   auto ends = [&](std::string_view s) {
@@ -84,8 +116,19 @@ class Queue {
 };
 
 std::uint64_t readings_in(const std::string& body) {
-  auto at = body.find("\"readings\":");
-  return at == std::string::npos ? 0 : std::strtoull(body.c_str() + at + 11, nullptr, 10);
+  return number_after(body, "\"readings\":");
+}
+
+// The sha256 of a file, read through 1 MiB; empty if it cannot be read.
+std::string file_sha256(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  Sha256 hash;
+  std::string chunk(1u << 20, '\0');
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    hash.update(std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount())));
+  }
+  return in.bad() ? std::string() : hash.hex_digest();
 }
 
 class Forwarder {
@@ -191,7 +234,7 @@ class Forwarder {
   }
 
   void enqueue(Item&& item) {
-    item.hash = sha256(item.body);
+    if (item.hash.empty()) item.hash = sha256(item.body);
     {
       std::lock_guard lock(mutex_);
       ++result_.requests;
@@ -226,7 +269,15 @@ class Forwarder {
       head.append(got);
       sniffer.feed(got);
     }
-    if (sniffer.format() != ReadingFormat::ndjson) {  // a whole file per request
+    if (sniffer.format() != ReadingFormat::ndjson) {
+      // A file larger than one request goes as a resumable upload of ranges, read from the file
+      // as they are sent; a smaller one whole in one request.
+      std::error_code ec;
+      const std::uint64_t size = fs::file_size(path, ec);
+      if (!ec && size > std::max<std::size_t>(1, o_.batch_bytes)) {
+        const std::string hash = file_sha256(path);
+        if (!hash.empty()) return enqueue({path.string(), {}, {}, hash, size});
+      }
       std::string body = head;
       body.append(std::istreambuf_iterator<char>(in), {});
       return enqueue({path.string(), "/v1/files", std::move(body), {}});
@@ -267,47 +318,125 @@ class Forwarder {
     HttpClient client(parse_http_url(o_.url), o_.token, o_.timeout, o_.ca_file);
     while (auto item = queue_.pop()) {
       if (stop_.load()) continue;  // drain without sending
+      if (item->target.empty()) {
+        upload(client, *item);
+        continue;
+      }
       auto backoff = o_.backoff_initial;
       for (;;) {
         const auto sent = Clock::now();
         auto answer = client.post(item->target, item->body);
         if (answer.status == 200) {
-          state_.record(item->hash, item->name);
-          std::lock_guard lock(mutex_);
-          ++result_.acknowledged;
-          result_.readings += readings_in(answer.body);
-          result_.bytes += item->body.size();
-          result_.ack_latency_s.push_back(
-              std::chrono::duration<double>(Clock::now() - sent).count());
+          acknowledged(*item, answer, sent, item->body.size());
           break;
         }
-        const int s = answer.status;
-        const bool transient = s == 0 || s == 408 || s == 429 || s >= 500;
-        if (!transient) {
-          std::fprintf(stderr, "meterd forward: %s refused (%d): %.500s\n", item->name.c_str(), s,
-                       answer.body.c_str());
-          std::lock_guard lock(mutex_);
-          ++result_.failed;
+        if (!transient(answer.status)) {
+          refused(*item, answer);
           break;
         }
-        if (!o_.quiet)
-          std::fprintf(stderr, "meterd forward: %s: %s, retrying\n", item->name.c_str(),
-                       s == 0 ? answer.error.c_str() : std::to_string(s).c_str());
-        {
-          std::lock_guard lock(mutex_);
-          ++result_.retries;
-        }
-        auto wait = backoff;
-        if (answer.retry_after_s >= 0)
-          wait = std::max(wait, std::chrono::milliseconds(
-                                    static_cast<std::int64_t>(answer.retry_after_s * 1000)));
-        for (auto waited = std::chrono::milliseconds(0); waited < wait && !stop_.load();
-             waited += std::chrono::milliseconds(20))
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (stop_.load()) break;
-        backoff = std::min(backoff * 2, o_.backoff_max);
+        if (!pause(*item, answer, backoff)) break;
       }
     }
+  }
+
+  // A resumable upload (docs/http.md): every round starts by asking the central what it has,
+  // so a crash or a dropped connection on either side costs at most the range in flight.
+  void upload(HttpClient& client, const Item& item) {
+    std::ifstream in(item.name, std::ios::binary);
+    std::string range(std::max<std::size_t>(1, o_.batch_bytes), '\0');
+    auto backoff = o_.backoff_initial;
+    const auto sent = Clock::now();
+    while (!stop_.load()) {
+      // Durable already (acknowledged, but not recorded here before a crash), or being ingested?
+      HttpAnswer answer = client.get("/v1/ingests/" + item.hash);
+      if (answer.status == 200 &&
+          (says_status(answer.body, "durable") || says_status(answer.body, "duplicate")))
+        return acknowledged(item, answer, sent, item.size);
+      if (answer.status == 202 || transient(answer.status)) {
+        if (answer.status == 202) answer.status = 503;  // pending: ask again after a pause
+        if (!pause(item, answer, backoff)) return;
+        continue;
+      }
+      answer = client.get("/v1/uploads/" + item.hash);
+      if (answer.status != 200) {
+        if (transient(answer.status) && pause(item, answer, backoff)) continue;
+        if (!transient(answer.status)) refused(item, answer);
+        return;
+      }
+      std::uint64_t offset = number_after(answer.body, "\"offset\":");
+      while (!stop_.load()) {
+        // All in but not finished (the last answer was lost): the last range again finishes it.
+        if (offset >= item.size)
+          offset = item.size - std::min<std::uint64_t>(range.size(), item.size);
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(range.size(), item.size - offset));
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(range.data(), static_cast<std::streamsize>(n));
+        if (static_cast<std::size_t>(in.gcount()) != n) {
+          std::fprintf(stderr, "meterd forward: %s: changed or unreadable while uploading\n",
+                       item.name.c_str());
+          std::lock_guard lock(mutex_);
+          ++result_.failed;
+          return;
+        }
+        answer = client.put("/v1/uploads/" + item.hash, std::string_view(range.data(), n),
+                            "Content-Range",
+                            "bytes " + std::to_string(offset) + "-" +
+                                std::to_string(offset + n - 1) + "/" + std::to_string(item.size));
+        if (answer.status == 409 || (answer.status == 200 && !says_status(answer.body, "durable") &&
+                                     !says_status(answer.body, "duplicate"))) {
+          offset = number_after(answer.body, "\"offset\":");
+          if (answer.status == 200) backoff = o_.backoff_initial;
+          if (answer.status == 409 && answer.retry_after_s >= 0 && !pause(item, answer, backoff))
+            return;
+          continue;
+        }
+        if (answer.status == 200) return acknowledged(item, answer, sent, item.size);
+        if (!transient(answer.status)) return refused(item, answer);
+        if (!pause(item, answer, backoff)) return;
+        break;  // a new round: where is the central now?
+      }
+    }
+  }
+
+  void acknowledged(const Item& item, const HttpAnswer& answer, Clock::time_point sent,
+                    std::uint64_t bytes) {
+    state_.record(item.hash, item.name);
+    std::lock_guard lock(mutex_);
+    ++result_.acknowledged;
+    result_.readings += readings_in(answer.body);
+    result_.bytes += bytes;
+    result_.ack_latency_s.push_back(std::chrono::duration<double>(Clock::now() - sent).count());
+  }
+
+  // A 4xx but 408 and 429: sending it again would get the same answer.
+  void refused(const Item& item, const HttpAnswer& answer) {
+    std::fprintf(stderr, "meterd forward: %s refused (%d)%s: %.500s\n", item.name.c_str(),
+                 answer.status, refusal_hint(answer.status), answer.body.c_str());
+    std::lock_guard lock(mutex_);
+    ++result_.failed;
+  }
+
+  // Waits before a retry (at least Retry-After) and doubles the back-off; false on a stop.
+  bool pause(const Item& item, const HttpAnswer& answer, std::chrono::milliseconds& backoff) {
+    const int s = answer.status;
+    if (!o_.quiet)
+      std::fprintf(stderr, "meterd forward: %s: %s, retrying\n", item.name.c_str(),
+                   s == 0 ? answer.error.c_str() : std::to_string(s).c_str());
+    {
+      std::lock_guard lock(mutex_);
+      ++result_.retries;
+    }
+    auto wait = backoff;
+    if (answer.retry_after_s >= 0)
+      wait = std::max(
+          wait, std::chrono::milliseconds(static_cast<std::int64_t>(answer.retry_after_s * 1000)));
+    for (auto waited = std::chrono::milliseconds(0); waited < wait && !stop_.load();
+         waited += std::chrono::milliseconds(20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    backoff = std::min(backoff * 2, o_.backoff_max);
+    return !stop_.load();
   }
 
   const ForwardOptions& o_;

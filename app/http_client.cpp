@@ -147,44 +147,85 @@ HttpClient::HttpClient(HttpUrl url, std::string token, std::chrono::milliseconds
 HttpClient::~HttpClient() = default;
 
 HttpAnswer HttpClient::post(const std::string& target, std::string_view body) {
-  return request(true, target, body);
+  return request(static_cast<int>(http::verb::post), target, body, nullptr);
 }
 HttpAnswer HttpClient::get(const std::string& target) {
-  return request(false, target, {});
+  return request(static_cast<int>(http::verb::get), target, {}, nullptr);
+}
+HttpAnswer HttpClient::put(const std::string& target, std::string_view body,
+                           const std::string& header, const std::string& value) {
+  const Header extra{header, value};
+  return request(static_cast<int>(http::verb::put), target, body, &extra);
 }
 
-HttpAnswer HttpClient::request(bool post, const std::string& target, std::string_view body) {
+namespace {
+
+void read_retry_after(const http::response<http::string_body>& res, HttpAnswer& answer) {
+  if (auto ra = res.find(http::field::retry_after); ra != res.end()) {
+    try {
+      answer.retry_after_s = std::stod(std::string(ra->value()));
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+}  // namespace
+
+HttpAnswer HttpClient::request(int verb_number, const std::string& target, std::string_view body,
+                               const Header* extra) {
   auto& im = *impl_;
+  const auto verb = static_cast<http::verb>(verb_number);
   HttpAnswer answer;
   // A kept-alive connection may have been closed by the server meanwhile: one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = im.connected();
     if (!im.connect(answer.error)) return answer;
-    http::request<http::span_body<const char>> req{post ? http::verb::post : http::verb::get,
-                                                   target, 11};
+    http::request<http::span_body<const char>> req{verb, target, 11};
     req.set(http::field::host, im.url.host);
     req.set(http::field::user_agent, "meterd");
     if (!im.token.empty()) req.set(http::field::authorization, "Bearer " + im.token);
-    if (post) req.set(http::field::content_type, "application/octet-stream");
+    if (verb != http::verb::get) req.set(http::field::content_type, "application/octet-stream");
+    if (extra) req.set(extra->name, extra->value);
+    const bool expect_continue = body.size() > kExpectContinueBytes;
+    if (expect_continue) req.set(http::field::expect, "100-continue");
     req.body() = {body.data(), body.size()};
     req.keep_alive(true);
     req.prepare_payload();
+    http::request_serializer<http::span_body<const char>> serializer(req);
     beast::error_code ec;
-    im.lowest().expires_after(im.timeout);
-    im.with_stream([&](auto& stream) {
-      http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
-    });
-    im.run();
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64u << 20);
-    if (!ec) {
+    auto read = [&](http::response_parser<http::string_body>& parser) {
+      parser.body_limit(64u << 20);
       im.lowest().expires_after(im.timeout);
       im.with_stream([&](auto& stream) {
         http::async_read(stream, im.buffer, parser,
                          [&](beast::error_code e, std::size_t) { ec = e; });
       });
       im.run();
+    };
+    auto write = [&](bool header_only) {
+      im.lowest().expires_after(im.timeout);
+      im.with_stream([&](auto& stream) {
+        if (header_only)
+          http::async_write_header(stream, serializer,
+                                   [&](beast::error_code e, std::size_t) { ec = e; });
+        else
+          http::async_write(stream, serializer, [&](beast::error_code e, std::size_t) { ec = e; });
+      });
+      im.run();
+    };
+    std::optional<http::response_parser<http::string_body>> parser(std::in_place);
+    bool body_unsent = false;
+    write(expect_continue);
+    if (!ec && expect_continue) {
+      read(*parser);
+      if (!ec && parser->get().result() == http::status::continue_) {
+        parser.emplace();
+        write(false);
+      } else {
+        body_unsent = true;  // refused on its header: the answer is in
+      }
     }
+    if (!ec && !body_unsent) read(*parser);
     if (ec) {
       im.drop();
       answer.error = ec.message();
@@ -193,17 +234,13 @@ HttpAnswer HttpClient::request(bool post, const std::string& target, std::string
         continue;
       return answer;
     }
-    auto& res = parser.get();
+    auto& res = parser->get();
     answer.status = static_cast<int>(res.result_int());
     answer.body = std::move(res.body());
     answer.error.clear();
-    if (auto ra = res.find(http::field::retry_after); ra != res.end()) {
-      try {
-        answer.retry_after_s = std::stod(std::string(ra->value()));
-      } catch (const std::exception&) {
-      }
-    }
-    if (!res.keep_alive()) im.drop();
+    read_retry_after(res, answer);
+    // A body announced and not sent leaves the connection unusable for another request.
+    if (!res.keep_alive() || body_unsent) im.drop();
     return answer;
   }
   return answer;

@@ -34,9 +34,20 @@ class HttpClient {
   ~HttpClient();
   HttpAnswer post(const std::string& target, std::string_view body);
   HttpAnswer get(const std::string& target);
+  // PUT with one extra header (Content-Range of an upload).
+  HttpAnswer put(const std::string& target, std::string_view body, const std::string& header,
+                 const std::string& value);
+
+  // Bodies above this ask "Expect: 100-continue" first: a server refusing the request (413, 507,
+  // 409, ...) then answers before the body is sent, instead of closing under it.
+  static constexpr std::size_t kExpectContinueBytes = 64 * 1024;
 
  private:
-  HttpAnswer request(bool post, const std::string& target, std::string_view body);
+  struct Header {
+    std::string name, value;
+  };
+  HttpAnswer request(int verb, const std::string& target, std::string_view body,
+                     const Header* extra);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -149,13 +149,6 @@ void Session<Stream>::ingest_readings() {
 }
 
 template <class Stream>
-void Session<Stream>::ingest_file() {
-  if (parser_->get().body().empty())
-    return reject_ingest(http::status::bad_request, json_error("empty body"));
-  submit(".dat", {});
-}
-
-template <class Stream>
 void Session<Stream>::reject_ingest(http::status status, std::string body) {
   release();
   respond(status, std::move(body), keep_alive_);
@@ -169,17 +162,21 @@ void Session<Stream>::submit(std::string_view ext, std::string decoded) {
   hash.update(body);
   id_ = hash.hex_digest();
   sh_.hm.ingest_bytes.add(body.size());
+  sh_.intake.submit(id_, ext, decoded.empty() ? std::string_view(body) : decoded, wait_for_ack());
+  parser_->get().body().clear();
+  parser_->get().body().shrink_to_fit();  // the file is on disk now
+}
+
+template <class Stream>
+HttpIntake::Callback Session<Stream>::wait_for_ack() {
   auto self = this->shared_from_this();
   ack_timer_.expires_after(std::chrono::milliseconds(sh_.config.http_ack_timeout_ms));
   ack_timer_.async_wait([self](beast::error_code ec) {
     if (!ec) self->on_ack_timeout();
   });
-  sh_.intake.submit(id_, ext, decoded.empty() ? std::string_view(body) : decoded,
-                    [self](const IngestResult& r) {
-                      net::post(self->stream_.get_executor(), [self, r] { self->on_ingested(r); });
-                    });
-  parser_->get().body().clear();
-  parser_->get().body().shrink_to_fit();  // the file is on disk now
+  return [self](const IngestResult& r) {
+    net::post(self->stream_.get_executor(), [self, r] { self->on_ingested(r); });
+  };
 }
 
 template <class Stream>
@@ -245,8 +242,10 @@ void Session<Stream>::ingest_status(const std::string& id) {
 // route() (http_session.cpp) calls these; the rest of this file's members follow from them.
 template void Session<PlainStream>::ingest_readings();
 template void Session<TlsStream>::ingest_readings();
-template void Session<PlainStream>::ingest_file();
-template void Session<TlsStream>::ingest_file();
+template HttpIntake::Callback Session<PlainStream>::wait_for_ack();
+template HttpIntake::Callback Session<TlsStream>::wait_for_ack();
+template void Session<PlainStream>::reject_ingest(http::status, std::string);
+template void Session<TlsStream>::reject_ingest(http::status, std::string);
 template void Session<PlainStream>::ingest_status(const std::string&);
 template void Session<TlsStream>::ingest_status(const std::string&);
 

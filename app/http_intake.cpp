@@ -45,14 +45,39 @@ std::string HttpIntake::id_of(const std::string& name) {
   return id;
 }
 
+bool HttpIntake::wait_for(const std::string& id, Callback done) {
+  std::lock_guard lock(mutex_);
+  auto [it, first] = waiting_.try_emplace(id);
+  it->second.push_back(std::move(done));
+  return first;
+}
+
+void HttpIntake::forget_waiters(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  waiting_.erase(id);
+}
+
+std::filesystem::path HttpIntake::staging_path(std::string_view tag) const {
+  return root_ / "incoming" / ("." + std::string(tag) + ".tmp");  // the spool skips .* and *.tmp
+}
+
+void HttpIntake::submit_file(const std::string& id, std::string_view ext,
+                             const std::filesystem::path& written, Callback done) {
+  if (!wait_for(id, std::move(done))) {  // the same body is already on its way: wait for it too
+    ::unlink(written.c_str());
+    return;
+  }
+  if (::rename(written.c_str(), (root_ / "incoming" / file_name(id, ext)).c_str()) != 0) {
+    const int error = errno;
+    ::unlink(written.c_str());
+    forget_waiters(id);
+    throw std::system_error(error, std::generic_category(), "rename " + written.string());
+  }
+}
+
 void HttpIntake::submit(const std::string& id, std::string_view ext, std::string_view body,
                         Callback done) {
-  {
-    std::lock_guard lock(mutex_);
-    auto [it, first] = waiting_.try_emplace(id);
-    it->second.push_back(std::move(done));
-    if (!first) return;  // the same body is already on its way: wait for it too
-  }
+  if (!wait_for(id, std::move(done))) return;  // the same body is already on its way
   const auto name = file_name(id, ext);
   const auto tmp = root_ / "incoming" / ("." + name + ".tmp");  // ignored by the spool
   try {
@@ -70,8 +95,7 @@ void HttpIntake::submit(const std::string& id, std::string_view ext, std::string
       throw std::system_error(errno, std::generic_category(), "rename " + tmp.string());
   } catch (...) {
     ::unlink(tmp.c_str());
-    std::lock_guard lock(mutex_);
-    waiting_.erase(id);
+    forget_waiters(id);
     throw;
   }
 }

@@ -50,6 +50,12 @@ class HttpIntake final : public actors::Intake {
   // calls `done` (on the supervisor's thread, or on this one) when it is finished.
   // Throws std::system_error when the body cannot be written.
   void submit(const std::string& id, std::string_view ext, std::string_view body, Callback done);
+  // As submit, for a body already written to `written` (on the spool's file system): renamed
+  // into incoming/, or removed if the same id is already on its way.
+  void submit_file(const std::string& id, std::string_view ext,
+                   const std::filesystem::path& written, Callback done);
+  // Where a streamed body is written before submit_file: hidden from the spool.
+  std::filesystem::path staging_path(std::string_view tag) const;
   // What is known about an id: pending, finished in this run, or a report in reports/.
   std::optional<IngestResult> lookup(const std::string& id) const;
   // Answers every waiting request with `status` (shutdown).
@@ -60,6 +66,10 @@ class HttpIntake final : public actors::Intake {
   static std::string id_of(const std::string& file_name);
 
  private:
+  // Registers `done` for `id`; false if the same id is already on its way.
+  bool wait_for(const std::string& id, Callback done);
+  void forget_waiters(const std::string& id);
+
   actors::Intake& spool_;
   std::filesystem::path root_;
   mutable std::mutex mutex_;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "actors/log.hpp"
 #include "app/http_query.hpp"
@@ -19,6 +20,7 @@ std::string json_error(std::string_view message) {
 template <class Stream>
 Session<Stream>::~Session() {
   if (query_job_) query_job_->cancel();
+  end_upload();
   release();
   sh_.hm.connections_open.sub();
 }
@@ -42,9 +44,13 @@ void Session<Stream>::run() {
 template <class Stream>
 void Session<Stream>::read_header() {
   parser_.emplace();
+  file_parser_.reset();
   parser_->header_limit(sh_.config.http_max_header_bytes);
-  parser_->body_limit(sh_.config.http_max_body_bytes);
+  // Each request's own limit is applied once its target is known (on_header).
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Boost 1.74
+  // compares a Content-Length with an empty optional as over it
   answered_ = false;
+  streamed_ = false;
   lowest().expires_after(std::chrono::milliseconds(sh_.config.http_request_timeout_ms));
   http::async_read_header(stream_, buffer_, *parser_,
                           [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -60,9 +66,6 @@ void Session<Stream>::on_header(beast::error_code ec) {
   if (ec == http::error::header_limit)
     return respond(http::status::request_header_fields_too_large,
                    json_error("request header larger than http_max_header_bytes"), false);
-  if (ec == http::error::body_limit)  // a Content-Length over the limit: refused unread
-    return respond(http::status::payload_too_large,
-                   json_error("request body larger than http_max_body_bytes"), false);
   // A timeout has closed the stream already (Beast does that): nothing can be answered.
   if (ec == beast::error::timeout) return close();
   if (ec) return respond(http::status::bad_request, json_error(ec.message()), false);
@@ -91,7 +94,20 @@ void Session<Stream>::on_header(beast::error_code ec) {
                    false,
                    {{"Retry-After", std::to_string(static_cast<int>(std::ceil(retry_after)))}});
   }
-  ingest_ = req.method() == http::verb::post && (path_ == "/v1/readings" || path_ == "/v1/files");
+  const auto method = req.method();
+  streamed_ = (method == http::verb::post && path_ == "/v1/files") ||
+              (method == http::verb::put && path_.rfind("/v1/uploads/", 0) == 0);
+  ingest_ = streamed_ || (method == http::verb::post && path_ == "/v1/readings");
+  // A Content-Length over the limit is refused unread; a chunked body when it crosses it.
+  const std::uint64_t limit = path_ == "/v1/files" ? sh_.config.http_max_file_bytes
+                              : ingest_            ? sh_.config.http_max_body_bytes
+                                                   : 64 * 1024;  // nothing else takes a body
+  if (const auto length = declared_length(); length && *length > limit)
+    return respond(
+        http::status::payload_too_large,
+        json_error(path_ == "/v1/files" ? "file larger than http_max_file_bytes"
+                                        : "request body larger than http_max_body_bytes"),
+        false);
   if (ingest_ && !admit()) {
     sh_.hm.overloaded.add();
     return respond(http::status::service_unavailable,
@@ -99,17 +115,39 @@ void Session<Stream>::on_header(beast::error_code ec) {
                               "safety path is holding batches; retry later"),
                    false, {{"Retry-After", "1"}});
   }
-  if (!ingest_) parser_->body_limit(64 * 1024);  // nothing else takes a body
-  if (ingest_ && beast::iequals(req[http::field::expect], "100-continue")) {
-    auto cont =
-        std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
-    return http::async_write(
-        stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code e, std::size_t) {
-          if (e) return self->close();
-          self->read_body();
-        });
-  }
+  if (streamed_) return start_file_body();
+  parser_->body_limit(limit);
+  if (ingest_) return continue_then(&Session::read_body);
   read_body();
+}
+
+// Answers "Expect: 100-continue" (the client holds the body until then), then goes on.
+template <class Stream>
+void Session<Stream>::continue_then(void (Session::*next)()) {
+  const http::request_header<>& req = parser_ ? parser_->get().base() : file_parser_->get().base();
+  if (!beast::iequals(req[http::field::expect], "100-continue")) return (this->*next)();
+  auto cont =
+      std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+  http::async_write(
+      stream_, *cont,
+      [self = this->shared_from_this(), cont, next](beast::error_code e, std::size_t) {
+        if (e) return self->close();
+        ((*self).*next)();
+      });
+}
+
+// Content-Length, when given. Read as text (the parser has validated it): Beast's optional
+// content_length() trips GCC 12's -Wmaybe-uninitialized under ASan, a false positive inside
+// Boost.
+template <class Stream>
+std::optional<std::uint64_t> Session<Stream>::declared_length() {
+  const http::request_header<>& req = parser_ ? parser_->get().base() : file_parser_->get().base();
+  const auto text = req[http::field::content_length];
+  std::uint64_t bytes = 0;
+  if (text.empty() ||
+      std::from_chars(text.data(), text.data() + text.size(), bytes).ec != std::errc{})
+    return std::nullopt;
+  return bytes;
 }
 
 template <class Stream>
@@ -149,13 +187,15 @@ void Session<Stream>::route() {
     return respond(http::status::ok, render_prometheus(sh_.metrics, sh_.hm), keep_alive_, {},
                    "text/plain; version=0.0.4; charset=utf-8");
   if (path_ == "/v1/readings" && method == http::verb::post) return ingest_readings();
-  if (path_ == "/v1/files" && method == http::verb::post) return ingest_file();
   const bool record_table = path_ == "/v1/register-reads" || path_ == "/v1/b2b-events";
   if ((path_ == "/v1/readings" || record_table) && method == http::verb::get) return query();
+  if (path_.rfind("/v1/uploads/", 0) == 0 && method == http::verb::get)
+    return upload_status(path_.substr(12));
   if (path_.rfind("/v1/ingests/", 0) == 0 && method == http::verb::get)
     return ingest_status(path_.substr(12));
   if (path_ == "/healthz" || path_ == "/metrics" || path_ == "/v1/readings" || record_table ||
-      path_ == "/v1/files" || path_.rfind("/v1/ingests/", 0) == 0)
+      path_ == "/v1/files" || path_.rfind("/v1/ingests/", 0) == 0 ||
+      path_.rfind("/v1/uploads/", 0) == 0)
     return respond(http::status::method_not_allowed, json_error("method not allowed"), keep_alive_);
   respond(http::status::not_found, json_error("no such endpoint"), keep_alive_);
 }
@@ -163,12 +203,10 @@ void Session<Stream>::route() {
 template <class Stream>
 bool Session<Stream>::admit() {
   const auto& c = sh_.config;
-  // A chunked body (no Content-Length) counts as the largest allowed. The header is read as
-  // text (the parser has validated it): Beast's optional content_length() trips GCC 12's
-  // -Wmaybe-uninitialized under ASan, a false positive inside Boost.
-  std::uint64_t bytes = c.http_max_body_bytes;
-  const auto length = parser_->get()[http::field::content_length];
-  if (!length.empty()) std::from_chars(length.data(), length.data() + length.size(), bytes);
+  // A chunked body (no Content-Length) counts as the largest allowed; a body streamed to the
+  // spool as the chunk it is read through.
+  const std::uint64_t bytes =
+      streamed_ ? kBodyReadBytes : declared_length().value_or(c.http_max_body_bytes);
   if (sh_.hm.inflight_requests.get() >= c.http_max_inflight_requests ||
       sh_.hm.inflight_bytes.get() + bytes > c.http_max_inflight_bytes ||
       sh_.metrics.safety.held_now.get() > 0)

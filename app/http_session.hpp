@@ -3,7 +3,8 @@
 //   http_server.cpp   the listener and its accept loop (HttpFront)
 //   http_session.cpp  a connection: request head and body, authentication, admission, routing,
 //                     answers, keep-alive
-//   http_ingest.cpp   POST /v1/readings, POST /v1/files, their acknowledgement, GET /v1/ingests
+//   http_ingest.cpp   POST /v1/readings, the acknowledgement of ingests, GET /v1/ingests
+//   http_files.cpp    POST /v1/files and /v1/uploads: bodies streamed to the spool
 //   http_query.cpp    GET /v1/readings, streamed as a chunked body
 //
 // Session is a template over its stream (plain TCP or TLS). Its members are defined in the file
@@ -31,6 +32,7 @@
 #include "app/http_auth.hpp"
 #include "app/http_intake.hpp"
 #include "app/http_metrics.hpp"
+#include "app/http_uploads.hpp"
 
 namespace meterd::app::http_internal {
 
@@ -49,11 +51,16 @@ struct Shared {
   const actors::Metrics& metrics;
   HttpMetrics hm;
   TokenAuth auth;
+  Uploads uploads;
+  // Blocking file work (fsync, hashing a whole upload) off the I/O threads.
+  net::thread_pool blocking{1};
   Shared(const actors::Config& c, HttpIntake& i, const actors::Metrics& m)
       : config(c),
         intake(i),
         metrics(m),
-        auth(c.http_tokens, c.http_rate_limit_rps, c.http_rate_limit_burst) {}
+        auth(c.http_tokens, c.http_rate_limit_rps, c.http_rate_limit_burst),
+        uploads(c.spool_dir, kUploadExpireHours) {}
+  static constexpr unsigned kUploadExpireHours = 7 * 24;
 };
 
 // {"error":"<message>"}
@@ -91,15 +98,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                std::initializer_list<std::pair<const char*, std::string>> headers = {},
                const char* content_type = "application/json");
   void close();
+  void continue_then(void (Session::*next)());
+  std::optional<std::uint64_t> declared_length();
 
   // http_ingest.cpp
   void ingest_readings();
-  void ingest_file();
   void reject_ingest(http::status status, std::string body);
   void submit(std::string_view ext, std::string decoded);
+  HttpIntake::Callback wait_for_ack();  // starts the ack timer; the callback answers
   void on_ingested(const IngestResult& r);
   void on_ack_timeout();
   void ingest_status(const std::string& id);
+
+  // http_files.cpp
+  void start_file_body();
+  bool start_upload_range(std::uint64_t& needed);
+  void read_file_chunk();
+  void on_file_chunk(beast::error_code ec);
+  void file_body_done();
+  void upload_range_done();
+  void file_failed(const std::exception& e);
+  void upload_status(const std::string& id);
+  void end_upload();
 
   // http_query.cpp
   void query();
@@ -117,6 +137,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string path_, query_, id_;
   int token_ = -1;
   bool keep_alive_ = true, ingest_ = false, admitted_ = false, answered_ = false;
+  bool streamed_ = false;  // POST /v1/files, PUT /v1/uploads/<id>: the body goes to a file
+  std::optional<http::request_parser<http::buffer_body>> file_parser_;
+  std::unique_ptr<SpoolFile> file_;
+  std::string chunk_;
+  std::uint64_t next_space_check_ = 0;
+  struct UploadRange {
+    std::string id;  // claimed in sh_.uploads while set
+    std::uint64_t first = 0, last = 0, total = 0;
+  } upload_;
   std::uint64_t admitted_bytes_ = 0;
   Clock::time_point received_{};
   std::shared_ptr<QueryJob> query_job_;  // a GET /v1/readings being streamed
