@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "protocol/iso_time.hpp"
+#include "protocol/ndjson_flat.hpp"
 #include "protocol/nem_time.hpp"
 
 namespace meterd::ndjson {
@@ -58,24 +60,6 @@ bool get_text(od::value& v, std::string_view key, std::string_view& out, Problem
     return true;
   }
   return fail(p, std::string(key), "expected a string");
-}
-
-// An ISO-8601 instant, or kNoTime for null when `nullable`.
-bool get_time(od::value& v, std::string_view key, epoch_seconds& out, Problem& p, bool nullable,
-              CachedTime* cache = nullptr) {
-  std::string_view text;
-  if (!get_text(v, key, text, p, nullable)) return false;
-  if (text.empty() && nullable) {
-    out = kNoTime;
-    return true;
-  }
-  if (cache && cache->lookup(text, out)) return true;
-  if (!parse_iso_time(text, out, /*nem_if_no_offset=*/true))
-    return fail(p, std::string(key),
-                "expected an ISO-8601 time like 2005-03-01T00:30:00+10:00, got '" +
-                    std::string(text.substr(0, 64)) + "'");
-  if (cache) cache->store(text, out);
-  return true;
 }
 
 // An integer in [lo, hi], or `none` for null when nullable.
@@ -172,156 +156,116 @@ simdjson::error_code read_unknown(od::value& v, int depth) {
   return simdjson::INCORRECT_TYPE;
 }
 
-}  // namespace
+// The fields of one object through the simdjson On Demand parser (any JSON).
+class SimdjsonFields {
+ public:
+  SimdjsonFields(od::object& object, Problem& p) : it_(object.begin()), end_(object.end()), p_(p) {}
 
-bool decode_object(od::object& object, Line& line, Problem& p, bool strict, TimeCaches& times) {
-  for (auto field_result : object) {
-    od::field field;
-    if (auto e = std::move(field_result).get(field)) return json_fail(p, "", e);
-    std::string_view key;
-    if (!get_key(field, key, p)) return false;
-    od::value& v = field.value();
-    std::int64_t n = 0;
-    switch (key.size()) {
-      case 3:
-        if (key == "nmi") {
-          if (!get_text(v, key, line.nmi, p, false)) return false;
-          line.has_nmi = true;
-          continue;
-        }
-        if (key == "uom") {
-          if (!get_text(v, key, line.uom, p, false)) return false;
-          line.has_uom = true;
-          continue;
-        }
-        break;
-      case 4:
-        if (key == "line") {
-          if (!get_int(v, key, 0, 0xffffffffll, n, p, true, -1)) return false;
-          line.source_line = n;
-          continue;
-        }
-        break;
-      case 5:
-        if (key == "value") {
-          const std::string_view token = peek_token(v);
-          if (token.empty() || (token[0] != '-' && (token[0] < '0' || token[0] > '9'))) {
-            od::json_type t;
-            if (auto e = v.type().get(t)) return json_fail(p, key, e);
-            return fail(p, "value", "expected a number");
-          }
-          if (auto e = v.get_double().get(line.value)) return json_fail(p, key, e);
-          if (!std::isfinite(line.value) || line.value < 0)
-            return fail(p, "value", "expected a finite, non-negative number");
-          line.has_value = true;
-          continue;
-        }
-        break;
-      case 6:
-        if (key == "values") {
-          od::json_type t;
-          if (auto e = v.type().get(t)) return json_fail(p, key, e);
-          if (t != od::json_type::array) return fail(p, "values", "expected an array of numbers");
-          od::array array;
-          if (auto e = v.get_array().get(array)) return json_fail(p, key, e);
-          line.values->clear();
-          for (auto element : array) {
-            double d = 0;
-            if (auto e = element.get_double().get(d)) {
-              if (e == simdjson::INCORRECT_TYPE)
-                return fail(p, "values", "expected an array of numbers");
-              return json_fail(p, key, e);
-            }
-            if (!std::isfinite(d) || d < 0)
-              return fail(p, "values", "expected finite, non-negative numbers");
-            line.values->push_back(d);
-          }
-          line.has_values = true;
-          continue;
-        }
-        if (key == "suffix") {
-          if (!get_text(v, key, line.suffix, p, false)) return false;
-          line.has_suffix = true;
-          continue;
-        }
-        if (key == "method") {
-          if (!get_int(v, key, 1, 99, n, p, true, kNoMethod)) return false;
-          line.method = static_cast<std::uint8_t>(n);
-          continue;
-        }
-        break;
-      case 7:
-        if (key == "quality") {
-          std::string_view q;
-          if (!get_text(v, key, q, p, false)) return false;
-          if (q.size() != 1 || !is_quality_flag(q[0]))
-            return fail(p, "quality", "expected one of A, E, F, S, N, V");
-          line.quality = q[0];
-          continue;
-        }
-        break;
-      case 11:
-        if (key == "reason_code") {
-          if (!get_int(v, key, 0, 999, n, p, true, kNoReasonCode)) return false;
-          line.reason_code = static_cast<std::int16_t>(n);
-          continue;
-        }
-        if (key == "register_id") {
-          if (!get_text(v, key, line.register_id, p, true)) return false;
-          continue;
-        }
-        break;
-      case 12:
-        if (key == "meter_serial") {
-          if (!get_text(v, key, line.meter_serial, p, true)) return false;
-          continue;
-        }
-        if (key == "file_created") {
-          if (!get_time(v, key, line.file_created, p, true, &times.file_created)) return false;
-          continue;
-        }
-        break;
-      case 14:
-        if (key == "interval_start") {
-          if (!get_time(v, key, line.interval_start, p, false)) return false;
-          continue;
-        }
-        break;
-      case 15:
-        if (key == "update_datetime") {
-          if (!get_time(v, key, line.update_datetime, p, true, &times.update_datetime))
-            return false;
-          continue;
-        }
-        break;
-      case 16:
-        if (key == "interval_minutes") {
-          if (!get_int(v, key, 0, 1440, n, p, false)) return false;
-          line.interval_minutes = n;
-          continue;
-        }
-        break;
-      case 18:
-        if (key == "reason_description") {
-          if (!get_text(v, key, line.reason_description, p, true)) return false;
-          continue;
-        }
-        break;
-      case 19:
-        if (key == "msats_load_datetime") {
-          if (!get_time(v, key, line.msats_load_datetime, p, true, &times.msats_load_datetime))
-            return false;
-          continue;
-        }
-        break;
-      default:
-        break;
-    }
-    // Unknown keys are ignored (forward compatibility), refused in strict mode.
-    if (strict) return fail(p, std::string(key), "unknown field");
-    if (auto e = read_unknown(v, 0)) return json_fail(p, key, e);
+  FlatLine::Next next(std::string_view& key) {
+    if (started_) ++it_;
+    started_ = true;
+    if (!(it_ != end_)) return FlatLine::Next::end;
+    if (auto e = std::move(*it_).get(field_)) return json_fail(p_, "", e), FlatLine::Next::other;
+    return get_key(field_, key, p_) ? FlatLine::Next::key : FlatLine::Next::other;
   }
-  // Required fields and the rules the NEM12 reader applies to the same data.
+  bool text(std::string_view key, std::string_view& out, bool nullable) {
+    return get_text(field_.value(), key, out, p_, nullable);
+  }
+  bool integer(std::string_view key, std::int64_t lo, std::int64_t hi, std::int64_t& out,
+               bool nullable, std::int64_t none = 0) {
+    return get_int(field_.value(), key, lo, hi, out, p_, nullable, none);
+  }
+  bool number(std::string_view key, double& out) {
+    od::value& v = field_.value();
+    const std::string_view token = peek_token(v);
+    if (token.empty() || (token[0] != '-' && (token[0] < '0' || token[0] > '9'))) {
+      od::json_type t;
+      if (auto e = v.type().get(t)) return json_fail(p_, key, e);
+      return fail(p_, "value", "expected a number");
+    }
+    if (auto e = v.get_double().get(out)) return json_fail(p_, key, e);
+    if (!std::isfinite(out) || out < 0)
+      return fail(p_, "value", "expected a finite, non-negative number");
+    return true;
+  }
+  bool numbers(std::string_view key, std::vector<double>& out) {
+    od::value& v = field_.value();
+    od::json_type t;
+    if (auto e = v.type().get(t)) return json_fail(p_, key, e);
+    if (t != od::json_type::array) return fail(p_, "values", "expected an array of numbers");
+    od::array array;
+    if (auto e = v.get_array().get(array)) return json_fail(p_, key, e);
+    out.clear();
+    for (auto element : array) {
+      double d = 0;
+      if (auto e = element.get_double().get(d)) {
+        if (e == simdjson::INCORRECT_TYPE)
+          return fail(p_, "values", "expected an array of numbers");
+        return json_fail(p_, key, e);
+      }
+      if (!std::isfinite(d) || d < 0)
+        return fail(p_, "values", "expected finite, non-negative numbers");
+      out.push_back(d);
+    }
+    return true;
+  }
+  bool skip(std::string_view key) {
+    if (auto e = read_unknown(field_.value(), 0)) return json_fail(p_, key, e);
+    return true;
+  }
+
+ private:
+  decltype(std::declval<od::object&>().begin()) it_;
+  decltype(std::declval<od::object&>().end()) end_;
+  od::field field_;
+  Problem& p_;
+  bool started_ = false;
+};
+
+// The fields of one line through FlatLine (the usual line, no parser): any false sends the line
+// to SimdjsonFields, so its problems are never reported and need no words.
+class FlatFields {
+ public:
+  FlatFields(std::string_view text) : line_(text.data(), text.data() + text.size()) {}
+
+  FlatLine::Next next(std::string_view& key) { return line_.next(key); }
+  bool text(std::string_view, std::string_view& out, bool nullable) {
+    return line_.text(out, nullable);
+  }
+  bool integer(std::string_view, std::int64_t lo, std::int64_t hi, std::int64_t& out, bool nullable,
+               std::int64_t none = 0) {
+    return line_.integer(lo, hi, out, nullable, none);
+  }
+  bool number(std::string_view, double& out) { return line_.number(out); }
+  bool numbers(std::string_view, std::vector<double>& out) { return line_.numbers(out); }
+  bool skip(std::string_view) { return line_.skip(); }
+  bool at_line_end() { return line_.at_line_end(); }
+
+ private:
+  FlatLine line_;
+};
+
+// An ISO-8601 instant, or kNoTime for null when `nullable`.
+template <class Fields>
+bool get_time(Fields& f, std::string_view key, epoch_seconds& out, Problem& p, bool nullable,
+              CachedTime* cache = nullptr) {
+  std::string_view text;
+  if (!f.text(key, text, nullable)) return false;
+  if (text.empty() && nullable) {
+    out = kNoTime;
+    return true;
+  }
+  if (cache && cache->lookup(text, out)) return true;
+  if (!parse_iso_time(text, out, /*nem_if_no_offset=*/true))
+    return fail(p, std::string(key),
+                "expected an ISO-8601 time like 2005-03-01T00:30:00+10:00, got '" +
+                    std::string(text.substr(0, 64)) + "'");
+  if (cache) cache->store(text, out);
+  return true;
+}
+
+// Required fields and the rules the NEM12 reader applies to the same data.
+bool check_line(const Line& line, Problem& p, bool strict) {
   if (!line.has_nmi) return fail(p, "nmi", "missing");
   if (line.nmi.empty() || line.nmi.size() > 10)
     return fail(p, "nmi", "expected 1 to 10 characters");
@@ -353,6 +297,146 @@ bool decode_object(od::object& object, Line& line, Problem& p, bool strict, Time
   if (strict && (line.quality == 'F' || line.quality == 'S') && line.reason_code == kNoReasonCode)
     return fail(p, "reason_code", "required for quality F and S (strict mode)");
   return true;
+}
+
+// The schema over the fields of one object, in document order, whichever reader gives them.
+template <class Fields>
+bool decode_fields(Fields& f, Line& line, Problem& p, bool strict, TimeCaches& times) {
+  std::string_view key;
+  for (;;) {
+    const auto next = f.next(key);
+    if (next == FlatLine::Next::end) break;
+    if (next == FlatLine::Next::other) return false;
+    std::int64_t n = 0;
+    switch (key.size()) {
+      case 3:
+        if (key == "nmi") {
+          if (!f.text(key, line.nmi, false)) return false;
+          line.has_nmi = true;
+          continue;
+        }
+        if (key == "uom") {
+          if (!f.text(key, line.uom, false)) return false;
+          line.has_uom = true;
+          continue;
+        }
+        break;
+      case 4:
+        if (key == "line") {
+          if (!f.integer(key, 0, 0xffffffffll, n, true, -1)) return false;
+          line.source_line = n;
+          continue;
+        }
+        break;
+      case 5:
+        if (key == "value") {
+          if (!f.number(key, line.value)) return false;
+          line.has_value = true;
+          continue;
+        }
+        break;
+      case 6:
+        if (key == "values") {
+          if (!f.numbers(key, *line.values)) return false;
+          line.has_values = true;
+          continue;
+        }
+        if (key == "suffix") {
+          if (!f.text(key, line.suffix, false)) return false;
+          line.has_suffix = true;
+          continue;
+        }
+        if (key == "method") {
+          if (!f.integer(key, 1, 99, n, true, kNoMethod)) return false;
+          line.method = static_cast<std::uint8_t>(n);
+          continue;
+        }
+        break;
+      case 7:
+        if (key == "quality") {
+          std::string_view q;
+          if (!f.text(key, q, false)) return false;
+          if (q.size() != 1 || !is_quality_flag(q[0]))
+            return fail(p, "quality", "expected one of A, E, F, S, N, V");
+          line.quality = q[0];
+          continue;
+        }
+        break;
+      case 11:
+        if (key == "reason_code") {
+          if (!f.integer(key, 0, 999, n, true, kNoReasonCode)) return false;
+          line.reason_code = static_cast<std::int16_t>(n);
+          continue;
+        }
+        if (key == "register_id") {
+          if (!f.text(key, line.register_id, true)) return false;
+          continue;
+        }
+        break;
+      case 12:
+        if (key == "meter_serial") {
+          if (!f.text(key, line.meter_serial, true)) return false;
+          continue;
+        }
+        if (key == "file_created") {
+          if (!get_time(f, key, line.file_created, p, true, &times.file_created)) return false;
+          continue;
+        }
+        break;
+      case 14:
+        if (key == "interval_start") {
+          if (!get_time(f, key, line.interval_start, p, false)) return false;
+          continue;
+        }
+        break;
+      case 15:
+        if (key == "update_datetime") {
+          if (!get_time(f, key, line.update_datetime, p, true, &times.update_datetime))
+            return false;
+          continue;
+        }
+        break;
+      case 16:
+        if (key == "interval_minutes") {
+          if (!f.integer(key, 0, 1440, n, false)) return false;
+          line.interval_minutes = n;
+          continue;
+        }
+        break;
+      case 18:
+        if (key == "reason_description") {
+          if (!f.text(key, line.reason_description, true)) return false;
+          continue;
+        }
+        break;
+      case 19:
+        if (key == "msats_load_datetime") {
+          if (!get_time(f, key, line.msats_load_datetime, p, true, &times.msats_load_datetime))
+            return false;
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    // Unknown keys are ignored (forward compatibility), refused in strict mode.
+    if (strict) return fail(p, std::string(key), "unknown field");
+    if (!f.skip(key)) return false;
+  }
+  return check_line(line, p, strict);
+}
+
+}  // namespace
+
+bool decode_object(od::object& object, Line& line, Problem& p, bool strict, TimeCaches& times) {
+  SimdjsonFields fields(object, p);
+  return decode_fields(fields, line, p, strict, times);
+}
+
+bool decode_flat(std::string_view text, Line& line, bool strict, TimeCaches& times) {
+  Problem unused;
+  FlatFields fields(text);
+  return decode_fields(fields, line, unused, strict, times) && fields.at_line_end();
 }
 
 }  // namespace meterd::ndjson

@@ -75,4 +75,10 @@ struct TimeCaches {
 // Unknown keys are ignored, refused when `strict`.
 bool decode_object(od::object& object, Line& line, Problem& p, bool strict, TimeCaches& times);
 
+// The same for one line [text.data(), text.data() + text.size()) without simdjson (FlatLine,
+// ndjson_flat.hpp: the '\n' at the end and 16 bytes of padding after it, UTF-8 checked): true
+// only for a line that decode_object accepts too, with the same result. False says nothing of
+// the line: the caller decodes it with decode_object.
+bool decode_flat(std::string_view text, Line& line, bool strict, TimeCaches& times);
+
 }  // namespace meterd::ndjson

@@ -210,21 +210,56 @@ struct NdjsonReader::Impl {
     after_line();
   }
 
-  // Complete lines in buffer[0, len): the fast path is a document stream; at the first doubt
-  // (malformed JSON, a value spanning lines, two values on a line) the rest of the block is
-  // read line by line.
+  // Complete lines in buffer[0, len). Each is read by decode_flat while it can (the usual line:
+  // no parser, no escapes); from the first line it cannot, the rest of the block goes through
+  // simdjson's document stream as a whole (stream_block), so an unusual body costs what it did.
   void block(std::size_t len) {
-    std::size_t good_end = 0;  // start of the first line not yet handled
+    std::size_t b = 0;
+    if (simdjson::validate_utf8(buffer.data(), len)) {
+      while (b < len) {  // the block ends with a newline
+        const char* nl = static_cast<const char*>(std::memchr(buffer.data() + b, '\n', len - b));
+        const std::size_t e = static_cast<std::size_t>(nl - buffer.data());
+        if (!flat_line(b, e)) break;
+        b = e + 1;
+        ++next_line;
+      }
+    }
+    if (b < len) stream_block(b, len);
+  }
+
+  // One line [b, e) through decode_flat; false (nothing done) when it cannot take it.
+  bool flat_line(std::size_t b, std::size_t e) {
+    std::size_t first = b;
+    while (first < e && is_space(buffer[first])) ++first;
+    if (first == e) return true;          // blank line
+    while (is_space(buffer[e - 1])) --e;  // a CR of CRLF, trailing blanks
+    Line line;
+    line.values = &values_buffer;
+    if (!ndjson::decode_flat({buffer.data() + first, e - first}, line, options.strict, times))
+      return false;
+    commit_line(line, next_line);
+    after_line();
+    return true;
+  }
+
+  // Complete lines in buffer[from, len) through simdjson: the fast path is a document stream;
+  // at the first doubt (malformed JSON, a value spanning lines, two values on a line) the rest
+  // of the block is read line by line.
+  void stream_block(std::size_t from, std::size_t len) {
+    std::size_t good_end = from;  // start of the first line not yet handled
     std::uint64_t good_line = next_line;
     bool fallback = false;
     od::document_stream stream;
-    if (parser.iterate_many(buffer.data(), len, std::max<std::size_t>(len, 1 << 20)).get(stream)) {
+    if (parser
+            .iterate_many(buffer.data() + from, len - from,
+                          std::max<std::size_t>(len - from, 1 << 20))
+            .get(stream)) {
       fallback = true;
     } else {
-      std::size_t scan = 0;
+      std::size_t scan = from;
       std::uint64_t scan_line = next_line;
       for (auto it = stream.begin(); it != stream.end(); ++it) {
-        const std::size_t at = it.current_index();
+        const std::size_t at = from + it.current_index();
         if (it.error() || at < good_end) {
           fallback = true;
           break;
