@@ -4,7 +4,8 @@
 //
 //   NDJSON files (sniffed as the central's pipeline sniffs them) are cut at line boundaries
 //   into requests of at most batch_bytes and posted to /v1/readings; every other file
-//   (NEM12/NEM13, compressed, zip) is posted whole to /v1/files.
+//   (NEM12/NEM13, compressed, zip) is posted whole to /v1/files, or, when larger than
+//   batch_bytes, uploaded in ranges to /v1/uploads/<sha256> (resumable: docs/http.md).
 //   State file (forwarder_state.hpp): one record per acknowledged request, "<sha256 of the
 //   body> <name>", durable after each 200. The server's ingest id is the same hash, and the
 //   server is idempotent, so a request acknowledged but not yet recorded (crash in between)
