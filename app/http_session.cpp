@@ -78,6 +78,21 @@ void Session<Stream>::on_header(beast::error_code ec) {
   query_ = target.find('?') == std::string_view::npos
                ? std::string()
                : std::string(target.substr(target.find('?') + 1));
+  const auto method = req.method();
+  streamed_ = (method == http::verb::post && path_ == "/v1/files") ||
+              (method == http::verb::put && path_.rfind("/v1/uploads/", 0) == 0);
+  ingest_ = streamed_ || (method == http::verb::post && path_ == "/v1/readings");
+  // A Content-Length over the limit is refused unread, before anything else is asked of it; a
+  // chunked body when it crosses it.
+  const std::uint64_t limit = path_ == "/v1/files" ? sh_.config.http_max_file_bytes
+                              : ingest_            ? sh_.config.http_max_body_bytes
+                                                   : 64 * 1024;  // nothing else takes a body
+  if (const auto length = declared_length(); length && *length > limit)
+    return respond(
+        http::status::payload_too_large,
+        json_error(path_ == "/v1/files" ? "file larger than http_max_file_bytes"
+                                        : "request body larger than http_max_body_bytes"),
+        false);
   if (path_ != "/healthz" && sh_.auth.enabled()) {
     auto auth = req[http::field::authorization];
     token_ = sh_.auth.authenticate(std::string_view(auth.data(), auth.size()));
@@ -94,20 +109,6 @@ void Session<Stream>::on_header(beast::error_code ec) {
                    false,
                    {{"Retry-After", std::to_string(static_cast<int>(std::ceil(retry_after)))}});
   }
-  const auto method = req.method();
-  streamed_ = (method == http::verb::post && path_ == "/v1/files") ||
-              (method == http::verb::put && path_.rfind("/v1/uploads/", 0) == 0);
-  ingest_ = streamed_ || (method == http::verb::post && path_ == "/v1/readings");
-  // A Content-Length over the limit is refused unread; a chunked body when it crosses it.
-  const std::uint64_t limit = path_ == "/v1/files" ? sh_.config.http_max_file_bytes
-                              : ingest_            ? sh_.config.http_max_body_bytes
-                                                   : 64 * 1024;  // nothing else takes a body
-  if (const auto length = declared_length(); length && *length > limit)
-    return respond(
-        http::status::payload_too_large,
-        json_error(path_ == "/v1/files" ? "file larger than http_max_file_bytes"
-                                        : "request body larger than http_max_body_bytes"),
-        false);
   if (ingest_ && !admit()) {
     sh_.hm.overloaded.add();
     return respond(http::status::service_unavailable,
