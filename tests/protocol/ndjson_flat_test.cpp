@@ -16,41 +16,44 @@ namespace {
 
 using ndjson::Line;
 
+// The line's string views point into the bytes decoded (and simdjson's unescaped strings into
+// its parser), so both live here, with the result, and a Decoded is filled in place.
 struct Decoded {
+  Decoded() { line.values = &values; }
+  Decoded(const Decoded&) = delete;
+  Decoded& operator=(const Decoded&) = delete;
   bool ok = false;
   Line line;
   std::vector<double> values;
+  std::string buffer;
+  simdjson::padded_string padded;
+  simdjson::ondemand::parser parser;
 };
 
-Decoded with_simdjson(const std::string& text, bool strict) {
-  Decoded d;
-  d.line.values = &d.values;
-  simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(text);
+void with_simdjson(const std::string& text, bool strict, Decoded& d) {
+  auto& parser = d.parser;
+  d.padded = simdjson::padded_string(text);
   simdjson::ondemand::document doc;
-  if (parser.iterate(padded).get(doc)) return d;
+  if (parser.iterate(d.padded).get(doc)) return;
   simdjson::ondemand::object object;
-  if (doc.get_object().get(object)) return d;
+  if (doc.get_object().get(object)) return;
   ndjson::Problem p;
   ndjson::TimeCaches times;
-  if (!ndjson::decode_object(object, d.line, p, strict, times)) return d;
-  if (doc.current_location().error() == simdjson::SUCCESS) return d;  // more after the object
+  if (!ndjson::decode_object(object, d.line, p, strict, times)) return;
+  if (doc.current_location().error() == simdjson::SUCCESS) return;  // more after the object
   d.ok = true;
-  return d;
 }
 
-Decoded flat(const std::string& text, bool strict) {
-  Decoded d;
-  d.line.values = &d.values;
-  if (!simdjson::validate_utf8(text.data(), text.size())) return d;  // the reader checks first
-  std::string buffer = text + "\n" + std::string(64, '\0');          // the reader's padding
+void flat(const std::string& text, bool strict, Decoded& d) {
+  if (!simdjson::validate_utf8(text.data(), text.size())) return;  // the reader checks first
+  auto& buffer = d.buffer;
+  buffer = text + "\n" + std::string(64, '\0');  // the reader's padding
   std::size_t b = 0, e = text.size();
   while (b < e && (buffer[b] == ' ' || buffer[b] == '\t' || buffer[b] == '\r')) ++b;
   while (e > b && (buffer[e - 1] == ' ' || buffer[e - 1] == '\t' || buffer[e - 1] == '\r')) --e;
-  if (b == e) return d;
+  if (b == e) return;
   ndjson::TimeCaches times;
   d.ok = ndjson::decode_flat({buffer.data() + b, e - b}, d.line, strict, times);
-  return d;
 }
 
 // The same line as decoded, field by field (string views compared by content).
@@ -88,7 +91,9 @@ const std::vector<std::string>& base_lines() {
 TEST(NdjsonFlatTest, TakesTheUsualLinesWithTheSameResultAsSimdjson) {
   for (const auto& text : base_lines()) {
     for (bool strict : {false, true}) {
-      const auto a = flat(text, strict), b = with_simdjson(text, strict);
+      Decoded a, b;
+      flat(text, strict, a);
+      with_simdjson(text, strict, b);
       if (!strict) {
         EXPECT_TRUE(b.ok) << text;
         if (text.find('[') == std::string::npos || text.find("values") != std::string::npos) {
@@ -112,10 +117,11 @@ TEST(NdjsonFlatTest, NeverTakesWhatSimdjsonRefusesNorReadsItOtherwise) {
           std::string text = base;
           text.replace(at, 1, r);
           ++tried;
-          const auto a = flat(text, strict);
+          Decoded a, b;
+          flat(text, strict, a);
           if (!a.ok) continue;
           ++taken;
-          const auto b = with_simdjson(text, strict);
+          with_simdjson(text, strict, b);
           ASSERT_TRUE(b.ok) << "taken by the flat path, refused by simdjson: " << text;
           expect_same(a, b, text);
         }
