@@ -65,10 +65,13 @@ void ColumnChunkWriter::emit_page(ChunkMeta& cm, std::int32_t type, std::uint32_
     w.end_struct();
   }
   w.stop();
-  if (type == pq::kDictionaryPage)
-    cm.dictionary_page_offset = static_cast<std::int64_t>(out_.offset());
-  else if (cm.num_values == 0)
-    cm.data_page_offset = static_cast<std::int64_t>(out_.offset());
+  const auto at = static_cast<std::int64_t>(out_.offset());
+  if (type == pq::kDictionaryPage) {
+    cm.dictionary_page_offset = at;
+  } else {
+    if (cm.num_values == 0) cm.data_page_offset = at;
+    cm.pages.push_back({at, static_cast<std::int32_t>(header_.size() + n), cm.num_values});
+  }
   out_.append(header_);
   out_.append(std::string_view(compressed_.data(), n));
   cm.uncompressed += static_cast<std::int64_t>(header_.size() + body_.size());

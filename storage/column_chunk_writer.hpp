@@ -109,8 +109,17 @@ struct ValueDict {
   }
 };
 
+// Where a data page is: the Parquet OffsetIndex entry (offset and size include the header).
+struct PageLocation {
+  std::int64_t offset = 0;
+  std::int32_t size = 0;
+  std::int64_t first_row = 0;
+};
+
 struct ChunkMeta {
   std::vector<std::int32_t> encodings;
+  std::vector<PageLocation> pages;  // data pages, for the OffsetIndex
+  std::int64_t offset_index_offset = -1, offset_index_length = 0;
   std::int64_t num_values = 0, uncompressed = 0, compressed = 0;
   std::int64_t data_page_offset = 0, dictionary_page_offset = -1;
   std::int64_t null_count = 0;

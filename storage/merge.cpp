@@ -1,9 +1,17 @@
 #include "storage/merge.hpp"
 
-#include <algorithm>
-#include <cstring>
-#include <string_view>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "storage/part_writer.hpp"
 #include "storage/version.hpp"
 
 namespace meterd::storage {
@@ -13,13 +21,17 @@ constexpr std::uint32_t kNone = 0xffffffffu;
 constexpr int kStringColumns[] = {kNmi,         kSuffix, kRegisterId,
                                   kMeterSerial, kUom,    kReasonDescription};
 
-// Rows of one part, restricted to the filter, one decoded row group at a time. Two buffers:
-// the row just handed out stays valid while the cursor loads the next row group.
+// Rows of one part, restricted to the filter, one decoded page (of every column) at a time, or
+// one row group for a part without page locations. Two buffers: the row just handed out stays
+// valid while the cursor loads the next page.
 class Cursor {
  public:
   Cursor(const PartReader& part, const QueryFilter& filter, std::uint32_t ordinal,
          MergeStats& stats)
       : part_(part), filter_(filter), ordinal_(ordinal), stats_(stats) {
+    if (filter.nmi) filter_columns_ |= 1u << kNmi;
+    if (filter.suffix) filter_columns_ |= 1u << kSuffix;
+    if (filter.from || filter.to) filter_columns_ |= 1u << kIntervalStart;
     for (std::size_t g = 0; g < part.row_groups().size(); ++g) {
       if (may_match(part.row_groups()[g]))
         groups_.push_back(g);
@@ -28,6 +40,7 @@ class Cursor {
     }
   }
 
+  bool selected() const { return !groups_.empty(); }
   bool valid() const { return valid_; }
   std::uint32_t ordinal() const { return ordinal_; }
   int buffer() const { return cur_; }
@@ -45,20 +58,20 @@ class Cursor {
   void start() {
     row_ = 0;
     valid_ = false;
-    load_next_group(true);
+    load_next(true);
   }
 
   void advance() {
     ++row_;
-    skip_unmatched();
+    if (!skip_within_page()) load_next(false);
   }
 
  private:
   struct Buffer {
     DecodedRowGroup rg;
-    std::uint32_t want_nmi = kNone, want_suffix = kNone;  // dictionary index, kNone = any
-    std::vector<std::uint32_t> out_ids[kColumnCount];     // dictionary index -> output id
+    std::vector<std::uint32_t> out_ids[kColumnCount];  // dictionary index -> output id
     std::uint64_t generation = ~0ull;
+    std::uint64_t ids_group = 0;  // the row group whose dictionary indices out_ids maps
   };
 
   bool may_match(const RowGroupInfo& rg) const {
@@ -76,64 +89,114 @@ class Cursor {
     return rg.rows > 0;
   }
 
-  static std::uint32_t find(const std::vector<std::string_view>& dict, std::string_view s) {
+  static std::uint32_t find(std::span<const std::string_view> dict, std::string_view s) {
     for (std::size_t i = 0; i < dict.size(); ++i)
       if (dict[i] == s) return static_cast<std::uint32_t>(i);
     return kNone - 1;  // matches no row
   }
 
-  // Loads the next selected row group into the other buffer; false at the end.
-  void load_next_group(bool first) {
-    // Always the same target buffer: the other one may hold the row just handed out.
+  // The dictionary indices the filter wants, found once per row group.
+  void find_wanted(const DecodedRowGroup& rg) {
+    if (want_group_ == rg.group_serial) return;
+    want_group_ = rg.group_serial;
+    want_nmi_ = filter_.nmi ? find(rg.str[kNmi].dict, *filter_.nmi) : kNone;
+    want_suffix_ = filter_.suffix ? find(rg.str[kSuffix].dict, *filter_.suffix) : kNone;
+  }
+
+  // Rows of a part are in nmi order: past the wanted nmi, nothing more of this row group can
+  // match.
+  bool past_wanted_nmi(const DecodedRowGroup& rg) const {
+    if (!filter_.nmi || rg.rows == 0) return false;
+    const auto& s = rg.str[kNmi];
+    return s.dict[s.idx[rg.rows - 1]] > *filter_.nmi;
+  }
+
+  // Loads the next page (or row group) with a matching row into the buffer not handed out.
+  void load_next(bool first) {
     const int b = first ? cur_ : cur_ ^ 1;
+    Buffer& buf = buf_[b];
     for (;;) {
+      if (paged_ && next_page_ < pages_.pages()) {
+        const std::size_t p = next_page_++;
+        if (filter_columns_) {
+          part_.read_page(pages_, p, filter_columns_, buf.rg);
+          find_wanted(buf.rg);
+          if (want_nmi_ == kNone - 1 || want_suffix_ == kNone - 1) {
+            next_page_ = pages_.pages();  // the row group does not hold the wanted strings
+            continue;
+          }
+          if (past_wanted_nmi(buf.rg)) next_page_ = pages_.pages();
+          if (!show(b, 0)) continue;
+        }
+        part_.read_page(pages_, p, kAllColumns, buf.rg);
+        find_wanted(buf.rg);
+        stats_.rows_in += buf.rg.rows;
+        show(b, 0);
+        if (valid_) return;
+        continue;
+      }
       if (next_group_ >= groups_.size()) {
         valid_ = false;
+        pages_.close();
         return;
       }
-      Buffer& buf = buf_[b];
-      part_.read(groups_[next_group_++], buf.rg);
+      const std::size_t g = groups_[next_group_++];
       ++stats_.row_groups_read;
+      paged_ = part_.open_pages(g, pages_);
+      next_page_ = 0;
+      if (paged_) continue;
+      part_.read(g, buf.rg);
       stats_.rows_in += buf.rg.rows;
-      buf.generation = ~0ull;
-      buf.want_nmi = filter_.nmi ? find(buf.rg.str[kNmi].dict, *filter_.nmi) : kNone;
-      buf.want_suffix = filter_.suffix ? find(buf.rg.str[kSuffix].dict, *filter_.suffix) : kNone;
-      cur_ = b;
-      row_ = 0;
-      valid_ = true;
-      if (skip_within_group()) return;
+      find_wanted(buf.rg);
+      if (show(b, 0)) return;
     }
   }
 
+  // Makes buffer b current at its first matching row from `row`; false (and not valid) if none.
+  bool show(int b, std::size_t row) {
+    Buffer& buf = buf_[b];
+    if (buf.ids_group != buf.rg.group_serial) {
+      buf.generation = ~0ull;  // other dictionary indices: forget the cached output ids
+      buf.ids_group = buf.rg.group_serial;
+    }
+    cur_ = b;
+    row_ = row;
+    valid_ = skip_within_page();
+    return valid_;
+  }
+
   bool row_matches() const {
-    const Buffer& b = buf_[cur_];
-    if (b.want_nmi != kNone && b.rg.str[kNmi].idx[row_] != b.want_nmi) return false;
-    if (b.want_suffix != kNone && b.rg.str[kSuffix].idx[row_] != b.want_suffix) return false;
-    const std::int64_t t = b.rg.num[kIntervalStart][row_];
-    if (filter_.from && t < *filter_.from) return false;
-    if (filter_.to && t >= *filter_.to) return false;
+    const DecodedRowGroup& rg = buf_[cur_].rg;
+    if (want_nmi_ != kNone && rg.str[kNmi].idx[row_] != want_nmi_) return false;
+    if (want_suffix_ != kNone && rg.str[kSuffix].idx[row_] != want_suffix_) return false;
+    if (filter_.from || filter_.to) {
+      const std::int64_t t = rg.num[kIntervalStart][row_];
+      if (filter_.from && t < *filter_.from) return false;
+      if (filter_.to && t >= *filter_.to) return false;
+    }
     return true;
   }
 
-  // Moves row_ to the next matching row of this group; false if none is left.
-  bool skip_within_group() {
-    const bool filtering = filter_.nmi || filter_.suffix || filter_.from || filter_.to;
+  // Moves row_ to the next matching row of the current buffer; false if none is left.
+  bool skip_within_page() {
     const std::size_t rows = buf_[cur_].rg.rows;
-    if (filtering)
+    if (filter_columns_)
       while (row_ < rows && !row_matches()) ++row_;
     return row_ < rows;
-  }
-
-  void skip_unmatched() {
-    if (!skip_within_group()) load_next_group(false);
   }
 
   const PartReader& part_;
   const QueryFilter& filter_;
   std::uint32_t ordinal_;
   MergeStats& stats_;
+  std::uint32_t filter_columns_ = 0;
   std::vector<std::size_t> groups_;
   std::size_t next_group_ = 0;
+  PagedRowGroup pages_;
+  bool paged_ = false;
+  std::size_t next_page_ = 0;
+  std::uint64_t want_group_ = 0;
+  std::uint32_t want_nmi_ = kNone, want_suffix_ = kNone;
   Buffer buf_[2];
   int cur_ = 0;
   std::size_t row_ = 0;
@@ -312,22 +375,15 @@ class RunBuilder {
   std::size_t last_row_ = 0;
 };
 
-}  // namespace
-
-MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryFilter& filter,
-                       const MergeSink& sink, std::size_t batch_rows) {
-  MergeStats stats;
-  std::vector<std::unique_ptr<Cursor>> cursors;
-  cursors.reserve(parts.size());
-  for (std::size_t i = 0; i < parts.size(); ++i)
-    cursors.push_back(
-        std::make_unique<Cursor>(*parts[i], filter, static_cast<std::uint32_t>(i), stats));
+// The k-way merge of the cursors (all of them started here); returns the rows sent to sink.
+std::uint64_t merge_cursors(std::span<Cursor* const> cursors, const MergeSink& sink,
+                            std::size_t batch_rows) {
   // Min-heap on (key, version, ordinal): std heap functions build a max-heap, so invert.
   auto heap_less = [](Cursor* a, Cursor* b) { return less_row(current(b), current(a)); };
   std::vector<Cursor*> heap;
-  for (auto& c : cursors) {
+  for (Cursor* c : cursors) {
     c->start();
-    if (c->valid()) heap.push_back(c.get());
+    if (c->valid()) heap.push_back(c);
   }
   std::make_heap(heap.begin(), heap.end(), heap_less);
   RunBuilder out(sink, batch_rows);
@@ -356,7 +412,96 @@ MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryF
   }
   if (heap.size() == 1) drain(heap.front());
   out.flush();
-  stats.rows_out = out.rows();
+  return out.rows();
+}
+
+// A temporary part: unlinked from the start (O_TMPFILE, else unlinked at once), so that it
+// vanishes with its descriptor whatever happens to the process.
+class SpillFile {
+ public:
+  // In dir, else (a read-only directory) in the system's temporary directory.
+  explicit SpillFile(const std::filesystem::path& dir) {
+    if (open_in(dir)) return;
+    const int err = errno;
+    if (open_in(std::filesystem::temp_directory_path())) return;
+    throw std::system_error(err, std::generic_category(), "spill file in " + dir.string());
+  }
+  ~SpillFile() { ::close(fd_); }
+  SpillFile(const SpillFile&) = delete;
+  SpillFile& operator=(const SpillFile&) = delete;
+  int fd() const { return fd_; }
+  // A name to open it by again, while it is open here.
+  std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+ private:
+  bool open_in(const std::filesystem::path& dir) {
+    fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ >= 0) return true;
+    std::string name = (dir / ".meterd-spill-XXXXXX").string();
+    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd_ < 0) return false;
+    ::unlink(name.c_str());
+    return true;
+  }
+  int fd_ = -1;
+};
+
+// Merges the parts' selected rows; returns the rows sent to sink. Beyond the fan-in, groups of
+// consecutive parts are merged into spill parts first: the newest version of a key is the same
+// whichever group its versions fall in, and a group keeps its parts' order, so the final
+// merge's tie-break by ordinal chooses as one merge of all the parts would.
+std::uint64_t merge_level(const std::vector<const PartReader*>& parts, const QueryFilter& filter,
+                          const MergeSink& sink, const MergeOptions& options, MergeStats& stats) {
+  std::vector<std::unique_ptr<Cursor>> cursors;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    auto c = std::make_unique<Cursor>(*parts[i], filter, static_cast<std::uint32_t>(i), stats);
+    if (c->selected()) cursors.push_back(std::move(c));
+  }
+  std::vector<Cursor*> all;
+  for (auto& c : cursors) all.push_back(c.get());
+  const std::size_t fan_in = std::max<std::size_t>(options.max_fan_in, 2);
+  if (all.size() <= fan_in) return merge_cursors(all, sink, options.batch_rows);
+
+  const std::filesystem::path dir =
+      options.spill_dir.empty() ? std::filesystem::temp_directory_path() : options.spill_dir;
+  // Spill parts are only read back here, so they skip the fsync and the manifest.
+  std::vector<std::unique_ptr<SpillFile>> files;
+  std::vector<std::unique_ptr<PartReader>> spilled;
+  for (std::size_t i = 0; i < all.size(); i += fan_in) {
+    const std::size_t n = std::min(fan_in, all.size() - i);
+    auto file = std::make_unique<SpillFile>(dir);
+    PartSummary summary;
+    {
+      PartWriter writer(file->fd());
+      merge_cursors(
+          std::span<Cursor* const>(all.data() + i, n),
+          [&](const ReadingBatch& b, std::span<const std::int64_t> ingest_us) {
+            writer.add(b, ingest_us);
+          },
+          options.batch_rows);
+      summary = writer.finish();
+    }
+    for (std::size_t k = i; k < i + n; ++k) cursors[k].reset();  // their pages are done with
+    ++stats.spill_parts;
+    stats.spill_rows += summary.rows;
+    if (summary.rows == 0) continue;
+    spilled.push_back(std::make_unique<PartReader>(file->path()));
+    files.push_back(std::move(file));
+  }
+  std::vector<const PartReader*> next;
+  for (const auto& r : spilled) next.push_back(r.get());
+  MergeStats again;  // rows of spill parts are not rows read from the store
+  const std::uint64_t rows = merge_level(next, QueryFilter{}, sink, options, again);
+  stats.spill_parts += again.spill_parts, stats.spill_rows += again.spill_rows;
+  return rows;
+}
+
+}  // namespace
+
+MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryFilter& filter,
+                       const MergeSink& sink, const MergeOptions& options) {
+  MergeStats stats;
+  stats.rows_out = merge_level(parts, filter, sink, options, stats);
   return stats;
 }
 

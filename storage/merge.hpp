@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
@@ -23,12 +24,23 @@ using MergeSink =
 
 struct MergeStats {
   std::uint64_t rows_in = 0, rows_out = 0, row_groups_read = 0, row_groups_skipped = 0;
+  std::uint64_t spill_parts = 0, spill_rows = 0;  // temporary parts written beyond the fan-in
+};
+
+struct MergeOptions {
+  std::size_t batch_rows = 65536;  // readings per sink call, about
+  // Parts merged at once. A cursor holds two decoded pages of every column (~2 MiB at 8192
+  // rows a page), so this bounds the merge's memory; more parts are first merged in groups
+  // into temporary parts in spill_dir, which vanish with the process.
+  std::size_t max_fan_in = 32;
+  std::filesystem::path spill_dir;  // empty: the system's temporary directory
 };
 
 // Merges `parts` (each sorted by (nmi, suffix, interval_start, version)), restricted to
 // `filter`, calling sink about every batch_rows readings. Row groups whose statistics exclude
-// the filter are not read. Throws CorruptPart if a part fails its checks.
+// the filter are not read, nor the other columns of a page where no row matches the filter.
+// Throws CorruptPart if a part fails its checks, std::system_error if a spill fails.
 MergeStats merge_parts(const std::vector<const PartReader*>& parts, const QueryFilter& filter,
-                       const MergeSink& sink, std::size_t batch_rows = 65536);
+                       const MergeSink& sink, const MergeOptions& options = {});
 
 }  // namespace meterd::storage

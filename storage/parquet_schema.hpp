@@ -89,6 +89,9 @@ inline constexpr std::string_view kSortKey =
     "msats_load_datetime";
 // 2: rows of one key ordered by the content version (storage/version.hpp), 1: by arrival.
 inline constexpr std::string_view kWriterVersion = "meterd-storage 2";
+// CRC-32C of each row group's OffsetIndex bytes (4 bytes little-endian per row group): the
+// page locations are outside the pages' CRCs and the footer's.
+inline constexpr std::string_view kOffsetIndexCrcKey = "meterd.offset_index_crc32c";
 inline constexpr std::string_view kCreatedBy = "meterd version 0.1.0 (build dev)";
 
 }  // namespace meterd::storage

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,7 +11,7 @@
 #include <system_error>
 
 #include "storage/checksum.hpp"
-#include "storage/encoding.hpp"
+#include "storage/page_decoder.hpp"
 #include "storage/thrift_compact.hpp"
 
 namespace meterd::storage {
@@ -38,213 +37,6 @@ std::int64_t le64(std::string_view s) {
   if (s.size() == 8) std::memcpy(&v, s.data(), 8);
   return v;
 }
-
-// Null sentinel of an optional numeric column, in the units DecodedRowGroup uses.
-std::int64_t null_value(int c) {
-  switch (c) {
-    case kMethod:
-      return kNoMethod;
-    case kReasonCode:
-      return kNoReasonCode;
-    default:
-      return kNoTime;
-  }
-}
-
-// Per-thread decoding scratch: buffers and the zstd context are reused across row groups.
-struct Decoder {
-  Decoder() = default;
-  Decoder(const Decoder&) = delete;
-  std::string path;
-  std::string bytes;  // the row group's column chunks
-  ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  std::string page;  // decompressed page body
-  std::vector<std::uint32_t> levels, indices;
-  std::vector<std::int64_t> ints, dict_ints;
-  std::vector<double> dict_doubles;
-  ~Decoder() { ZSTD_freeDCtx(dctx); }
-
-  [[noreturn]] void fail(const std::string& what) { throw CorruptPart(path + ": " + what); }
-
-  void column(int c, const ChunkInfo& ci, const char* chunk, std::size_t rows,
-              DecodedRowGroup& out) {
-    const ColumnSpec& spec = kColumns[c];
-    const Kind kind = spec.kind;
-    auto& strs = out.str[c];
-    auto& num = out.num[c];
-    if (kind == Kind::kString)
-      strs.dict.clear(), strs.idx.resize(rows);
-    else if (kind == Kind::kDouble)
-      out.value.resize(rows);
-    else
-      num.resize(rows);
-    bool have_dict = false;
-    dict_ints.clear(), dict_doubles.clear();
-    std::size_t row = 0;
-    std::size_t pos = 0;
-    const auto size = static_cast<std::size_t>(ci.size);
-    while (pos < size) {
-      thrift::Value h;
-      try {
-        pos +=
-            thrift::parse_struct(reinterpret_cast<const std::uint8_t*>(chunk + pos), size - pos, h);
-      } catch (const thrift::ThriftError& e) {
-        fail(std::string("page header: ") + e.what());
-      }
-      const std::int64_t type = h.need(1).i, usize = h.need(2).i, csize = h.need(3).i;
-      if (csize < 0 || usize < 0 || static_cast<std::size_t>(csize) > size - pos)
-        fail("page size out of bounds");
-      const char* body = chunk + pos;
-      pos += static_cast<std::size_t>(csize);
-      // meterd always writes page CRCs, so a missing one is itself a sign of corruption.
-      const thrift::Value* crc = h.field(4);
-      if (!crc ||
-          static_cast<std::uint32_t>(crc->i) != crc32_ieee(body, static_cast<std::size_t>(csize)))
-        fail("page CRC missing or wrong in column " + std::string(spec.name));
-      std::string& buf = (type == pq::kDictionaryPage && kind == Kind::kString) ? strs.arena : page;
-      if (ci.codec == pq::kZstd) {
-        buf.resize(static_cast<std::size_t>(usize));
-        const std::size_t n = ZSTD_decompressDCtx(dctx, buf.data(), buf.size(), body,
-                                                  static_cast<std::size_t>(csize));
-        if (ZSTD_isError(n) || n != static_cast<std::size_t>(usize)) fail("zstd page");
-      } else if (ci.codec == 0) {
-        buf.assign(body, static_cast<std::size_t>(csize));
-      } else {
-        fail("unsupported codec");
-      }
-      if (type == pq::kDictionaryPage) {
-        const std::int64_t entries = h.need(7).need(1).i;
-        if (h.need(7).int_or(2, -1) != pq::kPlain) fail("dictionary page not PLAIN");
-        if (entries < 0 || have_dict) fail("bad dictionary page");
-        have_dict = true;
-        read_dictionary(kind, buf, static_cast<std::size_t>(entries), strs);
-        continue;
-      }
-      if (type != pq::kDataPage) continue;  // index pages etc.: not ours, skip
-      const thrift::Value& dp = h.need(5);
-      const std::int64_t n = dp.need(1).i, enc = dp.need(2).i;
-      if (dp.need(3).i != pq::kRle || dp.need(4).i != pq::kRle) fail("unexpected level encoding");
-      if (n < 0 || row + static_cast<std::size_t>(n) > rows) fail("page rows exceed row group");
-      data_page(c, static_cast<std::size_t>(n), enc, row, out);
-      row += static_cast<std::size_t>(n);
-    }
-    if (row != rows) fail("column " + std::string(spec.name) + " has too few values");
-  }
-
-  void read_dictionary(Kind kind, const std::string& buf, std::size_t entries,
-                       DecodedRowGroup::Strings& strs) {
-    if (kind == Kind::kString) {
-      strs.dict.reserve(entries);
-      std::size_t p = 0;
-      for (std::size_t e = 0; e < entries; ++e) {
-        std::uint32_t len;
-        if (buf.size() - p < 4) fail("dictionary truncated");
-        std::memcpy(&len, buf.data() + p, 4);
-        p += 4;
-        if (len > buf.size() - p) fail("dictionary entry out of bounds");
-        strs.dict.emplace_back(buf.data() + p, len);
-        p += len;
-      }
-    } else if (kind == Kind::kDouble) {
-      if (buf.size() != entries * 8) fail("dictionary size");
-      dict_doubles.resize(entries);
-      std::memcpy(dict_doubles.data(), buf.data(), buf.size());
-    } else {
-      const std::size_t w = kind == Kind::kInt32 ? 4 : 8;
-      if (buf.size() != entries * w) fail("dictionary size");
-      dict_ints.resize(entries);
-      for (std::size_t e = 0; e < entries; ++e) {
-        if (w == 4) {
-          std::int32_t v;
-          std::memcpy(&v, buf.data() + e * 4, 4);
-          dict_ints[e] = v;
-        } else {
-          std::memcpy(&dict_ints[e], buf.data() + e * 8, 8);
-        }
-      }
-    }
-  }
-
-  void data_page(int c, std::size_t n, std::int64_t enc, std::size_t row, DecodedRowGroup& out) {
-    const ColumnSpec& spec = kColumns[c];
-    std::string_view in(page);
-    std::size_t present = n;
-    if (spec.optional) {
-      if (in.size() < 4) fail("levels truncated");
-      std::uint32_t len;
-      std::memcpy(&len, in.data(), 4);
-      if (len > in.size() - 4) fail("levels out of bounds");
-      levels.resize(n);
-      if (!decode_hybrid(in.substr(4, len), 1, n, levels.data())) fail("bad levels");
-      in.remove_prefix(4 + len);
-      present = static_cast<std::size_t>(std::count(levels.begin(), levels.end(), 1u));
-    }
-    // Values of present rows into `indices` (dictionary) or `ints`/value directly.
-    const bool dict = enc == pq::kRleDictionary || enc == 2;
-    std::size_t dict_size = spec.kind == Kind::kString   ? out.str[c].dict.size()
-                            : spec.kind == Kind::kDouble ? dict_doubles.size()
-                                                         : dict_ints.size();
-    ints.resize(present);
-    if (dict) {
-      if (in.empty()) {
-        if (present) fail("missing bit width");
-      } else {
-        const int width = static_cast<unsigned char>(in[0]);
-        indices.resize(present);
-        if (!decode_hybrid(in.substr(1), width, present, indices.data())) fail("bad indices");
-        for (std::size_t i = 0; i < present; ++i)
-          if (indices[i] >= dict_size) fail("dictionary index out of range");
-      }
-    } else if (enc == pq::kPlain) {
-      const std::size_t w = spec.kind == Kind::kInt32 ? 4 : 8;
-      if (spec.kind == Kind::kString) fail("PLAIN strings are not written by meterd");
-      if (in.size() < present * w) fail("PLAIN values truncated");
-      if (spec.kind == Kind::kDouble) {
-        std::memcpy(out.value.data() + row, in.data(), present * 8);  // value is REQUIRED
-      } else {
-        for (std::size_t i = 0; i < present; ++i) {
-          if (w == 4) {
-            std::int32_t v;
-            std::memcpy(&v, in.data() + i * 4, 4);
-            ints[i] = v;
-          } else {
-            std::memcpy(&ints[i], in.data() + i * 8, 8);
-          }
-        }
-      }
-    } else if (enc == pq::kDeltaBinaryPacked) {
-      if (spec.kind != Kind::kInt32 && spec.kind != Kind::kInt64 && spec.kind != Kind::kTimestamp)
-        fail("DELTA on a non-integer column");
-      if (present && !decode_delta(in, present, ints.data())) fail("bad DELTA_BINARY_PACKED");
-    } else {
-      fail("unsupported encoding " + std::to_string(enc));
-    }
-    // Scatter to rows.
-    if (spec.kind == Kind::kString) {
-      if (spec.optional) fail("optional strings are not in the schema");
-      std::memcpy(out.str[c].idx.data() + row, indices.data(), n * 4);
-      return;
-    }
-    if (spec.kind == Kind::kDouble) {
-      if (dict)
-        for (std::size_t i = 0; i < n; ++i) out.value[row + i] = dict_doubles[indices[i]];
-      return;
-    }
-    if (dict)
-      for (std::size_t i = 0; i < present; ++i) ints[i] = dict_ints[indices[i]];
-    std::int64_t* dst = out.num[c].data() + row;
-    const bool seconds = spec.kind == Kind::kTimestamp && c != kIngestTime;
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (spec.optional && levels[i] == 0) {
-        dst[i] = null_value(c);
-        continue;
-      }
-      const std::int64_t v = ints[k++];
-      dst[i] = seconds ? v / kMicros : v;
-    }
-  }
-};
 
 }  // namespace
 
@@ -286,6 +78,7 @@ PartReader::PartReader(const std::filesystem::path& path, const PartExpectation*
     std::uint32_t footer_len;
     std::memcpy(&footer_len, tail, 4);
     if (static_cast<std::uint64_t>(footer_len) + 12 > size_) fail("footer length out of bounds");
+    data_end_ = size_ - 8 - footer_len;
     std::string footer(footer_len, '\0');
     read_exact(fd_, footer.data(), footer_len, size_ - 8 - footer_len);
     if (expect && crc32c(footer) != expect->footer_crc32c) fail("footer checksum mismatch");
@@ -316,6 +109,8 @@ PartReader::PartReader(const std::filesystem::path& path, const PartExpectation*
           ci.size = md.need(7).i;
           ci.num_values = md.need(5).i;
           ci.codec = static_cast<std::int32_t>(md.need(4).i);
+          ci.offset_index_offset = cc.int_or(4, -1);
+          ci.offset_index_length = cc.int_or(5, 0);
           if (ci.start < 4 || ci.size < 0 ||
               static_cast<std::uint64_t>(ci.start + ci.size) > size_ - 8 - footer_len)
             fail("column chunk out of bounds");
@@ -338,6 +133,12 @@ PartReader::PartReader(const std::filesystem::path& path, const PartExpectation*
         for (const auto& kv : metadata->elems) {
           const thrift::Value* key = kv.field(1);
           const thrift::Value* value = kv.field(2);
+          if (key && value && key->bin == kOffsetIndexCrcKey) {
+            if (value->bin.size() != 4 * groups_.size()) fail("footer: offset index checksums");
+            offset_index_crcs_.resize(groups_.size());
+            std::memcpy(offset_index_crcs_.data(), value->bin.data(), value->bin.size());
+            continue;
+          }
           if (!key || key->bin != kSourcesKey || !value) continue;
           SourcePairs pairs;
           if (!decode_source_pairs(value->bin, pairs))
@@ -366,30 +167,63 @@ PartReader::PartReader(PartReader&& o) noexcept
       fd_(o.fd_),
       rows_(o.rows_),
       size_(o.size_),
-      groups_(std::move(o.groups_)) {
+      data_end_(o.data_end_),
+      groups_(std::move(o.groups_)),
+      sources_(std::move(o.sources_)),
+      offset_index_crcs_(std::move(o.offset_index_crcs_)) {
   o.fd_ = -1;
 }
 PartReader& PartReader::operator=(PartReader&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
     path_ = std::move(o.path_), fd_ = o.fd_, rows_ = o.rows_, size_ = o.size_;
+    data_end_ = o.data_end_;
     groups_ = std::move(o.groups_);
+    sources_ = std::move(o.sources_);
+    offset_index_crcs_ = std::move(o.offset_index_crcs_);
     o.fd_ = -1;
   }
   return *this;
 }
 
+namespace {
+
+std::atomic<std::uint64_t> serials{0};
+
+// Opens the part for reading and checks it is still the file whose footer was read.
+int open_unchanged(const std::filesystem::path& path, std::uint64_t size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != size) {
+    ::close(fd);
+    throw CorruptPart(path.string() + ": changed since it was opened");
+  }
+  return fd;
+}
+
+// The row group's dictionaries, emptied: out's own when no page or buffer shares them.
+RowGroupDictionaries& fresh_dictionaries(DecodedRowGroup& out) {
+  if (!out.dictionaries || out.dictionaries.use_count() != 1)
+    out.dictionaries = std::make_shared<RowGroupDictionaries>();
+  for (ColumnDictionary& d : out.dictionaries->column) d.present = false;
+  return *out.dictionaries;
+}
+
+}  // namespace
+
+void PagedRowGroup::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 void PartReader::read(std::size_t g, DecodedRowGroup& out) const {
   const RowGroupInfo& rg = groups_.at(g);
-  thread_local Decoder d;
+  thread_local PageDecoder d;
   d.path = path_.string();
   d.bytes.resize(static_cast<std::size_t>(rg.end - rg.begin));
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path_.string());
+  const int fd = open_unchanged(path_, size_);
   try {
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != size_)
-      throw CorruptPart(path_.string() + ": changed since it was opened");
     read_exact(fd, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(rg.begin));
   } catch (...) {
     ::close(fd);
@@ -397,30 +231,127 @@ void PartReader::read(std::size_t g, DecodedRowGroup& out) const {
   }
   ::close(fd);
   out.rows = static_cast<std::size_t>(rg.rows);
-  static std::atomic<std::uint64_t> serials{0};
   out.serial = ++serials;
+  out.group_serial = out.serial, out.columns = kAllColumns;
+  RowGroupDictionaries& dicts = fresh_dictionaries(out);
   for (int c = 0; c < kColumnCount; ++c) {
     const ChunkInfo& ci = rg.chunks[c];
-    d.column(c, ci, d.bytes.data() + (ci.start - rg.begin), out.rows, out);
+    const char* chunk = d.bytes.data() + (ci.start - rg.begin);
+    const auto size = static_cast<std::size_t>(ci.size);
+    ColumnDictionary& dict = dicts.column[c];
+    PageDecoder::size_column(c, out.rows, out);
+    std::size_t row = 0;
+    for (std::size_t pos = 0, values = 0; pos < size; row += values)
+      pos += d.page(c, ci.codec, chunk + pos, size - pos, dict, row, out.rows, out, values);
+    if (row != out.rows) d.fail("column " + std::string(kColumns[c].name) + " has too few values");
+    if (kColumns[c].kind == Kind::kString) out.str[c].dict = dict.strings;
   }
-  // Where a new writer run may start: any run-constant column changes, or the interval step
-  // breaks. The merge extends its output run without comparing fields when this is 0.
-  auto& starts = out.run_start;
-  starts.assign(out.rows, 0);
-  if (out.rows) starts[0] = 1;
+  PageDecoder::mark_run_starts(out);
+}
+
+bool PartReader::open_pages(std::size_t g, PagedRowGroup& out) const {
+  const RowGroupInfo& rg = groups_.at(g);
+  auto fail = [&](const std::string& what) { throw CorruptPart(path_.string() + ": " + what); };
+  if (offset_index_crcs_.empty()) return false;
+  std::int64_t lo = INT64_MAX, hi = 0;
+  for (const ChunkInfo& ci : rg.chunks) {
+    if (ci.offset_index_offset < 0 || ci.offset_index_length <= 0) return false;
+    lo = std::min(lo, ci.offset_index_offset);
+    hi = std::max(hi, ci.offset_index_offset + ci.offset_index_length);
+  }
+  if (lo < 4 || static_cast<std::uint64_t>(hi) > data_end_ || hi - lo > (64 << 20))
+    fail("offset index out of bounds");
+  out.close();
+  out.fd_ = open_unchanged(path_, size_);
+  thread_local PageDecoder d;
+  d.path = path_.string();
+  d.bytes.resize(static_cast<std::size_t>(hi - lo));
+  read_exact(out.fd_, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(lo));
+  if (crc32c(d.bytes) != offset_index_crcs_[g]) fail("offset index checksum mismatch");
+  out.first_row_.clear();
   for (int c = 0; c < kColumnCount; ++c) {
-    if (c == kIntervalStart || c == kValue) continue;
-    if (kColumns[c].kind == Kind::kString) {
-      const std::uint32_t* v = out.str[c].idx.data();
-      for (std::size_t i = 1; i < out.rows; ++i) starts[i] |= v[i] != v[i - 1];
-    } else {
-      const std::int64_t* v = out.num[c].data();
-      for (std::size_t i = 1; i < out.rows; ++i) starts[i] |= v[i] != v[i - 1];
+    const ChunkInfo& ci = rg.chunks[c];
+    auto& offsets = out.page_offset_[c];
+    auto& sizes = out.page_size_[c];
+    offsets.clear(), sizes.clear();
+    thrift::Value index;
+    try {
+      thrift::parse_struct(
+          reinterpret_cast<const std::uint8_t*>(d.bytes.data() + (ci.offset_index_offset - lo)),
+          static_cast<std::size_t>(ci.offset_index_length), index);
+      const auto& pages = index.need(1).elems;
+      if (c > 0 && pages.size() != out.first_row_.size()) return false;  // not aligned
+      for (std::size_t p = 0; p < pages.size(); ++p) {
+        const std::int64_t at = pages[p].need(1).i, size = pages[p].need(2).i;
+        const std::int64_t first = pages[p].need(3).i;
+        if (at < ci.start || size <= 0 || at + size > ci.start + ci.size)
+          fail("page outside its column chunk in the offset index");
+        if (first < 0 || first >= rg.rows || (p == 0) != (first == 0) ||
+            (p > 0 && first <= pages[p - 1].need(3).i))
+          fail("page rows out of order in the offset index");
+        if (c == 0)
+          out.first_row_.push_back(first);
+        else if (out.first_row_[p] != first)
+          return false;  // pages not aligned across columns
+        offsets.push_back(at);
+        sizes.push_back(static_cast<std::int32_t>(size));
+      }
+    } catch (const thrift::ThriftError& e) {
+      fail(std::string("offset index: ") + e.what());
     }
   }
-  const std::int64_t* t = out.num[kIntervalStart].data();
-  const std::int64_t* m = out.num[kIntervalMinutes].data();
-  for (std::size_t i = 1; i < out.rows; ++i) starts[i] |= t[i] != t[i - 1] + m[i] * 60;
+  out.group_ = g;
+  out.rows_ = static_cast<std::size_t>(rg.rows);
+  out.serial_ = ++serials;
+  out.dictionaries_ = std::make_shared<RowGroupDictionaries>();
+  DecodedRowGroup none;  // a dictionary region holds no data page: nothing is decoded into it
+  for (int c = 0; c < kColumnCount; ++c) {
+    const ChunkInfo& ci = rg.chunks[c];
+    const std::int64_t first_page =
+        out.page_offset_[c].empty() ? ci.start + ci.size : out.page_offset_[c].front();
+    if (first_page == ci.start) continue;
+    d.bytes.resize(static_cast<std::size_t>(first_page - ci.start));
+    read_exact(out.fd_, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(ci.start));
+    ColumnDictionary& dict = out.dictionaries_->column[c];
+    for (std::size_t pos = 0, values = 0; pos < d.bytes.size();)
+      pos +=
+          d.page(c, ci.codec, d.bytes.data() + pos, d.bytes.size() - pos, dict, 0, 0, none, values);
+  }
+  return true;
+}
+
+void PartReader::read_page(const PagedRowGroup& group, std::size_t p, std::uint32_t columns,
+                           DecodedRowGroup& out) const {
+  if (group.fd_ < 0 || p >= group.pages()) throw std::logic_error("read_page: no such page");
+  thread_local PageDecoder d;
+  d.path = path_.string();
+  const std::size_t rows = group.page_rows(p);
+  if (out.group_serial != group.serial_ || out.page != p || out.columns == 0) {
+    out.rows = rows;
+    out.serial = ++serials;
+    out.group_serial = group.serial_, out.page = p, out.columns = 0;
+    out.dictionaries = group.dictionaries_;
+  }
+  const RowGroupInfo& rg = groups_[group.group_];
+  for (int c = 0; c < kColumnCount; ++c) {
+    const std::uint32_t bit = 1u << c;
+    if (!(columns & bit) || (out.columns & bit)) continue;
+    PageDecoder::size_column(c, rows, out);
+    const auto size = static_cast<std::size_t>(group.page_size_[c][p]);
+    d.bytes.resize(size);
+    read_exact(group.fd_, d.bytes.data(), size,
+               static_cast<std::uint64_t>(group.page_offset_[c][p]));
+    ColumnDictionary& dict = group.dictionaries_->column[c];
+    std::size_t values = 0;
+    const std::size_t used =
+        d.page(c, rg.chunks[c].codec, d.bytes.data(), size, dict, 0, rows, out, values);
+    if (used != size || values != rows)
+      d.fail("page of column " + std::string(kColumns[c].name) + " holds " +
+             std::to_string(values) + " values, its offset index says " + std::to_string(rows));
+    if (kColumns[c].kind == Kind::kString) out.str[c].dict = dict.strings;
+    out.columns |= bit;
+  }
+  if (out.columns == kAllColumns) PageDecoder::mark_run_starts(out);
 }
 
 }  // namespace meterd::storage

@@ -142,7 +142,37 @@ struct PartWriter::Impl {
 
   // --- footer --------------------------------------------------------------------------
 
+  // The OffsetIndex of every column chunk, row group by row group, just before the footer: a
+  // reader finds the pages of a row group's columns with one read.
+  void write_offset_indexes() {
+    std::string index, group_index;
+    for (RowGroupMeta& rg : groups) {
+      group_index.clear();
+      for (ChunkMeta& cm : rg.chunks) {
+        index.clear();
+        thrift::Writer w(index);
+        w.begin_list(1, thrift::kStruct, static_cast<std::uint32_t>(cm.pages.size()));
+        for (const PageLocation& page : cm.pages) {
+          w.begin_element();
+          w.i64(1, page.offset);
+          w.i32(2, page.size);
+          w.i64(3, page.first_row);
+          w.end_struct();
+        }
+        w.stop();
+        cm.offset_index_offset = static_cast<std::int64_t>(out.offset());
+        cm.offset_index_length = static_cast<std::int64_t>(index.size());
+        out.append(index);
+        group_index += index;
+      }
+      const std::uint32_t crc = crc32c(group_index);
+      offset_index_crcs.append(reinterpret_cast<const char*>(&crc), 4);
+    }
+  }
+  std::string offset_index_crcs;
+
   void write_footer() {
+    write_offset_indexes();
     std::string footer;
     thrift::Writer w(footer);
     w.i32(1, 1);
@@ -184,6 +214,8 @@ struct PartWriter::Impl {
         }
         w.end_struct();
         w.end_struct();  // ColumnMetaData
+        w.i64(4, cm.offset_index_offset);
+        w.i32(5, static_cast<std::int32_t>(cm.offset_index_length));
         w.end_struct();  // ColumnChunk
       }
       w.i64(2, rg.uncompressed);
@@ -201,7 +233,7 @@ struct PartWriter::Impl {
       w.i64(6, rg.compressed);
       w.end_struct();
     }
-    w.begin_list(5, thrift::kStruct, 4);  // the key-value pairs below
+    w.begin_list(5, thrift::kStruct, 5);  // the key-value pairs below
     auto kv = [&](std::string_view k, std::string_view v) {
       w.begin_element();
       w.binary(1, k);
@@ -212,6 +244,7 @@ struct PartWriter::Impl {
     kv("meterd.sort_key", kSortKey);
     kv("meterd.writer_version", kWriterVersion);
     kv(kSourcesKey, encode_source_pairs(sources.finish()));
+    kv(kOffsetIndexCrcKey, offset_index_crcs);
     w.binary(6, kCreatedBy);
     w.begin_list(7, thrift::kStruct, kColumnCount);
     for (int c = 0; c < kColumnCount; ++c) {

@@ -18,10 +18,11 @@
 namespace meterd::storage {
 
 struct PartWriterOptions {
-  // 256k rows: big enough for scans and zstd; a merge cursor holds two decoded row groups
-  // (~125 bytes/row each), so bigger groups cost memory per part being merged.
+  // 256k rows: big enough for scans and zstd. Pages start at the same rows in every column and
+  // an OffsetIndex says where, so a merge cursor decodes one page of each column at a time
+  // (~125 bytes/row decoded): the page size, not the row group, sets a cursor's memory.
   std::size_t row_group_rows = 1 << 18;
-  std::size_t page_rows = 1 << 17;  // ~1 MiB of doubles per page at most
+  std::size_t page_rows = 1 << 13;
   int zstd_level = 1;
 };
 

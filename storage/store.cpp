@@ -237,7 +237,7 @@ void Store::Impl::query(const QueryFilter& f, const MergeSink& sink) const {
   const auto readers = open_parts(select(f));
   std::vector<const PartReader*> ptrs;
   for (const auto& r : readers) ptrs.push_back(r.get());
-  merge_parts(ptrs, f, sink);
+  merge_parts(ptrs, f, sink, merge_options());
 }
 
 // --- facade --------------------------------------------------------------------------------

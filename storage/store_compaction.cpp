@@ -34,7 +34,8 @@ std::uint64_t Store::Impl::merge_group(const std::string& partition,
     staged.push_back(stage_part(partition, [&](PartWriter& w) {
       merge_parts(
           ptrs, QueryFilter{},
-          [&](const ReadingBatch& b, std::span<const std::int64_t> ingest) { w.add(b, ingest); });
+          [&](const ReadingBatch& b, std::span<const std::int64_t> ingest) { w.add(b, ingest); },
+          merge_options());
     }));
   } catch (const std::system_error&) {
     unstage(staged);

@@ -41,6 +41,12 @@ struct Store::Impl {
   Impl(std::filesystem::path data_dir, StoreOptions options);
   ~Impl();
 
+  // Merges spill into the data directory: the same disk as the parts, not a small /tmp.
+  MergeOptions merge_options() const {
+    MergeOptions o;
+    o.spill_dir = dir;
+    return o;
+  }
   void hook(LifecycleStep step, const std::filesystem::path& path) const {
     if (opt.fault_hook) opt.fault_hook(step, path);
   }

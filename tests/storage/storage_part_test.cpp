@@ -160,6 +160,9 @@ TEST_F(PartTest, CorruptBytesAreDetected) {
       for (std::size_t g = 0; g < r.row_groups().size(); ++g) {
         DecodedRowGroup d;
         r.read(g, d);
+        PagedRowGroup pages;  // and page by page, through the OffsetIndex
+        if (!r.open_pages(g, pages)) continue;
+        for (std::size_t p = 0; p < pages.pages(); ++p) r.read_page(pages, p, kAllColumns, d);
       }
     } catch (const CorruptPart&) {
       ++detected;
