@@ -241,7 +241,7 @@ void ColumnChunkWriter::write_value(const RowGroupBuffer& rg, ChunkMeta& cm) {
     if (mx == 0) mx = 0.0;
     cm.has_minmax = true, cm.min = le_bytes(mn), cm.max = le_bytes(mx);
   }
-  value_dict_.clear();
+  value_dict_.clear(rg.rows);
   value_idx_.resize(rg.rows);
   // Dictionary when it pays: entries + bit-packed indices well under PLAIN's 8 bytes/row
   // (meter values with 3 decimals repeat a lot; a high-cardinality group goes PLAIN).

@@ -79,27 +79,38 @@ struct IntDict {
 
 // Open-addressing dictionary for doubles keyed by bit pattern (so -0.0 and NaNs round-trip).
 struct ValueDict {
-  static constexpr int kBits = 19;
-  static constexpr std::uint32_t kMaxEntries = 1u << 18;  // load factor <= 0.5
-  std::vector<std::uint64_t> keys = std::vector<std::uint64_t>(1u << kBits);
-  std::vector<std::uint32_t> slots = std::vector<std::uint32_t>(1u << kBits, kNull);
+  static constexpr int kMaxBits = 19;  // 2^18 entries: a default row group of distinct values
+  int bits = 0;
+  std::uint32_t max_entries = 0;  // load factor <= 0.5
+  std::vector<std::uint64_t> keys;
+  std::vector<std::uint32_t> slots;
   std::vector<double> entries;
 
-  void clear() {
-    std::fill(slots.begin(), slots.end(), kNull);
+  // Empties the dictionary, sized for `rows` values: a small row group fills a small table.
+  void clear(std::size_t rows) {
+    int b = 10;
+    while (b < kMaxBits && (std::size_t{1} << (b - 1)) < rows) ++b;
+    if (b != bits) {
+      bits = b;
+      keys.assign(std::size_t{1} << b, 0);
+      slots.assign(std::size_t{1} << b, kNull);
+    } else {
+      std::fill(slots.begin(), slots.end(), kNull);
+    }
+    max_entries = 1u << (b - 1);
     entries.clear();
   }
   // False when the dictionary is full (fall back to PLAIN).
   bool build(const double* v, std::size_t n, std::uint32_t* idx) {
-    constexpr std::uint32_t mask = (1u << kBits) - 1;
+    const std::uint32_t mask = (1u << bits) - 1;
     for (std::size_t i = 0; i < n; ++i) {
-      std::uint64_t bits;
-      std::memcpy(&bits, &v[i], 8);
-      std::uint32_t h = static_cast<std::uint32_t>((bits * 0x9E3779B97F4A7C15ull) >> (64 - kBits));
-      while (slots[h] != kNull && keys[h] != bits) h = (h + 1) & mask;
+      std::uint64_t key;
+      std::memcpy(&key, &v[i], 8);
+      std::uint32_t h = static_cast<std::uint32_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+      while (slots[h] != kNull && keys[h] != key) h = (h + 1) & mask;
       if (slots[h] == kNull) {
-        if (entries.size() == kMaxEntries) return false;
-        keys[h] = bits;
+        if (entries.size() == max_entries) return false;
+        keys[h] = key;
         slots[h] = static_cast<std::uint32_t>(entries.size());
         entries.push_back(v[i]);
       }

@@ -472,7 +472,9 @@ std::uint64_t merge_level(const std::vector<const PartReader*>& parts, const Que
     auto file = std::make_unique<SpillFile>(dir);
     PartSummary summary;
     {
-      PartWriter writer(file->fd());
+      PartWriterOptions small;  // one spill part is written at a time, next to the cursors
+      small.row_group_rows = 1 << 16, small.write_buffer_bytes = 1 << 20;
+      PartWriter writer(file->fd(), small);
       merge_cursors(
           std::span<Cursor* const>(all.data() + i, n),
           [&](const ReadingBatch& b, std::span<const std::int64_t> ingest_us) {

@@ -29,10 +29,10 @@ struct MergeStats {
 
 struct MergeOptions {
   std::size_t batch_rows = 65536;  // readings per sink call, about
-  // Parts merged at once. A cursor holds two decoded pages of every column (~2 MiB at 8192
+  // Parts merged at once. A cursor holds two decoded pages of every column (~1 MiB at 4096
   // rows a page), so this bounds the merge's memory; more parts are first merged in groups
   // into temporary parts in spill_dir, which vanish with the process.
-  std::size_t max_fan_in = 32;
+  std::size_t max_fan_in = 16;
   std::filesystem::path spill_dir;  // empty: the system's temporary directory
 };
 

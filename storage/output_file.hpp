@@ -10,11 +10,13 @@ namespace meterd::storage {
 
 class OutputFile {
  public:
-  explicit OutputFile(int fd) : fd_(fd) { buffer_.reserve(kFlushAt + (1 << 20)); }
+  explicit OutputFile(int fd, std::size_t flush_at = 8 << 20) : fd_(fd), flush_at_(flush_at) {
+    buffer_.reserve(flush_at_ + (1 << 20));
+  }
   void append(std::string_view bytes) {
     buffer_.append(bytes);
     offset_ += bytes.size();
-    if (buffer_.size() >= kFlushAt) flush();
+    if (buffer_.size() >= flush_at_) flush();
   }
   // Writes the buffer out; throws std::system_error on failure (ENOSPC, EIO...).
   void flush();
@@ -22,8 +24,8 @@ class OutputFile {
   std::uint32_t crc32c() const { return crc_; }
 
  private:
-  static constexpr std::size_t kFlushAt = 8 << 20;
   int fd_;
+  std::size_t flush_at_;
   std::string buffer_;
   std::uint64_t offset_ = 0;
   std::uint32_t crc_ = 0;

@@ -40,7 +40,8 @@ struct PartWriter::Impl {
   PartSummary summary;
   SourcePairsBuilder sources;
 
-  Impl(int fd, PartWriterOptions o) : opt(o), out(fd), columns(out, opt.page_rows, opt.zstd_level) {
+  Impl(int fd, PartWriterOptions o)
+      : opt(o), out(fd, o.write_buffer_bytes), columns(out, opt.page_rows, opt.zstd_level) {
     if (opt.row_group_rows == 0 || opt.page_rows == 0)
       throw std::invalid_argument("row_group_rows and page_rows must be > 0");
     out.append("PAR1");

@@ -20,10 +20,12 @@ namespace meterd::storage {
 struct PartWriterOptions {
   // 256k rows: big enough for scans and zstd. Pages start at the same rows in every column and
   // an OffsetIndex says where, so a merge cursor decodes one page of each column at a time
-  // (~125 bytes/row decoded): the page size, not the row group, sets a cursor's memory.
+  // (~125 bytes/row decoded, 0.5 MiB a page): the page size, not the row group, sets a cursor's
+  // memory.
   std::size_t row_group_rows = 1 << 18;
-  std::size_t page_rows = 1 << 13;
+  std::size_t page_rows = 1 << 12;
   int zstd_level = 1;
+  std::size_t write_buffer_bytes = 8 << 20;  // bytes gathered before each write(2)
 };
 
 struct PartSummary {
