@@ -264,8 +264,11 @@ TEST(HttpUploadTest, AFileFarOverTheBodyLimitSurvivesKillNineOfBothSides) {
   EXPECT_EQ(got_lines, want_lines);
   EXPECT_EQ(got, want) << "the central's query differs from a local ingest";
   // Neither side holds the file: the forwarder one range, the central its pipeline's batches.
-  EXPECT_LT(forwarder_peak, 64u) << "MiB";
-  EXPECT_LT(central_peak * (1ull << 20), std::max<std::uint64_t>(size, 512ull << 20)) << "MiB";
+  // (Not under ASan: its shadow memory and quarantine put the forwarder alone over 100 MiB.)
+  if (!kSanitized) {
+    EXPECT_LT(forwarder_peak, 64u) << "MiB";
+    EXPECT_LT(central_peak * (1ull << 20), std::max<std::uint64_t>(size, 512ull << 20)) << "MiB";
+  }
   std::printf("file %llu MB: forwarder peak %llu MiB, central peak %llu MiB\n",
               static_cast<unsigned long long>(size >> 20),
               static_cast<unsigned long long>(forwarder_peak),
