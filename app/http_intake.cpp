@@ -118,7 +118,10 @@ void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
       waiting_.erase(it);
     }
     if (outcome.status != actors::FileStatus::parked) {
-      if (recent_.insert_or_assign(id, result).second) recent_order_.push_back(id);
+      IngestResult kept = result;
+      kept.report_json.clear();
+      kept.report_file = file.path.filename().string() + ".json";  // as the spool names it
+      if (recent_.insert_or_assign(id, std::move(kept)).second) recent_order_.push_back(id);
       while (recent_order_.size() > kRecentResults) {
         recent_.erase(recent_order_.front());
         recent_order_.pop_front();
@@ -133,17 +136,22 @@ void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
 std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   std::optional<IngestResult> earlier;
   bool pending = false;
+  auto with_report = [&](IngestResult r) {
+    std::ifstream in(root_ / "reports" / r.report_file);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    r.report_json = text.str();
+    return r;
+  };
   {
     std::lock_guard lock(mutex_);
-    if (auto it = recent_.find(id); it != recent_.end()) {
-      if (it->second.status == actors::FileStatus::durable ||
-          it->second.status == actors::FileStatus::duplicate)
-        return it->second;
-      earlier = it->second;
-    }
+    if (auto it = recent_.find(id); it != recent_.end()) earlier = it->second;
     pending = waiting_.count(id) > 0;
   }
-  if (earlier && !pending) return earlier;
+  if (earlier && (earlier->status == actors::FileStatus::durable ||
+                  earlier->status == actors::FileStatus::duplicate))
+    return with_report(*earlier);
+  if (earlier && !pending) return with_report(*earlier);
   // Older, or from an earlier run: reports/<sequence>__http-<id>.<ext>.json
   const std::string needle = "__http-" + id;
   std::string durable = "\"status\":";  // as ingest_report_json writes it

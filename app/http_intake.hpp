@@ -30,6 +30,7 @@ struct IngestResult {
   bool pending = false;
   std::uint64_t readings = 0, file_sequence = 0;
   std::string report_json;  // the ingest report (spool reports/ has the same text)
+  std::string report_file;  // its name in reports/
 };
 
 class HttpIntake final : public actors::Intake {
@@ -74,7 +75,9 @@ class HttpIntake final : public actors::Intake {
   std::filesystem::path root_;
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<Callback>> waiting_;
-  std::map<std::string, IngestResult> recent_;  // bounded: oldest dropped first
+  // Bounded, oldest dropped first; without the reports, read from reports/ when asked for (a
+  // few KiB each: ten thousand of them were most of a soak's memory).
+  std::map<std::string, IngestResult> recent_;
   std::deque<std::string> recent_order_;
 };
 
