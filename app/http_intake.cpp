@@ -118,10 +118,10 @@ void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
       waiting_.erase(it);
     }
     if (outcome.status != actors::FileStatus::parked) {
-      IngestResult kept = result;
-      kept.report_json.clear();
-      kept.report_file = file.path.filename().string() + ".json";  // as the spool names it
-      if (recent_.insert_or_assign(id, std::move(kept)).second) recent_order_.push_back(id);
+      Recent kept{result.status, result.readings, result.file_sequence,
+                  file.path.filename().string() + ".json"};  // as the spool names its report
+      const auto [at, added] = recent_.insert_or_assign(id, std::move(kept));
+      if (added) recent_order_.push_back(at);
       while (recent_order_.size() > kRecentResults) {
         recent_.erase(recent_order_.front());
         recent_order_.pop_front();
@@ -136,8 +136,9 @@ void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
 std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   std::optional<IngestResult> earlier;
   bool pending = false;
+  std::string report_file;
   auto with_report = [&](IngestResult r) {
-    std::ifstream in(root_ / "reports" / r.report_file);
+    std::ifstream in(root_ / "reports" / report_file);
     std::ostringstream text;
     if (in) text << in.rdbuf();
     r.report_json = text.str();
@@ -145,7 +146,11 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   };
   {
     std::lock_guard lock(mutex_);
-    if (auto it = recent_.find(id); it != recent_.end()) earlier = it->second;
+    if (auto it = recent_.find(id); it != recent_.end()) {
+      earlier = IngestResult{
+          id, it->second.status, false, it->second.readings, it->second.file_sequence, {}};
+      report_file = it->second.report_file;
+    }
     pending = waiting_.count(id) > 0;
   }
   if (earlier && (earlier->status == actors::FileStatus::durable ||

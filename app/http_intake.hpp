@@ -30,7 +30,6 @@ struct IngestResult {
   bool pending = false;
   std::uint64_t readings = 0, file_sequence = 0;
   std::string report_json;  // the ingest report (spool reports/ has the same text)
-  std::string report_file;  // its name in reports/
 };
 
 class HttpIntake final : public actors::Intake {
@@ -75,10 +74,15 @@ class HttpIntake final : public actors::Intake {
   std::filesystem::path root_;
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<Callback>> waiting_;
-  // Bounded, oldest dropped first; without the reports, read from reports/ when asked for (a
-  // few KiB each: ten thousand of them were most of a soak's memory).
-  std::map<std::string, IngestResult> recent_;
-  std::deque<std::string> recent_order_;
+  // What finished in this run, bounded, oldest dropped first. Without the report, read from
+  // reports/ when asked for: a few KiB each, ten thousand of them were most of a soak's memory.
+  struct Recent {
+    actors::FileStatus status = actors::FileStatus::durable;
+    std::uint64_t readings = 0, file_sequence = 0;
+    std::string report_file;  // its name in reports/
+  };
+  std::map<std::string, Recent> recent_;
+  std::deque<std::map<std::string, Recent>::iterator> recent_order_;
 };
 
 }  // namespace meterd::app

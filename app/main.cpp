@@ -1,5 +1,6 @@
 // meterd: one binary, subcommands.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -51,6 +52,15 @@ int main(int argc, char** argv) {
 #endif
     return 0;
   }
+#ifdef METERD_WITH_MIMALLOC
+  if (name == "serve" && !std::getenv("MIMALLOC_PAGE_RESET")) {
+    // A daemon frees what many threads allocated (requests, parts, compactions): give freed
+    // pages back to the OS rather than keep them per thread. A 150 s HTTP soak peaked at 73
+    // instead of ~94 MiB; bulk ingest (`meterd bench`) is within the noise either way.
+    mi_option_set(mi_option_page_reset, 1);
+    mi_option_set(mi_option_abandoned_page_decommit, 1);
+  }
+#endif
   for (const auto& c : kCommands) {
     if (name == c.name) return c.run(argc - 1, argv + 1);
   }

@@ -10,9 +10,9 @@ namespace meterd::storage {
 
 class OutputFile {
  public:
-  explicit OutputFile(int fd, std::size_t flush_at = 8 << 20) : fd_(fd), flush_at_(flush_at) {
-    buffer_.reserve(flush_at_ + (1 << 20));
-  }
+  // The buffer grows as bytes come (a daemon writes many parts of a few KiB: reserving the
+  // whole flush size for each left the allocator's heaps fragmented, megabytes per part).
+  explicit OutputFile(int fd, std::size_t flush_at = 8 << 20) : fd_(fd), flush_at_(flush_at) {}
   void append(std::string_view bytes) {
     buffer_.append(bytes);
     offset_ += bytes.size();

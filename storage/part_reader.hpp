@@ -139,4 +139,20 @@ class PartReader {
   std::vector<std::uint32_t> offset_index_crcs_;  // per row group; empty: pages not indexed
 };
 
+// Calls fn(rows) with the rows of row group g: a page at a time through the OffsetIndex, or the
+// whole row group at once for a part without one. `rows` is reused from call to call.
+template <class Fn>
+void for_each_page(const PartReader& part, std::size_t g, DecodedRowGroup& rows, Fn&& fn) {
+  PagedRowGroup pages;
+  if (!part.open_pages(g, pages)) {
+    part.read(g, rows);
+    fn(static_cast<const DecodedRowGroup&>(rows));
+    return;
+  }
+  for (std::size_t p = 0; p < pages.pages(); ++p) {
+    part.read_page(pages, p, kAllColumns, rows);
+    fn(static_cast<const DecodedRowGroup&>(rows));
+  }
+}
+
 }  // namespace meterd::storage

@@ -123,7 +123,9 @@ TEST_F(PagedMergeTest, MorePartsThanTheFanInSpillAndGiveTheSameNewestVersions) {
     EXPECT_EQ(direct.spill_parts, 0u);
     EXPECT_EQ(merge(parts, f, 4, &spilled), want) << "4 parts at a time";
     EXPECT_GT(spilled.spill_parts, 0u);
-    if (!f.nmi && !f.suffix) EXPECT_EQ(spilled.spill_parts, 6u + 2u) << "23 parts: 6, then 2";
+    if (!f.nmi && !f.suffix) {
+      EXPECT_EQ(spilled.spill_parts, 6u + 2u) << "23 parts: 6, then 2";
+    }
     EXPECT_EQ(merge(parts, f, 2, &twice), want) << "2 at a time: several levels";
     EXPECT_GT(twice.spill_parts, spilled.spill_parts);
     EXPECT_EQ(twice.rows_in, direct.rows_in) << "rows of spill parts are not rows of the store";
