@@ -64,6 +64,7 @@ Ledger::Ledger(const std::filesystem::path& data_dir, bool writable)
     next_ = std::max(next_, e.file_sequence + 1);
     entries_[hash] = std::move(e);
   }
+  log_->release_loaded();
   const std::string hw = fs::read_all(dir_ / "SEQUENCE");
   if (!hw.empty()) next_ = std::max<std::uint64_t>(next_, std::stoull(hw));
   reserved_ = next_;

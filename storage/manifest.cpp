@@ -11,6 +11,7 @@ Manifest::Manifest(const std::filesystem::path& data_dir, bool writable) {
   if (writable) fs::make_dirs(dir);
   log_ = std::make_unique<RecordLog>(dir / "MANIFEST", writable);
   for (const auto& r : log_->records()) apply(r);
+  log_->release_loaded();
 }
 
 std::string Manifest::encode_add(const ManifestPart& p) {
@@ -67,7 +68,7 @@ void Manifest::commit(const std::vector<ManifestPart>& added,
 }
 
 void Manifest::checkpoint_if_large() {
-  if (log_->records().size() < 2 * parts_.size() + 64 && log_->bad_records() == 0) return;
+  if (log_->size() < 2 * parts_.size() + 64 && log_->bad_records() == 0) return;
   std::vector<std::string> records;
   for (const auto& [key, p] : parts_) records.push_back(encode_add(p));
   log_->rewrite(records);

@@ -45,6 +45,7 @@ RecordLog::RecordLog(std::filesystem::path path, bool writable)
       continue;
     }
     records_.emplace_back(payload);
+    ++size_;
     good_end = pos;
   }
   if (writable_) {
@@ -75,7 +76,7 @@ void RecordLog::append(std::string_view payload) {
   fs::write_all(fd_, line(payload), path_);
   if (::fdatasync(fd_) != 0)
     throw std::system_error(errno, std::generic_category(), "fdatasync " + path_.string());
-  records_.emplace_back(payload);
+  ++size_;
 }
 
 void RecordLog::rewrite(const std::vector<std::string>& payloads) {
@@ -86,7 +87,8 @@ void RecordLog::rewrite(const std::vector<std::string>& payloads) {
   ::close(fd_);
   fd_ = -1;
   open_for_append();
-  records_ = payloads;
+  records_.clear();
+  size_ = payloads.size();
   bad_ = 0;
 }
 

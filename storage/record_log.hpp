@@ -21,7 +21,11 @@ class RecordLog {
   RecordLog(const RecordLog&) = delete;
   RecordLog& operator=(const RecordLog&) = delete;
 
+  // The records found at open (appended ones are not kept: a daemon's ledger gains one per
+  // file for as long as it runs); release_loaded() frees them once replayed.
   const std::vector<std::string>& records() const { return records_; }
+  void release_loaded() { records_ = {}; }
+  std::size_t size() const { return size_; }        // records in the log: loaded and appended
   std::size_t bad_records() const { return bad_; }  // checksum failures (torn or corrupt)
   void append(std::string_view payload);            // durable on return
   // Atomically replaces the whole log with `payloads` (checkpoint).
@@ -35,7 +39,7 @@ class RecordLog {
   bool writable_;
   int fd_ = -1;
   std::vector<std::string> records_;
-  std::size_t bad_ = 0;
+  std::size_t size_ = 0, bad_ = 0;
 };
 
 }  // namespace meterd::storage
