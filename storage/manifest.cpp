@@ -72,6 +72,7 @@ void Manifest::checkpoint_if_large() {
   std::vector<std::string> records;
   for (const auto& [key, p] : parts_) records.push_back(encode_add(p));
   log_->rewrite(records);
+  log_->release_loaded();
 }
 
 }  // namespace meterd::storage

@@ -87,7 +87,7 @@ void RecordLog::rewrite(const std::vector<std::string>& payloads) {
   ::close(fd_);
   fd_ = -1;
   open_for_append();
-  records_.clear();
+  records_ = payloads;
   size_ = payloads.size();
   bad_ = 0;
 }

@@ -21,8 +21,8 @@ class RecordLog {
   RecordLog(const RecordLog&) = delete;
   RecordLog& operator=(const RecordLog&) = delete;
 
-  // The records found at open (appended ones are not kept: a daemon's ledger gains one per
-  // file for as long as it runs); release_loaded() frees them once replayed.
+  // The records found at open or written by rewrite() (appended ones are not kept: a daemon's
+  // ledger gains one per file for as long as it runs); release_loaded() frees them.
   const std::vector<std::string>& records() const { return records_; }
   void release_loaded() { records_ = {}; }
   std::size_t size() const { return size_; }        // records in the log: loaded and appended
