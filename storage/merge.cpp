@@ -1,17 +1,11 @@
 #include "storage/merge.hpp"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <string>
 #include <string_view>
-#include <system_error>
 
 #include "storage/part_writer.hpp"
+#include "storage/spill_file.hpp"
 #include "storage/version.hpp"
 
 namespace meterd::storage {
@@ -129,10 +123,9 @@ class Cursor {
           if (!show(b, 0)) continue;
         }
         part_.read_page(pages_, p, kAllColumns, buf.rg);
-        find_wanted(buf.rg);
+        find_wanted(buf.rg);  // no filter columns were read before
         stats_.rows_in += buf.rg.rows;
-        show(b, 0);
-        if (valid_) return;
+        if (show(b, 0)) return;
         continue;
       }
       if (next_group_ >= groups_.size()) {
@@ -414,37 +407,6 @@ std::uint64_t merge_cursors(std::span<Cursor* const> cursors, const MergeSink& s
   out.flush();
   return out.rows();
 }
-
-// A temporary part: unlinked from the start (O_TMPFILE, else unlinked at once), so that it
-// vanishes with its descriptor whatever happens to the process.
-class SpillFile {
- public:
-  // In dir, else (a read-only directory) in the system's temporary directory.
-  explicit SpillFile(const std::filesystem::path& dir) {
-    if (open_in(dir)) return;
-    const int err = errno;
-    if (open_in(std::filesystem::temp_directory_path())) return;
-    throw std::system_error(err, std::generic_category(), "spill file in " + dir.string());
-  }
-  ~SpillFile() { ::close(fd_); }
-  SpillFile(const SpillFile&) = delete;
-  SpillFile& operator=(const SpillFile&) = delete;
-  int fd() const { return fd_; }
-  // A name to open it by again, while it is open here.
-  std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_); }
-
- private:
-  bool open_in(const std::filesystem::path& dir) {
-    fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd_ >= 0) return true;
-    std::string name = (dir / ".meterd-spill-XXXXXX").string();
-    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-    if (fd_ < 0) return false;
-    ::unlink(name.c_str());
-    return true;
-  }
-  int fd_ = -1;
-};
 
 // Merges the parts' selected rows; returns the rows sent to sink. Beyond the fan-in, groups of
 // consecutive parts are merged into spill parts first: the newest version of a key is the same

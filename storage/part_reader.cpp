@@ -202,6 +202,13 @@ int open_unchanged(const std::filesystem::path& path, std::uint64_t size) {
   return fd;
 }
 
+// The per-thread decoding scratch, named for the part it is about to decode.
+PageDecoder& decoder_for(const std::filesystem::path& part) {
+  thread_local PageDecoder d;
+  d.path = part.string();
+  return d;
+}
+
 // The row group's dictionaries, emptied: out's own when no page or buffer shares them.
 RowGroupDictionaries& fresh_dictionaries(DecodedRowGroup& out) {
   if (!out.dictionaries || out.dictionaries.use_count() != 1)
@@ -219,8 +226,7 @@ void PagedRowGroup::close() {
 
 void PartReader::read(std::size_t g, DecodedRowGroup& out) const {
   const RowGroupInfo& rg = groups_.at(g);
-  thread_local PageDecoder d;
-  d.path = path_.string();
+  PageDecoder& d = decoder_for(path_);
   d.bytes.resize(static_cast<std::size_t>(rg.end - rg.begin));
   const int fd = open_unchanged(path_, size_);
   try {
@@ -263,8 +269,7 @@ bool PartReader::open_pages(std::size_t g, PagedRowGroup& out) const {
     fail("offset index out of bounds");
   out.close();
   out.fd_ = open_unchanged(path_, size_);
-  thread_local PageDecoder d;
-  d.path = path_.string();
+  PageDecoder& d = decoder_for(path_);
   d.bytes.resize(static_cast<std::size_t>(hi - lo));
   read_exact(out.fd_, d.bytes.data(), d.bytes.size(), static_cast<std::uint64_t>(lo));
   if (crc32c(d.bytes) != offset_index_crcs_[g]) fail("offset index checksum mismatch");
@@ -323,8 +328,7 @@ bool PartReader::open_pages(std::size_t g, PagedRowGroup& out) const {
 void PartReader::read_page(const PagedRowGroup& group, std::size_t p, std::uint32_t columns,
                            DecodedRowGroup& out) const {
   if (group.fd_ < 0 || p >= group.pages()) throw std::logic_error("read_page: no such page");
-  thread_local PageDecoder d;
-  d.path = path_.string();
+  PageDecoder& d = decoder_for(path_);
   const std::size_t rows = group.page_rows(p);
   if (out.group_serial != group.serial_ || out.page != p || out.columns == 0) {
     out.rows = rows;
