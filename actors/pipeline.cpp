@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "actors/defaults.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 
@@ -39,6 +40,7 @@ RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake,
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", static_cast<std::size_t>(config.scheduler_threads));
+    cfg.set("work-stealing.moderate-poll-attempts", defaults::scheduler_moderate_polls);
     caf::actor_system system{cfg};
     auto supervisor = spawn_supervisor(system, store, intake, config, options, metrics, failed);
 

@@ -101,6 +101,14 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// This process (the forwarding client): user + system seconds of all its threads.
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
 }  // namespace
 
 int run_bench_http(int argc, char** argv) {
@@ -202,9 +210,9 @@ int run_bench_http(int argc, char** argv) {
     fwd.paths = {ndjson};
     fwd.state_file = dir / "forward.state";
     std::atomic<bool> stop{false};
-    const double cpu0 = cpu_seconds(pid);
+    const double cpu0 = cpu_seconds(pid), client_cpu0 = own_cpu_seconds();
     auto r = run_forward(fwd, stop);
-    const double cpu = cpu_seconds(pid) - cpu0;
+    const double cpu = cpu_seconds(pid) - cpu0, client_cpu = own_cpu_seconds() - client_cpu0;
     std::printf(
         "forwarded %llu readings (%llu generated), %.1f MB NDJSON (%.0f bytes/reading%s) in %llu "
         "requests of <= %.1f MiB, %u in flight\n",
@@ -222,9 +230,11 @@ int run_bench_http(int argc, char** argv) {
     std::printf("  acknowledgement latency p50 %.3f s, p99 %.3f s, max %.3f s\n",
                 percentile(r.ack_latency_s, 0.5), percentile(r.ack_latency_s, 0.99),
                 percentile(r.ack_latency_s, 1.0));
-    std::printf("  central CPU %.2f s (%.2f cores), retries %llu, refused %llu\n", cpu,
-                cpu / r.seconds, static_cast<unsigned long long>(r.retries),
-                static_cast<unsigned long long>(r.failed));
+    std::printf(
+        "  central CPU %.2f s (%.2f cores), client CPU %.2f s (%.2f cores), retries %llu, "
+        "refused %llu\n",
+        cpu, cpu / r.seconds, client_cpu, client_cpu / r.seconds,
+        static_cast<unsigned long long>(r.retries), static_cast<unsigned long long>(r.failed));
     if (r.failed > 0 || r.readings != readings) rc = 1;
   }
   ::kill(pid, SIGTERM);

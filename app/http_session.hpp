@@ -66,6 +66,42 @@ struct Shared {
 // {"error":"<message>"}
 std::string json_error(std::string_view message);
 
+// A request body read into a string like Beast's string_body, but appended as it comes:
+// string_body resizes (zero-filling) before it copies, ~5 % of the central's CPU at 400 MB/s.
+struct AppendStringBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      ec = {};
+      if (!length) return;
+      if (*length > body_.max_size()) {
+        ec = http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<std::size_t>(*length));
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
 class QueryJob;  // http_query.hpp
 
 template <class Stream>
@@ -104,7 +140,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // http_ingest.cpp
   void ingest_readings();
   void reject_ingest(http::status status, std::string body);
-  void submit(std::string_view ext, std::string decoded);
+  void submit(std::string_view ext, std::string batch_file);
   HttpIntake::Callback wait_for_ack();  // starts the ack timer; the callback answers
   void on_ingested(const IngestResult& r);
   void on_ack_timeout();
@@ -131,7 +167,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<AppendStringBody>> parser_;
   Shared& sh_;
   net::steady_timer ack_timer_;
   std::string path_, query_, id_;
