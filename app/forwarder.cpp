@@ -30,8 +30,9 @@ struct Item {
   std::string name;    // file, or file#part
   std::string target;  // /v1/readings, /v1/files, or empty for an upload of the file `name`
   std::string body;
-  std::string hash;
+  std::string hash;        // of an upload: the file's sha256, its id at the central
   std::uint64_t size = 0;  // of an upload
+  std::string key;         // in the state file: ForwarderState::upload_key or request_key
 };
 
 bool transient(int status) {
@@ -72,7 +73,7 @@ bool ignored(const std::string& name) {
   return name.empty() || name[0] == '.' || ends(".tmp") || ends(".part");
 }
 
-std::string sha256(std::string_view bytes) {
+std::string sha256_hex(std::string_view bytes) {
   Sha256 h;
   h.update(bytes);
   return h.hex_digest();
@@ -234,12 +235,15 @@ class Forwarder {
   }
 
   void enqueue(Item&& item) {
-    if (item.hash.empty()) item.hash = sha256(item.body);
+    item.key = item.hash.empty() ? ForwarderState::request_key(item.body)
+                                 : ForwarderState::upload_key(item.hash);
     {
       std::lock_guard lock(mutex_);
       ++result_.requests;
     }
-    if (state_.contains(item.hash)) {
+    if (state_.contains(item.key) ||
+        (state_.has_bare_sha256_keys() &&
+         state_.contains(item.hash.empty() ? sha256_hex(item.body) : item.hash))) {
       std::lock_guard lock(mutex_);
       ++result_.skipped;
       return;
@@ -276,11 +280,11 @@ class Forwarder {
       const std::uint64_t size = fs::file_size(path, ec);
       if (!ec && size > std::max<std::size_t>(1, o_.batch_bytes)) {
         const std::string hash = file_sha256(path);
-        if (!hash.empty()) return enqueue({path.string(), {}, {}, hash, size});
+        if (!hash.empty()) return enqueue({path.string(), {}, {}, hash, size, {}});
       }
       std::string body = head;
       body.append(std::istreambuf_iterator<char>(in), {});
-      return enqueue({path.string(), "/v1/files", std::move(body), {}});
+      return enqueue({path.string(), "/v1/files", std::move(body), {}, 0, {}});
     }
     // NDJSON: requests of whole lines, at most batch_bytes each (a longer line goes alone).
     // The cuts depend only on the content, so a restarted forwarder makes the same requests
@@ -309,7 +313,12 @@ class Forwarder {
       }
       std::string body = pending.substr(0, cut);
       pending.erase(0, cut);
-      enqueue({path.string() + "#" + std::to_string(part++), "/v1/readings", std::move(body), {}});
+      enqueue({path.string() + "#" + std::to_string(part++),
+               "/v1/readings",
+               std::move(body),
+               {},
+               0,
+               {}});
     }
     if (!pending.empty() || in) cut_short_ = true;  // only a stop leaves the loop early
   }
@@ -402,7 +411,7 @@ class Forwarder {
 
   void acknowledged(const Item& item, const HttpAnswer& answer, Clock::time_point sent,
                     std::uint64_t bytes) {
-    state_.record(item.hash, item.name);
+    state_.record(item.key, item.name);
     std::lock_guard lock(mutex_);
     ++result_.acknowledged;
     result_.readings += readings_in(answer.body);

@@ -1,7 +1,11 @@
 #include "app/forwarder_state.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <vector>
+
+#define XXH_INLINE_ALL  // header-only (libxxhash-dev): nothing to link
+#include <xxhash.h>
 
 namespace meterd::app {
 namespace {
@@ -43,8 +47,24 @@ ForwarderState::ForwarderState(const fs::path& given) {
     log_->rewrite(*old_records);
     converted_ = true;
   }
-  for (const auto& record : log_->records())
-    if (record.size() >= kHashChars) done_.insert(record.substr(0, kHashChars));
+  for (const auto& record : log_->records()) {
+    const auto key = record.substr(0, record.find(' '));
+    if (key.empty()) continue;
+    if (starts_with_hash(key)) bare_sha256_keys_ = true;
+    done_.insert(key);
+  }
+}
+
+std::string ForwarderState::request_key(std::string_view body) {
+  const XXH128_hash_t h = XXH3_128bits(body.data(), body.size());
+  char key[8 + 32 + 1];
+  std::snprintf(key, sizeof key, "xxh128:%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return key;
+}
+
+std::string ForwarderState::upload_key(const std::string& sha256_hex) {
+  return "sha256:" + sha256_hex;
 }
 
 bool ForwarderState::contains(const std::string& hash) const {

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   libssl-dev openssl  # TLS of the HTTP API; the TLS test makes a certificate
+  libxxhash-dev  # XXH3: the forwarder's keys of the requests it sent (header-only)
   prometheus  # promtool: the HTTP metrics test checks /metrics with a real Prometheus parser
 )
 # The test-only Parquet readers come from npm; Debian's npm is needed only where no npm exists.

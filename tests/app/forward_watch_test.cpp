@@ -78,7 +78,7 @@ Readings central_readings(const HttpDaemon& central) {
   return got;
 }
 
-// File name -> requests recorded ("<checksum> <sha256> <path>#<part>" per acknowledged
+// File name -> requests recorded ("<checksum> <key> <path>#<part>" per acknowledged
 // request: a RecordLog line).
 std::map<std::string, int> state_entries(const fs::path& state) {
   std::map<std::string, int> files;

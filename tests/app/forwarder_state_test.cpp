@@ -76,6 +76,31 @@ TEST(ForwarderStateTest, ABareFileNameIsStateInTheWorkingDirectory) {
   fs::remove_all(dir);
 }
 
+// Keys of request bodies and of uploads come back after a reopen, and a state written only with
+// them does not make the forwarder hash bodies with SHA-256 for keys of older forwarders.
+TEST(ForwarderStateTest, KeysOfRequestsAndUploadsComeBackAfterAReopen) {
+  auto dir = make_temp_dir("meterd-forwarder-state");
+  const auto path = dir / "forward.state";
+  const auto request = ForwarderState::request_key("{\"nmi\":\"A\"}\n");
+  const auto upload = ForwarderState::upload_key(sha256_hex("f"));
+  EXPECT_EQ(request.rfind("xxh128:", 0), 0u);
+  EXPECT_EQ(request.size(), 7u + 32u);
+  EXPECT_NE(request, ForwarderState::request_key("{\"nmi\":\"B\"}\n"));
+  {
+    ForwarderState state(path);
+    state.record(request, "/edge/a.ndjson#0");
+    state.record(upload, "/edge/f.csv");
+  }
+  ForwarderState state(path);
+  EXPECT_FALSE(state.converted());
+  EXPECT_FALSE(state.has_bare_sha256_keys());
+  EXPECT_TRUE(state.contains(request));
+  EXPECT_TRUE(state.contains(upload));
+  EXPECT_FALSE(state.contains(sha256_hex("f")));
+  EXPECT_FALSE(state.contains(request.substr(0, 20)));
+  fs::remove_all(dir);
+}
+
 TEST(ForwarderStateTest, AnOldFormatFileIsConvertedOnceAndKeepsItsHashes) {
   auto dir = make_temp_dir("meterd-forwarder-state");
   const auto path = dir / "forward.state";
@@ -87,6 +112,7 @@ TEST(ForwarderStateTest, AnOldFormatFileIsConvertedOnceAndKeepsItsHashes) {
   {
     ForwarderState state(path);
     EXPECT_TRUE(state.converted());
+    EXPECT_TRUE(state.has_bare_sha256_keys());
     EXPECT_TRUE(state.contains(a));
     EXPECT_TRUE(state.contains(b));
     EXPECT_TRUE(state.contains(c));
