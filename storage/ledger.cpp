@@ -3,6 +3,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "protocol/sha256.hpp"
 #include "storage/fs_util.hpp"
 
 namespace meterd::storage {
@@ -34,35 +35,75 @@ std::string unescape(const std::string& s) {
   }
   return out;
 }
-std::string fingerprint_key(std::uint64_t size, const std::string& head_sha256) {
-  return std::to_string(size) + " " + head_sha256;
+// One record: "2 <sha256> <sequence> <size> <head sha256> <name>" or "<sha256> <sequence> <name>".
+struct ParsedRecord {
+  std::string hash, head;
+  LedgerEntry entry;
+  std::uint64_t size = 0;
+  bool fingerprint = false;
+};
+ParsedRecord parse(const std::string& r) {
+  ParsedRecord p;
+  std::istringstream in(r);
+  if (r.starts_with("2 ")) {
+    in.ignore(2);
+    in >> p.hash >> p.entry.file_sequence >> p.size >> p.head;
+    p.fingerprint = true;
+  } else {
+    in >> p.hash >> p.entry.file_sequence;
+  }
+  in.get();
+  std::getline(in, p.entry.name);
+  p.entry.name = unescape(p.entry.name);
+  return p;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
 }
 
 }  // namespace
+
+Ledger::Key Ledger::key_of(const std::string& content_hash) {
+  Key key{};
+  auto from_hex = [&key](const std::string& hex) {
+    if (hex.size() != 2 * key.size()) return false;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      const int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+      if (hi < 0 || lo < 0) return false;
+      key[i] = static_cast<unsigned char>(hi << 4 | lo);
+    }
+    return true;
+  };
+  if (from_hex(content_hash)) return key;
+  Sha256 hash;
+  hash.update(content_hash);
+  from_hex(hash.hex_digest());
+  return key;
+}
+
+std::uint64_t Ledger::fingerprint_of(std::uint64_t size, const std::string& head_sha256) {
+  const Key head = key_of(head_sha256);
+  std::uint64_t h;
+  std::memcpy(&h, head.data(), sizeof h);
+  return h ^ (size * 0x9e3779b97f4a7c15ull);
+}
 
 Ledger::Ledger(const std::filesystem::path& data_dir, bool writable)
     : dir_(data_dir / "ledger"), writable_(writable) {
   if (writable) fs::make_dirs(dir_);
   log_ = std::make_unique<RecordLog>(dir_ / "LEDGER", writable);
+  entries_.reserve(log_->records().size());
   for (const auto& r : log_->records()) {
-    std::istringstream in(r);
-    std::string hash;
-    LedgerEntry e;
-    if (r.starts_with("2 ")) {
-      std::uint64_t size = 0;
-      std::string head;
-      in.ignore(2);
-      in >> hash >> e.file_sequence >> size >> head;
-      fingerprints_.insert(fingerprint_key(size, head));
-    } else {
-      in >> hash >> e.file_sequence;
+    const ParsedRecord p = parse(r);
+    if (p.fingerprint)
+      fingerprints_.insert(fingerprint_of(p.size, p.head));
+    else
       ++without_fingerprint_;
-    }
-    in.get();
-    std::getline(in, e.name);
-    e.name = unescape(e.name);
-    next_ = std::max(next_, e.file_sequence + 1);
-    entries_[hash] = std::move(e);
+    next_ = std::max(next_, p.entry.file_sequence + 1);
+    entries_.insert(key_of(p.hash));
   }
   log_->release_loaded();
   const std::string hw = fs::read_all(dir_ / "SEQUENCE");
@@ -79,14 +120,29 @@ std::uint64_t Ledger::next_file_sequence() {
   return next_++;
 }
 
-const LedgerEntry* Ledger::find(const std::string& content_hash) const {
-  auto it = entries_.find(content_hash);
-  return it == entries_.end() ? nullptr : &it->second;
+void Ledger::for_each_record(
+    const std::function<void(const std::string&, const LedgerEntry&)>& fn) const {
+  // Appends are fdatasynced lines: a second, read-only view of the file sees every record.
+  const RecordLog log(dir_ / "LEDGER", /*writable=*/false);
+  for (const auto& r : log.records()) {
+    const ParsedRecord p = parse(r);
+    fn(p.hash, p.entry);
+  }
+}
+
+std::optional<LedgerEntry> Ledger::find(const std::string& content_hash) const {
+  if (!contains(content_hash)) return std::nullopt;
+  std::optional<LedgerEntry> found;
+  const Key key = key_of(content_hash);
+  for_each_record([&](const std::string& hash, const LedgerEntry& entry) {
+    if (key_of(hash) == key) found = entry;  // the last record of a hash wins, as on load
+  });
+  return found;
 }
 
 bool Ledger::might_contain(const InputFingerprint& fingerprint) const {
   return without_fingerprint_ > 0 ||
-         fingerprints_.count(fingerprint_key(fingerprint.size, fingerprint.head_sha256)) > 0;
+         fingerprints_.count(fingerprint_of(fingerprint.size, fingerprint.head_sha256)) > 0;
 }
 
 void Ledger::record(const std::string& content_hash, const std::string& name,
@@ -104,10 +160,10 @@ void Ledger::record(const std::string& content_hash, const std::string& name,
   record += escape(name);
   log_->append(record);
   if (fingerprint)
-    fingerprints_.insert(fingerprint_key(fingerprint->size, fingerprint->head_sha256));
+    fingerprints_.insert(fingerprint_of(fingerprint->size, fingerprint->head_sha256));
   else
     ++without_fingerprint_;
-  entries_[content_hash] = LedgerEntry{name, sequence};
+  entries_.insert(key_of(content_hash));
 }
 
 }  // namespace meterd::storage
