@@ -56,6 +56,8 @@ struct CachedString {
 };
 
 }  // namespace
+static_assert(NdjsonReader::kPadding >= simdjson::SIMDJSON_PADDING);
+
 struct NdjsonReader::Impl {
   ReaderOptions options;
   ReadingSink& sink;
@@ -64,7 +66,11 @@ struct NdjsonReader::Impl {
   od::parser parser;
   std::vector<char> buffer;  // pending bytes; capacity always len + SIMDJSON_PADDING or more
   std::size_t buffered = 0;
-  std::uint64_t next_line = 1;  // line number of buffer[0]
+  // The block being read: buffer, or the caller's bytes (feed_in_place); in_readable bytes from
+  // `in` may be read (SIMDJSON_PADDING past the block at least).
+  const char* in = nullptr;
+  std::size_t in_readable = 0;
+  std::uint64_t next_line = 1;  // line number of in[0]
   bool skipping_long_line = false, started = false;
   std::array<CachedString, 6> strings;  // nmi, suffix, register, serial, uom, reason text
   bool run_open = false, run_line_given = false;
@@ -187,14 +193,14 @@ struct NdjsonReader::Impl {
 
   // One line on its own (the slow path: exact error positions). [b, e) excludes the newline.
   void line_by_line(std::size_t b, std::size_t e, std::uint64_t line_no) {
-    while (b < e && (is_space(buffer[b]) || buffer[b] == '\n')) ++b;
-    while (e > b && is_space(buffer[e - 1])) --e;
+    while (b < e && (is_space(in[b]) || in[b] == '\n')) ++b;
+    while (e > b && is_space(in[e - 1])) --e;
     if (b == e) return;  // blank line
     Problem p;
     Line line;
     line.values = &values_buffer;
     od::document doc;
-    auto e1 = parser.iterate(buffer.data() + b, e - b, buffer.size() - b).get(doc);
+    auto e1 = parser.iterate(in + b, e - b, in_readable - b).get(doc);
     if (e1) return reject(line_no, (json_fail(p, "", e1), p));
     od::object object;
     if (auto e2 = doc.get_object().get(object)) {
@@ -210,15 +216,17 @@ struct NdjsonReader::Impl {
     after_line();
   }
 
-  // Complete lines in buffer[0, len). Each is read by decode_flat while it can (the usual line:
+  // Complete lines in in[0, len). Each is read by decode_flat while it can (the usual line:
   // no parser, no escapes); from the first line it cannot, the rest of the block goes through
   // simdjson's document stream as a whole (stream_block), so an unusual body costs what it did.
-  void block(std::size_t len) {
+  void block(const char* data, std::size_t len, std::size_t readable) {
+    in = data;
+    in_readable = readable;
     std::size_t b = 0;
-    if (simdjson::validate_utf8(buffer.data(), len)) {
+    if (simdjson::validate_utf8(in, len)) {
       while (b < len) {  // the block ends with a newline
-        const char* nl = static_cast<const char*>(std::memchr(buffer.data() + b, '\n', len - b));
-        const std::size_t e = static_cast<std::size_t>(nl - buffer.data());
+        const char* nl = static_cast<const char*>(std::memchr(in + b, '\n', len - b));
+        const std::size_t e = static_cast<std::size_t>(nl - in);
         if (!flat_line(b, e)) break;
         b = e + 1;
         ++next_line;
@@ -230,19 +238,18 @@ struct NdjsonReader::Impl {
   // One line [b, e) through decode_flat; false (nothing done) when it cannot take it.
   bool flat_line(std::size_t b, std::size_t e) {
     std::size_t first = b;
-    while (first < e && is_space(buffer[first])) ++first;
-    if (first == e) return true;          // blank line
-    while (is_space(buffer[e - 1])) --e;  // a CR of CRLF, trailing blanks
+    while (first < e && is_space(in[first])) ++first;
+    if (first == e) return true;      // blank line
+    while (is_space(in[e - 1])) --e;  // a CR of CRLF, trailing blanks
     Line line;
     line.values = &values_buffer;
-    if (!ndjson::decode_flat({buffer.data() + first, e - first}, line, options.strict, times))
-      return false;
+    if (!ndjson::decode_flat({in + first, e - first}, line, options.strict, times)) return false;
     commit_line(line, next_line);
     after_line();
     return true;
   }
 
-  // Complete lines in buffer[from, len) through simdjson: the fast path is a document stream;
+  // Complete lines in in[from, len) through simdjson: the fast path is a document stream;
   // at the first doubt (malformed JSON, a value spanning lines, two values on a line) the rest
   // of the block is read line by line.
   void stream_block(std::size_t from, std::size_t len) {
@@ -250,9 +257,7 @@ struct NdjsonReader::Impl {
     std::uint64_t good_line = next_line;
     bool fallback = false;
     od::document_stream stream;
-    if (parser
-            .iterate_many(buffer.data() + from, len - from,
-                          std::max<std::size_t>(len - from, 1 << 20))
+    if (parser.iterate_many(in + from, len - from, std::max<std::size_t>(len - from, 1 << 20))
             .get(stream)) {
       fallback = true;
     } else {
@@ -269,12 +274,12 @@ struct NdjsonReader::Impl {
         // its lines would vanish unreported (reading_decoder_fuzz found it).
         bool skipped = false;
         for (std::size_t i = scan; i < at && !skipped; ++i)
-          skipped = !is_space(buffer[i]) && buffer[i] != '\n';
+          skipped = !is_space(in[i]) && in[i] != '\n';
         if (skipped) {
           fallback = true;
           break;
         }
-        scan_line += count_newlines(buffer.data() + scan, at - scan);
+        scan_line += count_newlines(in + scan, at - scan);
         scan = at;
         // Blank lines between documents are fine; the document must fill the rest of its line.
         const std::string_view source = it.source();
@@ -283,8 +288,8 @@ struct NdjsonReader::Impl {
           break;
         }
         std::size_t end = at + source.size();
-        while (end < len && is_space(buffer[end])) ++end;
-        if (end < len && buffer[end] != '\n') {
+        while (end < len && is_space(in[end])) ++end;
+        if (end < len && in[end] != '\n') {
           fallback = true;
           break;
         }
@@ -319,16 +324,16 @@ struct NdjsonReader::Impl {
     // lines unhandled: they are read one by one too.
     if (!fallback)
       for (std::size_t i = good_end; i < len && !fallback; ++i)
-        fallback = !is_space(buffer[i]) && buffer[i] != '\n';
+        fallback = !is_space(in[i]) && in[i] != '\n';
     if (!fallback) {  // what follows the last document is blank lines only
-      next_line = good_line + count_newlines(buffer.data() + good_end, len - good_end);
+      next_line = good_line + count_newlines(in + good_end, len - good_end);
       return;
     }
     std::size_t b = good_end;
     std::uint64_t line_no = good_line;
     while (b < len) {  // the block ends with a newline: one line per turn
-      const char* nl = static_cast<const char*>(std::memchr(buffer.data() + b, '\n', len - b));
-      const std::size_t e = nl ? static_cast<std::size_t>(nl - buffer.data()) : len;
+      const char* nl = static_cast<const char*>(std::memchr(in + b, '\n', len - b));
+      const std::size_t e = nl ? static_cast<std::size_t>(nl - in) : len;
       line_by_line(b, e, line_no);
       b = e + 1;
       ++line_no;
@@ -336,7 +341,7 @@ struct NdjsonReader::Impl {
     next_line = line_no;
   }
 
-  void feed(std::string_view chunk) {
+  void feed(std::string_view chunk, bool in_place) {
     report.bytes += chunk.size();
     if (!started) {
       started = true;
@@ -370,9 +375,14 @@ struct NdjsonReader::Impl {
         continue;
       }
       take = take.substr(0, last_nl + 1);
+      if (in_place && buffered == 0) {  // complete lines read where they are
+        block(take.data(), take.size(), chunk.size() + kPadding);
+        chunk.remove_prefix(take.size());
+        continue;
+      }
       reserve(buffered + take.size());
       std::memcpy(buffer.data() + buffered, take.data(), take.size());
-      block(buffered + take.size());
+      block(buffer.data(), buffered + take.size(), buffer.size());
       buffered = 0;
       chunk.remove_prefix(take.size());
     }
@@ -383,7 +393,7 @@ struct NdjsonReader::Impl {
       reserve(buffered + 1);
       buffer[buffered] = '\n';
       ++buffered;
-      block(buffered);
+      block(buffer.data(), buffered, buffer.size());
       buffered = 0;
     }
     flush();
@@ -396,7 +406,10 @@ NdjsonReader::NdjsonReader(ReaderOptions options, ReadingSink& sink)
     : impl_(std::make_unique<Impl>(std::move(options), sink)) {}
 NdjsonReader::~NdjsonReader() = default;
 void NdjsonReader::feed(std::string_view chunk) {
-  impl_->feed(chunk);
+  impl_->feed(chunk, false);
+}
+void NdjsonReader::feed_in_place(std::string_view padded) {
+  impl_->feed(padded, true);
 }
 void NdjsonReader::finish() {
   impl_->finish();

@@ -32,6 +32,10 @@ class NdjsonReader {
   NdjsonReader& operator=(const NdjsonReader&) = delete;
 
   void feed(std::string_view chunk);
+  // As feed, without copying complete lines: kPadding bytes after `padded` must be readable
+  // (their content does not matter); nothing of `padded` is kept after the call.
+  void feed_in_place(std::string_view padded);
+  static constexpr std::size_t kPadding = 64;
   // End of input: decodes a last line without a newline, flushes the batch, completes the report.
   void finish();
 

@@ -241,6 +241,76 @@ TEST(NdjsonReaderTest, EachReadingKeepsItsOwnLineInsideARun) {
   }
 }
 
+// feed_in_place (the HTTP body decoded where it lies) answers exactly what feed answers, in
+// any chunking, also when every line is broken in its own way and when the bytes past the end
+// (the padding, which the reader may read but must not use) look like more JSON.
+Decoded decode_in_place(std::string_view text, std::size_t chunk) {
+  Decoded d;
+  CountingSink sink(d.parsed, d.runs);
+  NdjsonReader reader(ReaderOptions{}, sink);
+  if (chunk == 0) chunk = text.size() + 1;
+  for (std::size_t at = 0; at < text.size(); at += chunk) {
+    std::string padded(text.substr(at, chunk));
+    const std::size_t n = padded.size();
+    padded += std::string(NdjsonReader::kPadding, '\n');
+    padded.replace(n, 8, "{\"nmi\":1");
+    reader.feed_in_place(std::string_view(padded).substr(0, n));
+  }
+  reader.finish();
+  d.report = reader.report();
+  return d;
+}
+
+Decoded decode_copied(std::string_view text, std::size_t chunk) {
+  Decoded d;
+  CountingSink sink(d.parsed, d.runs);
+  NdjsonReader reader(ReaderOptions{}, sink);
+  if (chunk == 0) chunk = text.size() + 1;
+  for (std::size_t at = 0; at < text.size(); at += chunk) reader.feed(text.substr(at, chunk));
+  reader.finish();
+  d.report = reader.report();
+  return d;
+}
+
+std::string issues_of(const FileReport& report) {
+  std::string out;
+  for (const auto& i : report.issues)
+    out += std::to_string(i.line) + " " + i.field + " " + i.reason + "\n";
+  return out;
+}
+
+TEST(NdjsonReaderTest, InPlaceDecodingAnswersWhatCopyingAnswers) {
+  GeneratorOptions g;
+  g.nmis = 3;
+  g.days = 3;
+  const std::string generated = as_ndjson(parse_bytes(generate_nem12_string(g), 0));
+  std::string bad(kGood);
+  bad.insert(bad.size() - 1, R"(,"rease":"x","register_id1":,""B"meter_serial":)");
+  const std::vector<std::string> texts = {
+      generated,
+      "\xEF\xBB\xBF" + std::string(kGood) + "\r\n\n" + kGood,  // BOM, CRLF, no last newline
+      "{\"3\"::9}\n}\n" + std::string(kGood) + "\n",
+      "\n{\"l\":}\n}\nl\nl",
+      std::string(kGood) + "\n" + bad + "\n}\n" + std::string("\0\0fc\0", 5) + kGood + "\n",
+      std::string(kGood) + "\n{\"nmi\":\"" + std::string(NdjsonReader::kMaxLineBytes + 10, 'x') +
+          "\"}\n" + kGood + "\n" + generated,
+  };
+  for (std::size_t t = 0; t < texts.size(); ++t) {
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
+      const auto copied = decode_copied(texts[t], chunk);
+      const auto in_place = decode_in_place(texts[t], chunk);
+      EXPECT_EQ(as_ndjson(in_place.parsed), as_ndjson(copied.parsed)) << t << " / " << chunk;
+      EXPECT_EQ(issues_of(in_place.report), issues_of(copied.report)) << t << " / " << chunk;
+      EXPECT_EQ(in_place.report.lines, copied.report.lines) << t << " / " << chunk;
+      EXPECT_EQ(in_place.report.bytes, copied.report.bytes) << t << " / " << chunk;
+      EXPECT_EQ(in_place.report.readings, copied.report.readings) << t << " / " << chunk;
+    }
+  }
+  // Not vacuous: the generated text is kept whole and the broken ones are refused.
+  EXPECT_GT(decode_in_place(texts[0], 0).parsed.readings.size(), 100u);
+  EXPECT_EQ(decode_in_place(texts[4], 0).report.rejects(), 3u);
+}
+
 TEST(NdjsonReaderTest, OverLongLinesAreRejectedWithoutBufferingThem) {
   std::string text = std::string(kGood) + "\n{\"nmi\":\"" +
                      std::string(NdjsonReader::kMaxLineBytes + 10, 'x') + "\"}\n" + kGood + "\n";
