@@ -95,6 +95,8 @@ inline constexpr std::uint32_t http_ack_timeout_ms = 300000;     // to make it d
 // server answers 503 with Retry-After without reading the body.
 inline constexpr std::uint32_t http_max_inflight_requests = 64;
 inline constexpr std::uint32_t http_max_inflight_bytes = 1024u << 20;
+// Request body buffers the API keeps for reuse once decoded (app/http_body_pool.hpp).
+inline constexpr std::size_t http_kept_body_bytes = 32u << 20;
 // Per-token rate limit (token bucket): requests per second and burst; 0 = unlimited.
 inline constexpr std::uint32_t http_rate_limit_rps = 0;
 inline constexpr std::uint32_t http_rate_limit_burst = 100;

@@ -24,7 +24,9 @@ struct NdjsonBody {
                            // fit to store (readable NDJSON, readings, no rejects)
 };
 
-// `body` may be compressed or a zip of NDJSON members, within `limits`.
-NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits);
+// `body` may be compressed or a zip of NDJSON members, within `limits`. `padded`: the
+// NdjsonReader::kPadding bytes after `body` are readable, and a plain body is decoded in place.
+NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits,
+                              bool padded = false);
 
 }  // namespace meterd::app::http_internal

@@ -44,6 +44,7 @@ void Session<Stream>::run() {
 template <class Stream>
 void Session<Stream>::read_header() {
   parser_.emplace();
+  parser_->get().body().pool = &sh_.bodies;
   file_parser_.reset();
   parser_->header_limit(sh_.config.http_max_header_bytes);
   // Each request's own limit is applied once its target is known (on_header).

@@ -1,11 +1,13 @@
 // Pure pieces of the HTTP API: token hashing, constant-time lookup and rate limiting; listen
-// addresses and URLs; the Prometheus rendering of histograms; the query's bounded frame queue.
+// addresses and URLs; the Prometheus rendering of histograms; the query's bounded frame queue;
+// the pool of request body buffers.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
 #include "app/http_auth.hpp"
+#include "app/http_body_pool.hpp"
 #include "app/http_client.hpp"
 #include "app/http_metrics.hpp"
 #include "app/http_query.hpp"
@@ -129,6 +131,27 @@ TEST(HttpQueryJobTest, FinishedAfterTheLastFrameOrFailed) {
   failed.finish(false);
   EXPECT_EQ(wakes, 1);
   EXPECT_EQ(failed.take(frame), QueryJob::Next::failed);
+}
+
+TEST(HttpBodyPoolTest, KeptBuffersComeBackWarmAndTheBoundHolds) {
+  http_internal::BodyPool pool(3u << 20);
+  EXPECT_LT(pool.take(100).capacity(), 100u) << "an empty pool hands out nothing";
+  std::string body(1u << 20, 'x');
+  const char* const data = body.data();
+  const std::size_t capacity = body.capacity();
+  pool.give(std::move(body));
+  EXPECT_EQ(pool.kept_bytes(), capacity);
+  EXPECT_TRUE(pool.take(capacity + 1).empty()) << "too small for the request: stays kept";
+  EXPECT_EQ(pool.kept_bytes(), capacity);
+  std::string again = pool.take(1000);
+  EXPECT_EQ(again.data(), data) << "the same buffer, not a new allocation";
+  EXPECT_TRUE(again.empty());
+  EXPECT_GE(again.capacity(), capacity);
+  EXPECT_EQ(pool.kept_bytes(), 0u);
+  // The bound: three 1 MiB buffers do not fit under 3 MiB with their slack; the third is freed.
+  for (int i = 0; i < 3; ++i) pool.give(std::string((1u << 20) + 1000, 'y'));
+  EXPECT_LE(pool.kept_bytes(), 3u << 20);
+  EXPECT_GE(pool.kept_bytes(), 2u << 20);
 }
 
 }  // namespace
