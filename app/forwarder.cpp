@@ -13,9 +13,11 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "app/dir_watch.hpp"
 #include "app/forwarder_state.hpp"
+#include "app/http_body_pool.hpp"
 #include "app/http_client.hpp"
 #include "protocol/reading_decoder.hpp"
 #include "protocol/sha256.hpp"
@@ -131,6 +133,8 @@ std::string file_sha256(const fs::path& path) {
   }
   return in.bad() ? std::string() : hash.hex_digest();
 }
+
+constexpr std::size_t kReadChunkBytes = 256u << 10;
 
 class Forwarder {
  public:
@@ -288,15 +292,23 @@ class Forwarder {
     }
     // NDJSON: requests of whole lines, at most batch_bytes each (a longer line goes alone).
     // The cuts depend only on the content, so a restarted forwarder makes the same requests
-    // and recognises the acknowledged ones by their hash.
-    std::string pending = std::move(head);
-    std::string chunk(1u << 20, '\0');
+    // and recognises the acknowledged ones by their hash. The file is read into the next
+    // request's body, a pooled buffer, through a chunk that stays in cache (reading into the
+    // body itself would zero-fill it first: std::string::resize, a second pass over each byte).
+    const std::size_t batch = std::max<std::size_t>(1, o_.batch_bytes);
+    std::string chunk(kReadChunkBytes, '\0');
+    auto fresh_body = [&] {
+      std::string body = bodies_.take(batch + chunk.size());
+      body.reserve(batch + chunk.size());
+      return body;
+    };
+    std::string pending = fresh_body();
+    pending.assign(head);
     auto read_more = [&] {
       in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       pending.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
     };
     std::uint64_t part = 0;
-    const std::size_t batch = std::max<std::size_t>(1, o_.batch_bytes);
     while (!stop_.load()) {
       while (pending.size() < batch && in) read_more();
       if (pending.empty()) break;
@@ -311,16 +323,18 @@ class Forwarder {
         }
         if (nl != std::string::npos) cut = nl + 1;
       }
-      std::string body = pending.substr(0, cut);
-      pending.erase(0, cut);
+      std::string rest = fresh_body();
+      rest.assign(pending, cut);
+      pending.resize(cut);
       enqueue({path.string() + "#" + std::to_string(part++),
                "/v1/readings",
-               std::move(body),
+               std::exchange(pending, std::move(rest)),
                {},
                0,
                {}});
     }
     if (!pending.empty() || in) cut_short_ = true;  // only a stop leaves the loop early
+    bodies_.give(std::move(pending));
   }
 
   void send_loop() {
@@ -345,6 +359,7 @@ class Forwarder {
         }
         if (!pause(*item, answer, backoff)) break;
       }
+      bodies_.give(std::move(item->body));
     }
   }
 
@@ -452,6 +467,10 @@ class Forwarder {
   const std::atomic<bool>& stop_;
   ForwarderState state_;
   Queue queue_;
+  // Bodies sent come back here for the reader to fill next: up to parallel + 1 idle buffers
+  // (those in flight and queued are the queue's bound on memory).
+  BodyPool bodies_{(std::max(1u, o_.parallel) + 1) *
+                   (std::max<std::size_t>(1, o_.batch_bytes) + kReadChunkBytes)};
   std::mutex mutex_;
   ForwardResult result_;
   std::atomic<bool> finished_{false};

@@ -134,7 +134,7 @@ TEST(HttpQueryJobTest, FinishedAfterTheLastFrameOrFailed) {
 }
 
 TEST(HttpBodyPoolTest, KeptBuffersComeBackWarmAndTheBoundHolds) {
-  http_internal::BodyPool pool(3u << 20);
+  BodyPool pool(3u << 20);
   EXPECT_LT(pool.take(100).capacity(), 100u) << "an empty pool hands out nothing";
   std::string body(1u << 20, 'x');
   const char* const data = body.data();
