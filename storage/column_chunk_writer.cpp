@@ -18,13 +18,24 @@ void RowGroupBuffer::clear() {
   }
 }
 
+namespace {
+
+// One compressor per thread, kept for its life: a daemon writes a part per partition of every
+// request, and a compressor made per part allocated (and faulted in) its tables each time.
+ZSTD_CCtx* thread_compressor() {
+  struct Owner {
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ~Owner() { ZSTD_freeCCtx(cctx); }
+  };
+  thread_local Owner owner;
+  if (!owner.cctx) throw std::bad_alloc();
+  return owner.cctx;
+}
+
+}  // namespace
+
 ColumnChunkWriter::ColumnChunkWriter(OutputFile& out, std::size_t page_rows, int zstd_level)
-    : out_(out), page_rows_(page_rows), zstd_level_(zstd_level), cctx_(ZSTD_createCCtx()) {
-  if (!cctx_) throw std::bad_alloc();
-}
-ColumnChunkWriter::~ColumnChunkWriter() {
-  ZSTD_freeCCtx(cctx_);
-}
+    : out_(out), page_rows_(page_rows), zstd_level_(zstd_level), cctx_(thread_compressor()) {}
 
 void ColumnChunkWriter::write(int c, const RowGroupBuffer& rg, ChunkMeta& cm) {
   if (c == kIntervalStart)

@@ -163,12 +163,13 @@ struct RowGroupBuffer {
   void clear();
 };
 
-// Writes the column chunks of row groups to `out`, page by page. Holds the compressor and the
-// scratch buffers reused across pages and row groups.
+// Writes the column chunks of row groups to `out`, page by page, with the compressor of the
+// thread that made it (a page is compressed in one call, so writers on one thread share it
+// safely; a writer must not move to another thread). Holds the scratch buffers reused across
+// pages and row groups.
 class ColumnChunkWriter {
  public:
   ColumnChunkWriter(OutputFile& out, std::size_t page_rows, int zstd_level);
-  ~ColumnChunkWriter();
   ColumnChunkWriter(const ColumnChunkWriter&) = delete;
   ColumnChunkWriter& operator=(const ColumnChunkWriter&) = delete;
 
@@ -187,7 +188,7 @@ class ColumnChunkWriter {
   OutputFile& out_;
   std::size_t page_rows_;
   int zstd_level_;
-  ZSTD_CCtx* cctx_;
+  ZSTD_CCtx* cctx_;  // this thread's (not owned)
   std::string body_, compressed_, header_;
   std::vector<std::uint32_t> value_idx_;
   std::vector<std::int64_t> starts_;

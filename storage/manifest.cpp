@@ -75,4 +75,13 @@ void Manifest::checkpoint_if_large() {
   log_->release_loaded();
 }
 
+std::vector<const ManifestPart*> Manifest::parts_of(const std::string& partition) const {
+  std::vector<const ManifestPart*> out;
+  const std::string prefix = partition + "/";
+  for (auto it = parts_.lower_bound(prefix); it != parts_.end() && it->first.starts_with(prefix);
+       ++it)
+    out.push_back(&it->second);
+  return out;
+}
+
 }  // namespace meterd::storage

@@ -37,6 +37,9 @@ class Manifest {
 
   // Committed parts keyed by "partition/file" (sorted: partition, then id order).
   const std::map<std::string, ManifestPart>& parts() const { return parts_; }
+  // One partition's parts, oldest (lowest id) first: a range of parts(), found without a walk
+  // over the others (a write's conflict check asks for every batch).
+  std::vector<const ManifestPart*> parts_of(const std::string& partition) const;
   std::uint64_t max_id() const { return max_id_; }
   std::size_t bad_records() const { return log_->bad_records(); }
 

@@ -188,13 +188,6 @@ std::vector<PartInfo> RecordTableStore::commit(std::vector<RecordRow> rows,
   return out;
 }
 
-std::vector<const ManifestPart*> RecordTableStore::parts_of(const std::string& partition) const {
-  std::vector<const ManifestPart*> out;
-  for (const auto& [key, p] : manifest_->parts())
-    if (p.partition == partition) out.push_back(&p);
-  return out;
-}
-
 std::vector<RecordRow> RecordTableStore::read_partition(
     const std::string& partition, const std::vector<const ManifestPart*>& parts) const {
   std::vector<RecordRow> rows;
@@ -228,7 +221,7 @@ void RecordTableStore::query(const QueryFilter& filter,
 }
 
 CompactionStep RecordTableStore::merge(const std::string& partition, bool defer_removal) {
-  const std::vector<const ManifestPart*> parts = parts_of(partition);
+  const std::vector<const ManifestPart*> parts = manifest_->parts_of(partition);
   CompactionStep step;
   step.partition = std::string(spec_.name) + "/" + partition;
   step.parts_in = parts.size();
@@ -252,7 +245,7 @@ CompactionStep RecordTableStore::merge(const std::string& partition, bool defer_
       std::filesystem::remove(f, ec);
   }
   if (!defer_removal) fs::fsync_dir(root_ / partition);
-  step.parts_left = parts_of(partition).size();
+  step.parts_left = manifest_->parts_of(partition).size();
   return step;
 }
 

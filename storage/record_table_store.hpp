@@ -52,7 +52,6 @@ class RecordTableStore {
   void recover(RecoveryReport& report);
   std::vector<RecordRow> read_partition(const std::string& partition,
                                         const std::vector<const ManifestPart*>& parts) const;
-  std::vector<const ManifestPart*> parts_of(const std::string& partition) const;
   std::vector<PartInfo> commit(std::vector<RecordRow> rows,
                                const std::vector<std::string>& removed);
   CompactionStep merge(const std::string& partition, bool defer_removal);

@@ -14,13 +14,6 @@
 
 namespace meterd::storage {
 
-std::vector<const ManifestPart*> Store::Impl::parts_of(const std::string& partition) const {
-  std::vector<const ManifestPart*> out;
-  for (const auto& [key, p] : manifest->parts())
-    if (p.partition == partition) out.push_back(&p);
-  return out;  // manifest order: oldest (lowest id) first
-}
-
 std::uint64_t Store::Impl::merge_group(const std::string& partition,
                                        const std::vector<const ManifestPart*>& parts,
                                        bool defer_removal) {
@@ -103,7 +96,7 @@ std::optional<CompactionStep> Store::Impl::compact_step(std::size_t min_parts) {
   for (const auto& [name, n] : counts)
     if (n > most) most = n, partition = name;
   if (most < min_parts) return std::nullopt;
-  const auto chosen = smallest_parts(parts_of(partition));
+  const auto chosen = smallest_parts(manifest->parts_of(partition));
   CompactionStep step;
   step.partition = partition;
   step.parts_in = chosen.size();
@@ -122,9 +115,9 @@ std::uint64_t Store::Impl::compact() {
     bool merged = false;
     // Until one duplicate-free part is left (a lone part can hold several versions of a key
     // when one batch carried them).
-    for (auto parts = parts_of(partition);
+    for (auto parts = manifest->parts_of(partition);
          parts.size() > 1 || (parts.size() == 1 && parts[0]->may_have_duplicates);
-         parts = parts_of(partition)) {
+         parts = manifest->parts_of(partition)) {
       if (parts.size() > kMaxFanIn) parts.resize(kMaxFanIn);
       merge_group(partition, parts);
       merged = true;

@@ -107,7 +107,6 @@ struct Store::Impl {
   // worst case; typical daemon parts are far smaller).
   static constexpr std::size_t kMaxFanIn = 16;
 
-  std::vector<const ManifestPart*> parts_of(const std::string& partition) const;
   // Merges `parts` (oldest first) of one partition into one part, swapping them atomically.
   // Returns the rows of the new part.
   std::uint64_t merge_group(const std::string& partition,
