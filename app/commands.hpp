@@ -13,5 +13,6 @@ int run_bench(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_forward(int argc, char** argv);     // docs/http.md
 int run_bench_http(int argc, char** argv);  // `meterd bench http`
+int run_audit(int argc, char** argv);       // storage/audit_log.hpp
 
 }  // namespace meterd::app

@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"bench", meterd::app::run_bench, "generate data and ingest it end to end, with figures"},
     {"generate", meterd::app::run_generate, "write a deterministic generated NEM12 file"},
     {"forward", meterd::app::run_forward, "ship files to a central meterd serve over HTTP"},
+    {"audit", meterd::app::run_audit, "verify or show the data directory's audit trail"},
 };
 
 void usage(std::FILE* out) {
