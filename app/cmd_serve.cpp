@@ -70,10 +70,13 @@ int run_serve(int argc, char** argv) {
                                 {"files_in_flight", config.files_in_flight},
                                 {"pid", static_cast<std::int64_t>(::getpid())}});
     auto store = actors::open_store(config.data_dir);
-    SpoolIntake intake(config);
+    storage::AuditLog audit(config.data_dir);
+    if (audit.torn_bytes_cut() > 0)
+      actors::log::warn("audit_torn_tail_cut", {{"bytes", audit.torn_bytes_cut()}});
+    SpoolIntake intake(config, &audit);
     actors::Metrics metrics;
     // The HTTP API (docs/http.md), when http_listen is set: its requests join the spool.
-    auto http = HttpFront::start(config, intake, metrics);
+    auto http = HttpFront::start(config, intake, metrics, &audit);
     actors::log::info("ready", {{"incoming", intake.dir("incoming").string()}});
     actors::RunOptions options;
     options.background_compaction = true;  // a daemon's parts must not pile up (storage.md)

@@ -73,4 +73,9 @@ bool TokenAuth::admit(int index, double& retry_after_s) {
   return false;
 }
 
+std::string TokenAuth::token_id(int index) const {
+  if (index < 0 || static_cast<std::size_t>(index) >= hashes_.size()) return {};
+  return "sha256:" + hashes_[static_cast<std::size_t>(index)].substr(0, 12);
+}
+
 }  // namespace meterd::app

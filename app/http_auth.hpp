@@ -26,6 +26,9 @@ class TokenAuth {
   bool admit(int index, double& retry_after_s);
 
   static std::string hash_token(std::string_view token);  // "sha256:<hex>"
+  // How the audit trail names token `index`: "sha256:" and the first 12 hex digits of its
+  // hash (never the token); "" for -1 (anonymous).
+  std::string token_id(int index) const;
 
  private:
   struct Bucket {

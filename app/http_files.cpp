@@ -203,7 +203,7 @@ void Session<Stream>::file_body_done() {
   file_->keep();
   file_.reset();
   try {
-    sh_.intake.submit_file(id_, ".dat", written, wait_for_ack());
+    sh_.intake.submit_file(id_, ".dat", written, sh_.auth.token_id(token_), wait_for_ack());
   } catch (const std::exception& e) {
     ack_timer_.cancel();
     file_failed(e);
@@ -252,7 +252,8 @@ void Session<Stream>::upload_range_done() {
       self->id_ = r.id;
       self->sh_.hm.ingest_bytes.add(r.total);
       try {
-        self->sh_.intake.submit_file(r.id, ".dat", part, self->wait_for_ack());
+        self->sh_.intake.submit_file(r.id, ".dat", part, self->sh_.auth.token_id(self->token_),
+                                     self->wait_for_ack());
       } catch (const std::exception& e) {
         self->ack_timer_.cancel();
         self->end_upload();

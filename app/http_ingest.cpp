@@ -190,7 +190,7 @@ void Session<Stream>::submit(std::string_view ext, std::string batch_file) {
   Sha256 hash;
   hash.update(batch_file);
   id_ = hash.hex_digest();
-  sh_.intake.submit(id_, ext, batch_file, wait_for_ack());
+  sh_.intake.submit(id_, ext, batch_file, sh_.auth.token_id(token_), wait_for_ack());
 }
 
 template <class Stream>

@@ -31,7 +31,7 @@ void write_all(int fd, std::string_view bytes) {
 
 }  // namespace
 
-HttpIntake::HttpIntake(actors::Intake& spool, std::filesystem::path spool_dir)
+HttpIntake::HttpIntake(SpoolIntake& spool, std::filesystem::path spool_dir)
     : spool_(spool), root_(std::move(spool_dir)) {}
 
 std::string HttpIntake::file_name(const std::string& id, std::string_view ext) {
@@ -45,16 +45,18 @@ std::string HttpIntake::id_of(const std::string& name) {
   return id;
 }
 
-bool HttpIntake::wait_for(const std::string& id, Callback done) {
+bool HttpIntake::wait_for(const std::string& id, const std::string& token, Callback done) {
   std::lock_guard lock(mutex_);
   auto [it, first] = waiting_.try_emplace(id);
   it->second.push_back(std::move(done));
+  if (first) tokens_[id] = token;
   return first;
 }
 
 void HttpIntake::forget_waiters(const std::string& id) {
   std::lock_guard lock(mutex_);
   waiting_.erase(id);
+  tokens_.erase(id);
 }
 
 std::filesystem::path HttpIntake::staging_path(std::string_view tag) const {
@@ -62,8 +64,10 @@ std::filesystem::path HttpIntake::staging_path(std::string_view tag) const {
 }
 
 void HttpIntake::submit_file(const std::string& id, std::string_view ext,
-                             const std::filesystem::path& written, Callback done) {
-  if (!wait_for(id, std::move(done))) {  // the same body is already on its way: wait for it too
+                             const std::filesystem::path& written, const std::string& token,
+                             Callback done) {
+  if (!wait_for(id, token,
+                std::move(done))) {  // the same body is already on its way: wait for it too
     ::unlink(written.c_str());
     return;
   }
@@ -76,8 +80,8 @@ void HttpIntake::submit_file(const std::string& id, std::string_view ext,
 }
 
 void HttpIntake::submit(const std::string& id, std::string_view ext, std::string_view body,
-                        Callback done) {
-  if (!wait_for(id, std::move(done))) return;  // the same body is already on its way
+                        const std::string& token, Callback done) {
+  if (!wait_for(id, token, std::move(done))) return;  // the same body is already on its way
   const auto name = file_name(id, ext);
   const auto tmp = root_ / "incoming" / ("." + name + ".tmp");  // ignored by the spool
   try {
@@ -101,8 +105,14 @@ void HttpIntake::submit(const std::string& id, std::string_view ext, std::string
 }
 
 void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
-  spool_.finished(file, outcome);  // report, ledger, move: all done before we acknowledge
   const auto id = id_of(file.name);
+  IngestOrigin origin;
+  if (!id.empty()) {
+    origin.source = "http";
+    std::lock_guard lock(mutex_);
+    if (auto it = tokens_.find(id); it != tokens_.end()) origin.token = it->second;
+  }
+  spool_.finished(file, outcome, origin);  // report, audit, move: all before we acknowledge
   if (id.empty()) return;
   IngestResult result;
   result.id = id;
@@ -117,6 +127,7 @@ void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
       callbacks = std::move(it->second);
       waiting_.erase(it);
     }
+    tokens_.erase(id);
     if (outcome.status != actors::FileStatus::parked) {
       Recent kept{result.status, result.readings, result.file_sequence,
                   file.path.filename().string() + ".json"};  // as the spool names its report
@@ -189,6 +200,7 @@ void HttpIntake::abandon_waiters(actors::FileStatus status) {
   {
     std::lock_guard lock(mutex_);
     waiting.swap(waiting_);
+    tokens_.clear();
   }
   for (auto& [id, callbacks] : waiting) {
     IngestResult r;

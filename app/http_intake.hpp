@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "actors/intake.hpp"
+#include "app/spool_intake.hpp"
 
 namespace meterd::app {
 
@@ -37,7 +38,7 @@ class HttpIntake final : public actors::Intake {
   using Callback = std::function<void(const IngestResult&)>;
 
   // `spool` keeps doing everything it did; `spool_dir` is its root.
-  HttpIntake(actors::Intake& spool, std::filesystem::path spool_dir);
+  HttpIntake(SpoolIntake& spool, std::filesystem::path spool_dir);
 
   void poll() override { spool_.poll(); }
   std::optional<actors::ClaimedFile> next(std::uint64_t file_sequence) override {
@@ -49,11 +50,13 @@ class HttpIntake final : public actors::Intake {
   // Thread-safe. Hands `body` to the pipeline unless the same id is already on its way, and
   // calls `done` (on the supervisor's thread, or on this one) when it is finished.
   // Throws std::system_error when the body cannot be written.
-  void submit(const std::string& id, std::string_view ext, std::string_view body, Callback done);
+  // `token`: the submitter's TokenAuth::token_id, for the audit trail.
+  void submit(const std::string& id, std::string_view ext, std::string_view body,
+              const std::string& token, Callback done);
   // As submit, for a body already written to `written` (on the spool's file system): renamed
   // into incoming/, or removed if the same id is already on its way.
   void submit_file(const std::string& id, std::string_view ext,
-                   const std::filesystem::path& written, Callback done);
+                   const std::filesystem::path& written, const std::string& token, Callback done);
   // Where a streamed body is written before submit_file: hidden from the spool.
   std::filesystem::path staging_path(std::string_view tag) const;
   // What is known about an id: pending, finished in this run, or a report in reports/.
@@ -67,13 +70,14 @@ class HttpIntake final : public actors::Intake {
 
  private:
   // Registers `done` for `id`; false if the same id is already on its way.
-  bool wait_for(const std::string& id, Callback done);
+  bool wait_for(const std::string& id, const std::string& token, Callback done);
   void forget_waiters(const std::string& id);
 
-  actors::Intake& spool_;
+  SpoolIntake& spool_;
   std::filesystem::path root_;
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<Callback>> waiting_;
+  std::map<std::string, std::string> tokens_;  // of the first submitter of each waiting id
   // What finished in this run, bounded, oldest dropped first. Without the report, read from
   // reports/ when asked for: a few KiB each, ten thousand of them were most of a soak's memory.
   struct Recent {

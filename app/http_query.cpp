@@ -62,10 +62,30 @@ enum class QueryTable { readings, register_reads, b2b_events };
 
 // The producer thread: the winners of the table as CSV or NDJSON, in chunks framed for
 // Transfer-Encoding: chunked.
+// Who asked, for the audit trail: what, and how many rows went out.
+struct QueryAudit {
+  storage::AuditLog* log = nullptr;
+  std::string token, path, query;
+  void record(std::uint64_t rows, const char* outcome) const {
+    if (!log) return;
+    std::string fields = "\"path\":";
+    append_json_string(fields, path);
+    fields += ",\"query\":";
+    append_json_string(fields, query);
+    fields += ",\"rows\":" + std::to_string(rows) + ",\"outcome\":\"" + outcome + "\"";
+    try {
+      log->append("query", "", token, fields);
+    } catch (const std::exception& e) {
+      actors::log::error("audit_write_failed", {{"kind", "query"}, {"error", e.what()}});
+    }
+  }
+};
+
 void run_query(QueryJob& job, const storage::Store& store, const storage::QueryFilter& filter,
-               QueryTable table, bool csv) {
+               QueryTable table, bool csv, const QueryAudit& audit) {
   struct Gone {};
   std::string chunk;
+  std::uint64_t rows = 0;
   auto frame = [&] {
     // One buffer per chunk: Beast 1.74's flat_stream (under ssl_stream) spins on a sequence
     // of two buffers.
@@ -84,12 +104,12 @@ void run_query(QueryJob& job, const storage::Store& store, const storage::QueryF
     if (table == QueryTable::register_reads) {
       if (csv) append_register_read_csv_header(chunk);
       store.query_register_reads(filter, [&](const std::vector<RegisterReadPeriod>& reads) {
-        for (const auto& read : reads) append_register_read(chunk, read, !csv), spill();
+        for (const auto& read : reads) append_register_read(chunk, read, !csv), ++rows, spill();
       });
     } else if (table == QueryTable::b2b_events) {
       if (csv) append_b2b_event_csv_header(chunk);
       store.query_b2b_events(filter, [&](const std::vector<B2BEvent>& events) {
-        for (const auto& event : events) append_b2b_event(chunk, event, !csv), spill();
+        for (const auto& event : events) append_b2b_event(chunk, event, !csv), ++rows, spill();
       });
     } else {
       if (csv) append_csv_header(chunk);
@@ -99,6 +119,7 @@ void run_query(QueryJob& job, const storage::Store& store, const storage::QueryF
             append_csv_row(chunk, row);
           else
             append_json_row(chunk, row);
+          ++rows;
           spill();
         });
       });
@@ -106,10 +127,13 @@ void run_query(QueryJob& job, const storage::Store& store, const storage::QueryF
     if (!chunk.empty()) frame();
     if (!job.push("0\r\n\r\n")) throw Gone{};
     job.finish(true);
+    audit.record(rows, "complete");
   } catch (const Gone&) {
+    audit.record(rows, "client_gone");
   } catch (const std::exception& e) {
     actors::log::warn("http_query_aborted", {{"error", e.what()}});
     job.finish(false);
+    audit.record(rows, "failed");
   }
 }
 
@@ -203,8 +227,9 @@ void Session<Stream>::query() {
     net::post(self->stream_.get_executor(), [self] { self->pump_query(); });
   };
   query_job_ = job;
-  std::thread([job, store, filter, table, csv] {
-    run_query(*job, *store, filter, table, csv);
+  QueryAudit audit{sh_.audit, sh_.auth.token_id(token_), path_, query_};
+  std::thread([job, store, filter, table, csv, audit = std::move(audit)] {
+    run_query(*job, *store, filter, table, csv, audit);
   }).detach();
   pump_query();
 }

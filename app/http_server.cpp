@@ -104,8 +104,9 @@ HttpFront::~HttpFront() {
   for (auto& t : impl_->threads) t.join();
 }
 
-std::unique_ptr<HttpFront> HttpFront::start(const actors::Config& config, actors::Intake& spool,
-                                            const actors::Metrics& metrics) {
+std::unique_ptr<HttpFront> HttpFront::start(const actors::Config& config, SpoolIntake& spool,
+                                            const actors::Metrics& metrics,
+                                            storage::AuditLog* audit) {
   if (config.http_listen.empty()) return nullptr;
   const auto address = parse_listen_address(config.http_listen);
   const bool tls = !config.http_tls_cert.empty() || !config.http_tls_key.empty();
@@ -118,7 +119,7 @@ std::unique_ptr<HttpFront> HttpFront::start(const actors::Config& config, actors
   std::unique_ptr<HttpFront> front(new HttpFront());
   auto& impl = *front->impl_;
   impl.intake = std::make_unique<HttpIntake>(spool, config.spool_dir);
-  impl.shared = std::make_unique<Shared>(config, *impl.intake, metrics);
+  impl.shared = std::make_unique<Shared>(config, *impl.intake, metrics, audit);
   if (tls) {
     impl.ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
     impl.ssl->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |

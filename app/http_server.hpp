@@ -14,6 +14,8 @@
 #include "actors/config.hpp"
 #include "actors/intake.hpp"
 #include "actors/metrics.hpp"
+#include "app/spool_intake.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::app {
 
@@ -31,8 +33,10 @@ class HttpFront {
  public:
   // nullptr when http_listen is empty. Throws std::runtime_error when it cannot listen or the
   // configuration is unsafe (non-loopback without TLS and tokens, unless http_allow_insecure).
-  static std::unique_ptr<HttpFront> start(const actors::Config& config, actors::Intake& spool,
-                                          const actors::Metrics& metrics);
+  // `audit`: where ingests, queries and refused requests are recorded (none: not recorded).
+  static std::unique_ptr<HttpFront> start(const actors::Config& config, SpoolIntake& spool,
+                                          const actors::Metrics& metrics,
+                                          storage::AuditLog* audit = nullptr);
   ~HttpFront();
   // What the pipeline should take its files from (the spool plus HTTP requests).
   actors::Intake& intake();

@@ -59,6 +59,25 @@ void Session<Stream>::read_header() {
                           });
 }
 
+template <class Stream>
+void Session<Stream>::audit_refused(int status) {
+  if (!sh_.audit) return;
+  std::string fields = "\"status\":" + std::to_string(status) + ",\"method\":";
+  const auto method = parser_->get().method_string();
+  append_json_string(fields, std::string_view(method.data(), method.size()));
+  fields += ",\"path\":";
+  append_json_string(fields, path_);
+  beast::error_code ec;
+  const auto remote = lowest().socket().remote_endpoint(ec);
+  fields += ",\"remote\":";
+  append_json_string(fields, ec ? std::string() : remote.address().to_string());
+  try {
+    sh_.audit->append("refused", "", sh_.auth.token_id(token_), fields);
+  } catch (const std::exception& e) {
+    actors::log::error("audit_write_failed", {{"kind", "refused"}, {"error", e.what()}});
+  }
+}
+
 // Most answers to a request whose body was not read close the connection: the unread body
 // would otherwise be taken for the next request.
 template <class Stream>
@@ -99,6 +118,7 @@ void Session<Stream>::on_header(beast::error_code ec) {
     token_ = sh_.auth.authenticate(std::string_view(auth.data(), auth.size()));
     if (token_ < 0) {
       sh_.hm.unauthorized.add();
+      audit_refused(401);
       return respond(http::status::unauthorized, json_error("missing or unknown bearer token"),
                      false, {{"WWW-Authenticate", "Bearer"}});
     }

@@ -35,6 +35,7 @@
 #include "app/http_metrics.hpp"
 #include "app/http_uploads.hpp"
 #include "protocol/ndjson_reader.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::app::http_internal {
 
@@ -51,16 +52,18 @@ struct Shared {
   actors::Config config;
   HttpIntake& intake;
   const actors::Metrics& metrics;
+  storage::AuditLog* audit;  // none: nothing recorded
   HttpMetrics hm;
   TokenAuth auth;
   Uploads uploads;
   BodyPool bodies{actors::defaults::http_kept_body_bytes};
   // Blocking file work (fsync, hashing a whole upload) off the I/O threads.
   net::thread_pool blocking{1};
-  Shared(const actors::Config& c, HttpIntake& i, const actors::Metrics& m)
+  Shared(const actors::Config& c, HttpIntake& i, const actors::Metrics& m, storage::AuditLog* a)
       : config(c),
         intake(i),
         metrics(m),
+        audit(a),
         auth(c.http_tokens, c.http_rate_limit_rps, c.http_rate_limit_burst),
         uploads(c.spool_dir, kUploadExpireHours) {}
   static constexpr unsigned kUploadExpireHours = 7 * 24;
@@ -149,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                std::initializer_list<std::pair<const char*, std::string>> headers = {},
                const char* content_type = "application/json");
   void close();
+  void audit_refused(int status);  // a 401/403 in the audit trail
   void continue_then(void (Session::*next)());
   std::optional<std::uint64_t> declared_length();
 

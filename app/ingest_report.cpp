@@ -106,4 +106,22 @@ std::string ingest_report_json(const actors::ClaimedFile& file, const actors::Fi
   return out;
 }
 
+std::string ingest_audit_fields(const actors::ClaimedFile& file, const actors::FileOutcome& o,
+                                std::string_view source) {
+  std::string out;
+  str(out, "source", source);
+  str(out, "file", file.name);
+  str(out, "sha256", o.content_hash);
+  num(out, "file_sequence", file.file_sequence);
+  num(out, "bytes", o.bytes);
+  str(out, "status", actors::to_string(o.status));
+  num(out, "readings", o.report.readings);
+  num(out, "readings_durable", o.readings_durable);
+  num(out, "readings_rejected", o.report.readings_rejected);
+  num(out, "readings_dead_lettered", o.readings_dead_lettered);
+  key(out, "error");
+  append_json_string(out, o.error);
+  return out;
+}
+
 }  // namespace meterd::app

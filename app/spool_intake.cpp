@@ -46,8 +46,9 @@ fs::path free_target(const fs::path& dir, const std::string& name, std::uint64_t
 
 }  // namespace
 
-SpoolIntake::SpoolIntake(const actors::Config& config)
+SpoolIntake::SpoolIntake(const actors::Config& config, storage::AuditLog* audit)
     : root_(config.spool_dir),
+      audit_(audit),
       done_mode_(config.done_mode),
       rescan_interval_(config.rescan_interval_ms),
       settle_(config.settle_ms) {
@@ -135,8 +136,18 @@ std::optional<actors::ClaimedFile> SpoolIntake::next(std::uint64_t file_sequence
   return std::nullopt;
 }
 
-void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
+void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome,
+                           const IngestOrigin& origin) {
   if (outcome.status == actors::FileStatus::parked) return;  // stays claimed for the next start
+  if (audit_) {
+    try {
+      audit_->append("ingest", origin.tenant, origin.token,
+                     ingest_audit_fields(file, outcome, origin.source));
+    } catch (const std::exception& e) {  // the ingest stands; the operator must hear of it
+      actors::log::error("audit_write_failed",
+                         {{"kind", "ingest"}, {"file", file.name}, {"error", e.what()}});
+    }
+  }
   const std::string report = ingest_report_json(file, outcome);
   const std::string report_name = claimed_name(file.file_sequence, file.name) + ".json";
   storage::fs::atomic_replace(root_ / "reports" / report_name, report);

@@ -20,18 +20,30 @@
 #include "actors/config.hpp"
 #include "actors/intake.hpp"
 #include "app/dir_watch.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::app {
 
+// Who a file came from, for the audit trail.
+struct IngestOrigin {
+  std::string source = "spool";  // or "http"
+  std::string tenant, token;     // token: TokenAuth::token_id, never the token
+};
+
 class SpoolIntake final : public actors::Intake {
  public:
-  explicit SpoolIntake(const actors::Config& config);
+  // `audit`: where each finished file is recorded (none: not recorded).
+  explicit SpoolIntake(const actors::Config& config, storage::AuditLog* audit = nullptr);
   ~SpoolIntake() override;
 
   void poll() override;
   std::optional<actors::ClaimedFile> next(std::uint64_t file_sequence) override;
   bool exhausted() const override { return false; }
-  void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
+  void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override {
+    finished(file, outcome, IngestOrigin{});
+  }
+  void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome,
+                const IngestOrigin& origin);
 
   std::filesystem::path dir(const char* name) const { return root_ / name; }
 
@@ -39,6 +51,7 @@ class SpoolIntake final : public actors::Intake {
   void rescan();
 
   std::filesystem::path root_;
+  storage::AuditLog* audit_;
   std::string done_mode_;
   std::chrono::milliseconds rescan_interval_, settle_;
   std::optional<DirWatch> incoming_watch_;  // none: inotify unavailable, rescans only
