@@ -27,6 +27,7 @@
 #include "actors/intake.hpp"
 #include "protocol/file_report.hpp"
 #include "protocol/input_content_hash.hpp"
+#include "storage/audit_log.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::actors {
@@ -226,7 +227,9 @@ writer_actor spawn_writer(caf::local_actor* parent, store_actor store, safety_ac
                           supervisor_actor supervisor, Metrics& metrics);
 safety_actor spawn_safety(caf::local_actor* parent, store_actor store, supervisor_actor supervisor,
                           const Config& config, Metrics& metrics);
-store_actor spawn_store(caf::local_actor* parent, IngestStore& store);
+// `audit`: where compactions are recorded (none: not recorded).
+store_actor spawn_store(caf::local_actor* parent, IngestStore& store,
+                        storage::AuditLog* audit = nullptr);
 intake_actor spawn_intake(caf::local_actor* parent, Intake& intake, const Config& config);
 compactor_actor spawn_compactor(caf::local_actor* parent, store_actor store, const Config& config,
                                 Metrics& metrics);

@@ -14,6 +14,7 @@
 #include "actors/intake.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/input_byte_source.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::actors {
 
@@ -27,6 +28,8 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
   // Background compaction (config.compact_interval_ms > 0): for the long-running daemon only.
   bool background_compaction = false;
+  // Where the store actor records each compaction step (the daemon's audit trail; none: not).
+  storage::AuditLog* audit = nullptr;
   // The raw bytes of an input file (empty: the file itself). Tests wrap the file to make its
   // reads fail; called on the reader's thread.
   std::function<std::unique_ptr<ByteSource>(const std::filesystem::path&)> open_input;

@@ -10,6 +10,8 @@
 #include "actors/ingest_store.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
+#include "protocol/reading_format.hpp"
+#include "storage/audit_log.hpp"
 #include "storage/partition.hpp"
 
 namespace meterd::actors {
@@ -18,6 +20,7 @@ namespace {
 struct StoreState {
   StoreState() = default;  // not an aggregate: CAF would try to build it from the actor pointer
   IngestStore* store = nullptr;
+  storage::AuditLog* audit = nullptr;  // compactions are recorded here (none: not recorded)
   static inline const char* name = "meterd.store";
 };
 
@@ -39,8 +42,25 @@ std::vector<storage::VersionConflict> find_stored_conflicts(IngestStore& store,
   }
 }
 
-store_actor::behavior_type store(store_pointer self, IngestStore* store) {
+// An admin action of the daemon's own: in the audit trail beside the ingests it rearranges.
+void record_compaction(storage::AuditLog* audit, const storage::CompactionStep& step) {
+  if (!audit) return;
+  std::string fields = "\"partition\":";
+  append_json_string(fields, step.partition);
+  fields += ",\"parts_in\":" + std::to_string(step.parts_in) +
+            ",\"parts_left\":" + std::to_string(step.parts_left) +
+            ",\"rows_in\":" + std::to_string(step.rows_in) +
+            ",\"rows_out\":" + std::to_string(step.rows_out);
+  try {
+    audit->append("compaction", "", "", fields);
+  } catch (const std::exception& e) {
+    log::error("audit_write_failed", {{"kind", "compaction"}, {"error", e.what()}});
+  }
+}
+
+store_actor::behavior_type store(store_pointer self, IngestStore* store, storage::AuditLog* audit) {
   self->state.store = store;
+  self->state.audit = audit;
   return {
       [=](write_atom, const SharedPartition& batch) {
         WriteOutcome out;
@@ -109,6 +129,7 @@ store_actor::behavior_type store(store_pointer self, IngestStore* store) {
         } catch (const std::exception& e) {
           out.error = e.what();
         }
+        if (out.step) record_compaction(self->state.audit, *out.step);
         return out;
       },
       [=](drain_atom) { self->quit(); },
@@ -117,8 +138,8 @@ store_actor::behavior_type store(store_pointer self, IngestStore* store) {
 
 }  // namespace
 
-store_actor spawn_store(caf::local_actor* parent, IngestStore& store) {
-  return parent->spawn<caf::monitored + caf::detached>(actors::store, &store);
+store_actor spawn_store(caf::local_actor* parent, IngestStore& store, storage::AuditLog* audit) {
+  return parent->spawn<caf::monitored + caf::detached>(actors::store, &store, audit);
 }
 
 }  // namespace meterd::actors

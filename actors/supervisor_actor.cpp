@@ -291,7 +291,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
   st.metrics = metrics;
   st.failed = failed;
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
-  st.store = spawn_store(self, *store);
+  st.store = spawn_store(self, *store, options->audit);
   st.intake = spawn_intake(self, *intake, st.config);
   spawn_core(self);
   if (options->background_compaction && st.config.compact_interval_ms > 0)

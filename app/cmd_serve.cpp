@@ -80,6 +80,7 @@ int run_serve(int argc, char** argv) {
     actors::log::info("ready", {{"incoming", intake.dir("incoming").string()}});
     actors::RunOptions options;
     options.background_compaction = true;  // a daemon's parts must not pile up (storage.md)
+    options.audit = &audit;
     auto result =
         actors::run_pipeline(config, *store, http ? http->intake() : intake, metrics, options);
     actors::log::info("exit", {{"ok", result.ok}, {"seconds", result.seconds}});

@@ -63,6 +63,7 @@ struct RunResult {
   std::vector<std::string> query;  // `meterd query` CSV, header first, rows sorted
   std::size_t most_parts_seen = 0, most_parts_at_end = 0;
   std::string log;
+  std::string audit_compactions, audit_ingests;  // `meterd audit show --kind ...`
   int exit_code = -1;
 };
 
@@ -107,6 +108,16 @@ RunResult run_daemon(const fs::path& dir, const std::vector<fs::path>& files,
       << read_file(dir / "query.log");
   std::istringstream in(read_file(out));
   for (std::string line; std::getline(in, line);) r.query.push_back(line);
+  auto audit = [&](const char* kind) {
+    const fs::path shown = dir / "audit.txt";
+    EXPECT_EQ(run_to_file({meterd_binary().string(), "audit", "show", "--data-dir", data.string(),
+                           "--kind", kind},
+                          shown, dir / "audit.log"),
+              0);
+    return read_file(shown);
+  };
+  r.audit_compactions = audit("compaction");
+  r.audit_ingests = audit("ingest");
   if (!r.query.empty()) std::sort(r.query.begin() + 1, r.query.end());
   return r;
 }
@@ -134,6 +145,14 @@ TEST(DaemonCompactionTest, BackgroundMergesKeepPartsBelowThresholdAndAnswersUnch
   EXPECT_LT(compacted.most_parts_at_end, kMinParts) << compacted.log;
   EXPECT_GT(count(compacted.log, "\"compaction\""), 0u) << compacted.log;
   EXPECT_EQ(count(compacted.log, "compaction_failed"), 0u) << compacted.log;
+  // Each merge is an admin action in the audit trail, beside every file it rearranged.
+  EXPECT_EQ(count(compacted.audit_compactions, "\"kind\":\"compaction\""),
+            count(compacted.log, "\"compaction\""))
+      << compacted.audit_compactions;
+  EXPECT_NE(compacted.audit_compactions.find("\"partition\":\"month=2024-01\""), std::string::npos)
+      << compacted.audit_compactions;
+  EXPECT_EQ(count(compacted.audit_ingests, "\"kind\":\"ingest\""), std::size_t{kFiles});
+  EXPECT_EQ(count(plain.audit_compactions, "\"kind\""), 0u);
   EXPECT_GE(compacted.most_parts_seen, kMinParts) << "the threshold was never reached";
   // The closing metrics line counts the merges.
   const std::string key = "\"compactor\":{\"compactions\":";
