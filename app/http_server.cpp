@@ -102,6 +102,7 @@ HttpFront::~HttpFront() {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let those answers go out
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
+  if (impl_->shared) impl_->shared->blocking.join();  // what was queued there is done
 }
 
 std::unique_ptr<HttpFront> HttpFront::start(const actors::Config& config, SpoolIntake& spool,

@@ -71,11 +71,21 @@ void Session<Stream>::audit_refused(int status) {
   const auto remote = lowest().socket().remote_endpoint(ec);
   fields += ",\"remote\":";
   append_json_string(fields, ec ? std::string() : remote.address().to_string());
-  try {
-    sh_.audit->append("refused", "", sh_.auth.token_id(token_), fields);
-  } catch (const std::exception& e) {
-    actors::log::error("audit_write_failed", {{"kind", "refused"}, {"error", e.what()}});
+  if (sh_.refusals_pending.fetch_add(1) >= Shared::kMaxPendingRefusals) {
+    sh_.refusals_pending.fetch_sub(1);
+    sh_.refusals_unrecorded.fetch_add(1);
+    return;
   }
+  net::post(sh_.blocking, [&sh = sh_, token = sh_.auth.token_id(token_), fields] {
+    try {
+      if (const auto n = sh.refusals_unrecorded.exchange(0))
+        sh.audit->append("refused_unrecorded", "", "", "\"count\":" + std::to_string(n));
+      sh.audit->append("refused", "", token, fields);
+    } catch (const std::exception& e) {
+      actors::log::error("audit_write_failed", {{"kind", "refused"}, {"error", e.what()}});
+    }
+    sh.refusals_pending.fetch_sub(1);
+  });
 }
 
 // Most answers to a request whose body was not read close the connection: the unread body

@@ -14,6 +14,7 @@
 
 #include <utility>  // before Boost 1.74's asio: its awaitable.hpp needs std::exchange
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -57,7 +58,13 @@ struct Shared {
   TokenAuth auth;
   Uploads uploads;
   BodyPool bodies{actors::defaults::http_kept_body_bytes};
-  // Blocking file work (fsync, hashing a whole upload) off the I/O threads.
+  // Refusals waiting in `blocking` for the audit trail; over kMaxPendingRefusals more are
+  // counted and recorded as one record with their number, so a flood of 401s costs no fsync each.
+  std::atomic<std::uint32_t> refusals_pending{0};
+  std::atomic<std::uint64_t> refusals_unrecorded{0};
+  static constexpr std::uint32_t kMaxPendingRefusals = 256;
+  // Blocking file work (fsync, hashing a whole upload, audit records of refusals) off the I/O
+  // threads. Last: destroyed (joined) first.
   net::thread_pool blocking{1};
   Shared(const actors::Config& c, HttpIntake& i, const actors::Metrics& m, storage::AuditLog* a)
       : config(c),
