@@ -145,10 +145,13 @@ TEST(DaemonCompactionTest, BackgroundMergesKeepPartsBelowThresholdAndAnswersUnch
   EXPECT_LT(compacted.most_parts_at_end, kMinParts) << compacted.log;
   EXPECT_GT(count(compacted.log, "\"compaction\""), 0u) << compacted.log;
   EXPECT_EQ(count(compacted.log, "compaction_failed"), 0u) << compacted.log;
-  // Each merge is an admin action in the audit trail, beside every file it rearranged.
-  EXPECT_EQ(count(compacted.audit_compactions, "\"kind\":\"compaction\""),
-            count(compacted.log, "\"compaction\""))
-      << compacted.audit_compactions;
+  // Each merge is an admin action in the audit trail, beside every file it rearranged. The
+  // store records a merge as it commits it; the compactor logs it when the answer comes, which
+  // a drain can overtake: at most one merge is in the trail and not in the log.
+  const auto audited = count(compacted.audit_compactions, "\"kind\":\"compaction\"");
+  const auto logged = count(compacted.log, "\"compaction\"");
+  EXPECT_GE(audited, logged) << compacted.audit_compactions;
+  EXPECT_LE(audited, logged + 1) << compacted.audit_compactions;
   EXPECT_NE(compacted.audit_compactions.find("\"partition\":\"month=2024-01\""), std::string::npos)
       << compacted.audit_compactions;
   EXPECT_EQ(count(compacted.audit_ingests, "\"kind\":\"ingest\""), std::size_t{kFiles});
