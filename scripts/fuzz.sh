@@ -3,6 +3,7 @@
 #   nem12_reader_fuzz      Nem12Reader on NEM12/NEM13 files
 #   reading_decoder_fuzz   ReadingDecoder on NDJSON request bodies and batch files
 #   input_reader_fuzz      InputReader (gzip, bzip2, zip, nested) against the push API
+#   audit_log_fuzz         the audit trail's reader and verify on tampered and torn logs
 #
 #   scripts/fuzz.sh [SECONDS]      default 60 each (CI); a long run: scripts/fuzz.sh 3600
 #   FUZZ_TARGETS="reading_decoder_fuzz" scripts/fuzz.sh 3600     only the targets named
@@ -25,7 +26,8 @@ cxx="${FUZZ_CXX:-clang++-14}"
 jobs="${FUZZ_BUILD_JOBS:-2}"
 
 mkdir -p "$build/obj" "$build/seeds" "$build/corpus" "$build/crashes" "$build/ndjson-seeds" \
-  "$build/ndjson-corpus" "$build/input-seeds" "$build/input-corpus"
+  "$build/ndjson-corpus" "$build/input-seeds" "$build/input-corpus" "$build/audit-seeds" \
+  "$build/audit-corpus"
 
 # make gives an incremental, header-aware (-MMD) build of the protocol sources without
 # touching the project's CMake files.
@@ -38,7 +40,7 @@ LIBS := -lboost_iostreams -larchive -lsimdjson -lcrypto -lz -lbz2
 PROTOCOL := \$(wildcard \$(REPO)/protocol/*.cpp)
 OBJECTS := \$(patsubst \$(REPO)/protocol/%.cpp,obj/%.o,\$(PROTOCOL))
 
-all: nem12_reader_fuzz reading_decoder_fuzz input_reader_fuzz meterd_generate
+all: nem12_reader_fuzz reading_decoder_fuzz input_reader_fuzz audit_log_fuzz meterd_generate
 
 obj/%.o: \$(REPO)/protocol/%.cpp
 	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer-no-link -MMD -MP -c \$< -o \$@
@@ -59,6 +61,18 @@ obj/input_reader_fuzz.o: \$(REPO)/tests/fuzz/input_reader_fuzz.cpp
 	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
 
 input_reader_fuzz: obj/input_reader_fuzz.o \$(OBJECTS)
+	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
+
+# The audit trail's reader: storage/audit_log.cpp and the file helpers it uses.
+AUDIT_OBJECTS := obj/storage_audit_log.o obj/storage_fs_util.o obj/storage_checksum.o
+
+obj/storage_%.o: \$(REPO)/storage/%.cpp
+	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer-no-link -MMD -MP -c \$< -o \$@
+
+obj/audit_log_fuzz.o: \$(REPO)/tests/fuzz/audit_log_fuzz.cpp
+	\$(CXX) \$(COMMON) \$(SANITIZE) -fsanitize=fuzzer -MMD -MP -c \$< -o \$@
+
+audit_log_fuzz: obj/audit_log_fuzz.o \$(AUDIT_OBJECTS) \$(OBJECTS)
 	\$(CXX) \$(SANITIZE) -fsanitize=fuzzer \$^ \$(LIBS) -o \$@
 
 # A plain (unsanitised) 'meterd generate' for the seed files.
@@ -115,7 +129,10 @@ else
   echo "fuzz.sh: zip not found; no generated zip seeds" >&2
 fi
 
-targets="${FUZZ_TARGETS:-nem12_reader_fuzz reading_decoder_fuzz input_reader_fuzz}"
+# Audit seeds are written by the target itself (METERD_FUZZ_SEED_DIR): logs from AuditLog.
+rm -f "$build/audit-seeds/"*
+
+targets="${FUZZ_TARGETS:-nem12_reader_fuzz reading_decoder_fuzz input_reader_fuzz audit_log_fuzz}"
 
 # run_target NAME DICT CORPUS SEEDS [ENV=VALUE...]
 run_target() {
@@ -143,10 +160,14 @@ fi
 if [[ $status -eq 0 ]]; then
   run_target input_reader_fuzz "$repo/tests/fuzz/input.dict" input-corpus input-seeds || status=$?
 fi
+if [[ $status -eq 0 ]]; then
+  run_target audit_log_fuzz "$repo/tests/fuzz/audit.dict" audit-corpus audit-seeds \
+    METERD_FUZZ_SEED_DIR="$build/audit-seeds" || status=$?
+fi
 
 if [[ $status -ne 0 ]]; then
   echo "fuzz.sh: FAILED (exit $status); inputs in $build/crashes:" >&2
   ls -l "$build/crashes" >&2
   exit "$status"
 fi
-echo "fuzz.sh: no crash in ${seconds}s per target ($targets); corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch, $(ls "$build/input-corpus" | wc -l) archive inputs" >&2
+echo "fuzz.sh: no crash in ${seconds}s per target ($targets); corpora: $(ls "$build/corpus" | wc -l) NEM12, $(ls "$build/ndjson-corpus" | wc -l) NDJSON/batch, $(ls "$build/input-corpus" | wc -l) archive inputs, $(ls "$build/audit-corpus" | wc -l) audit logs" >&2
