@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "app/commands.hpp"
+#include "storage/audit_log.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::app {
@@ -36,10 +37,16 @@ int run_compact(int argc, char** argv) {
     storage::Store store(data_dir);
     for (const auto& m : store.recovery().messages)
       std::fprintf(stderr, "recovery: %s\n", m.c_str());
+    storage::AuditLog audit(data_dir);  // after the store: under its lock
     const auto before = store.parts().size();
     const auto partitions = store.compact();
+    const auto after = store.parts().size();
+    audit.append("compaction", "", "",
+                 "\"source\":\"cli\",\"partitions\":" + std::to_string(partitions) +
+                     ",\"parts_in\":" + std::to_string(before) +
+                     ",\"parts_left\":" + std::to_string(after));
     std::fprintf(stderr, "meterd compact: %llu partition(s) compacted, %zu part(s) -> %zu\n",
-                 static_cast<unsigned long long>(partitions), before, store.parts().size());
+                 static_cast<unsigned long long>(partitions), before, after);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "meterd compact: %s\n", e.what());

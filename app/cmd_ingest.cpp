@@ -19,6 +19,7 @@
 #include "app/arg_reader.hpp"
 #include "app/commands.hpp"
 #include "app/list_intake.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::app {
 namespace {
@@ -102,7 +103,8 @@ int run_ingest(int argc, char** argv) {
       total_bytes += std::filesystem::file_size(f, ec);
     }
     auto store = actors::open_store(config.data_dir);
-    ListIntake intake(files, reports);
+    storage::AuditLog audit(config.data_dir);  // after the store: under its lock
+    ListIntake intake(files, reports, &audit);
     actors::Metrics metrics;
     actors::RunOptions options;
     const auto t0 = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "actors/log.hpp"
 #include "protocol/reading_format.hpp"
 
 namespace meterd::app {
@@ -106,10 +107,11 @@ std::string ingest_report_json(const actors::ClaimedFile& file, const actors::Fi
   return out;
 }
 
-std::string ingest_audit_fields(const actors::ClaimedFile& file, const actors::FileOutcome& o,
-                                std::string_view source) {
+void audit_ingest(storage::AuditLog* audit, const actors::ClaimedFile& file,
+                  const actors::FileOutcome& o, const IngestOrigin& origin) {
+  if (!audit) return;
   std::string out;
-  str(out, "source", source);
+  str(out, "source", origin.source);
   str(out, "file", file.name);
   str(out, "sha256", o.content_hash);
   num(out, "file_sequence", file.file_sequence);
@@ -121,7 +123,12 @@ std::string ingest_audit_fields(const actors::ClaimedFile& file, const actors::F
   num(out, "readings_dead_lettered", o.readings_dead_lettered);
   key(out, "error");
   append_json_string(out, o.error);
-  return out;
+  try {
+    audit->append("ingest", origin.tenant, origin.token, out);
+  } catch (const std::exception& e) {  // the operator must hear of it
+    actors::log::error("audit_write_failed",
+                       {{"kind", "ingest"}, {"file", file.name}, {"error", e.what()}});
+  }
 }
 
 }  // namespace meterd::app

@@ -3,16 +3,22 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "actors/intake.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::app {
 
 std::string ingest_report_json(const actors::ClaimedFile& file, const actors::FileOutcome& outcome);
-// The audit trail's fields of an ingest (storage/audit_log.hpp): source, file, sha256, counts,
-// outcome; JSON members without the braces.
-std::string ingest_audit_fields(const actors::ClaimedFile& file, const actors::FileOutcome& outcome,
-                                std::string_view source);
+// Who a file came from, for the audit trail.
+struct IngestOrigin {
+  std::string source = "spool";  // "http", "cli"
+  std::string tenant, token;     // token: TokenAuth::token_id, never the token
+};
+
+// Records a finished file in the audit trail (storage/audit_log.hpp; none: nothing): source,
+// file, sha256, counts, outcome. A failed write is logged as an error: the ingest stands.
+void audit_ingest(storage::AuditLog* audit, const actors::ClaimedFile& file,
+                  const actors::FileOutcome& outcome, const IngestOrigin& origin);
 
 }  // namespace meterd::app

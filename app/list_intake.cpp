@@ -5,8 +5,9 @@
 
 namespace meterd::app {
 
-ListIntake::ListIntake(std::vector<std::filesystem::path> files, std::filesystem::path report_dir)
-    : files_(std::move(files)), report_dir_(std::move(report_dir)) {}
+ListIntake::ListIntake(std::vector<std::filesystem::path> files, std::filesystem::path report_dir,
+                       storage::AuditLog* audit)
+    : files_(std::move(files)), report_dir_(std::move(report_dir)), audit_(audit) {}
 
 std::optional<actors::ClaimedFile> ListIntake::next(std::uint64_t file_sequence) {
   if (next_ >= files_.size()) return std::nullopt;
@@ -22,6 +23,9 @@ std::optional<actors::ClaimedFile> ListIntake::next(std::uint64_t file_sequence)
 }
 
 void ListIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
+  IngestOrigin origin;
+  origin.source = "cli";
+  audit_ingest(audit_, file, outcome, origin);
   if (!report_dir_.empty()) {
     std::filesystem::create_directories(report_dir_);
     auto name = file.path.filename().string() + ".json";

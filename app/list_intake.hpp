@@ -7,13 +7,15 @@
 #include <vector>
 
 #include "actors/intake.hpp"
+#include "storage/audit_log.hpp"
 
 namespace meterd::app {
 
 class ListIntake final : public actors::Intake {
  public:
+  // `audit`: where each finished file is recorded (meterd ingest; none: not recorded).
   explicit ListIntake(std::vector<std::filesystem::path> files,
-                      std::filesystem::path report_dir = {});
+                      std::filesystem::path report_dir = {}, storage::AuditLog* audit = nullptr);
   std::optional<actors::ClaimedFile> next(std::uint64_t file_sequence) override;
   bool exhausted() const override { return next_ >= files_.size(); }
   void finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) override;
@@ -33,6 +35,7 @@ class ListIntake final : public actors::Intake {
   std::vector<std::filesystem::path> files_;
   std::size_t next_ = 0;
   std::filesystem::path report_dir_;
+  storage::AuditLog* audit_;
   mutable std::mutex mutex_;
   std::vector<Done> done_;
 };

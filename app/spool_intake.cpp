@@ -139,15 +139,7 @@ std::optional<actors::ClaimedFile> SpoolIntake::next(std::uint64_t file_sequence
 void SpoolIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome,
                            const IngestOrigin& origin) {
   if (outcome.status == actors::FileStatus::parked) return;  // stays claimed for the next start
-  if (audit_) {
-    try {
-      audit_->append("ingest", origin.tenant, origin.token,
-                     ingest_audit_fields(file, outcome, origin.source));
-    } catch (const std::exception& e) {  // the ingest stands; the operator must hear of it
-      actors::log::error("audit_write_failed",
-                         {{"kind", "ingest"}, {"file", file.name}, {"error", e.what()}});
-    }
-  }
+  audit_ingest(audit_, file, outcome, origin);
   const std::string report = ingest_report_json(file, outcome);
   const std::string report_name = claimed_name(file.file_sequence, file.name) + ".json";
   storage::fs::atomic_replace(root_ / "reports" / report_name, report);

@@ -20,15 +20,10 @@
 #include "actors/config.hpp"
 #include "actors/intake.hpp"
 #include "app/dir_watch.hpp"
+#include "app/ingest_report.hpp"
 #include "storage/audit_log.hpp"
 
 namespace meterd::app {
-
-// Who a file came from, for the audit trail.
-struct IngestOrigin {
-  std::string source = "spool";  // or "http"
-  std::string tenant, token;     // token: TokenAuth::token_id, never the token
-};
 
 class SpoolIntake final : public actors::Intake {
  public:

@@ -1,7 +1,7 @@
 // The audit trail written by the real `meterd serve`: an ingest over HTTP (with the token's id,
 // never the token), a file dropped in the spool, a query with the rows it returned and a 401 are
 // each recorded; the log verifies across a kill -9, and `meterd audit verify` finds one changed
-// byte and names its line.
+// byte and names its line. `meterd ingest` and `meterd compact` write the same trail.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -48,7 +48,7 @@ std::vector<std::string> shown(const fs::path& dir, const fs::path& data, const 
   return lines_of(meterd(dir, {"audit", "show", "--data-dir", data.string(), "--kind", kind}).out);
 }
 
-TEST(HttpAuditTest, IngestsQueriesAndRefusalsAreRecordedAndTamperingIsFound) {
+TEST(AuditTrailTest, IngestsQueriesAndRefusalsAreRecordedAndTamperingIsFound) {
   const auto dir = make_temp_dir("meterd-http-audit");
   GeneratorOptions g;
   g.nmis = 4;
@@ -133,6 +133,36 @@ TEST(HttpAuditTest, IngestsQueriesAndRefusalsAreRecordedAndTamperingIsFound) {
   EXPECT_EQ(v.rc, 1) << v.out;
   EXPECT_NE(v.out.find("line " + std::to_string(at_line + 1) + " "), std::string::npos) << v.out;
   EXPECT_NE(v.out.find("altered"), std::string::npos) << v.out;
+  if (!std::getenv("METERD_KEEP_TEST_DIRS")) fs::remove_all(dir);
+}
+
+// meterd ingest and meterd compact write the same trail into the data directory they change.
+TEST(AuditTrailTest, TheCommandLineIngestAndCompactAreRecordedToo) {
+  const auto dir = make_temp_dir("meterd-cli-audit");
+  GeneratorOptions g;
+  g.nmis = 2;
+  g.days = 2;
+  const auto a = dir / "a.csv", b = dir / "b.csv";
+  generate_nem12_file(g, a);
+  g.seed = 7;
+  generate_nem12_file(g, b);
+  const auto data = dir / "data";
+  ASSERT_EQ(meterd(dir, {"ingest", "--data-dir", data.string(), a.string(), b.string()}).rc, 0);
+  ASSERT_EQ(meterd(dir, {"compact", "--data-dir", data.string()}).rc, 0);
+  const auto ingests = shown(dir, data, "ingest");
+  ASSERT_EQ(ingests.size(), 2u);
+  for (const auto& line : ingests) {
+    EXPECT_NE(line.find("\"source\":\"cli\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"status\":\"durable\""), std::string::npos) << line;
+  }
+  EXPECT_NE(ingests[0].find("a.csv"), std::string::npos) << ingests[0];
+  EXPECT_NE(ingests[1].find("b.csv"), std::string::npos) << ingests[1];
+  const auto compactions = shown(dir, data, "compaction");
+  ASSERT_EQ(compactions.size(), 1u);
+  EXPECT_NE(compactions[0].find("\"parts_left\":"), std::string::npos) << compactions[0];
+  const auto v = meterd(dir, {"audit", "verify", "--data-dir", data.string()});
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_NE(v.out.find("3 records"), std::string::npos) << v.out;
   if (!std::getenv("METERD_KEEP_TEST_DIRS")) fs::remove_all(dir);
 }
 
