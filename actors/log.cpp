@@ -1,12 +1,11 @@
 #include "actors/log.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 
+#include "protocol/iso_time.hpp"
 #include "protocol/reading_format.hpp"
 
 namespace meterd::actors::log {
@@ -29,19 +28,6 @@ const char* name(Level level) {
   return "info";
 }
 
-void append_timestamp(std::string& out) {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  out += buf;
-}
-
 }  // namespace
 
 void set_level(Level level) {
@@ -58,7 +44,7 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
            std::string_view raw_key, std::string_view raw_json) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   std::string line = "{\"ts\":\"";
-  append_timestamp(line);
+  append_utc_now(line, 3);
   line += "\",\"level\":\"";
   line += name(level);
   line += "\",\"event\":";

@@ -75,12 +75,6 @@ bool ignored(const std::string& name) {
   return name.empty() || name[0] == '.' || ends(".tmp") || ends(".part");
 }
 
-std::string sha256_hex(std::string_view bytes) {
-  Sha256 h;
-  h.update(bytes);
-  return h.hex_digest();
-}
-
 // Bounded hand-over from the file reader to the senders: at most `capacity` bodies wait.
 class Queue {
  public:
@@ -247,7 +241,7 @@ class Forwarder {
     }
     if (state_.contains(item.key) ||
         (state_.has_bare_sha256_keys() &&
-         state_.contains(item.hash.empty() ? sha256_hex(item.body) : item.hash))) {
+         state_.contains(item.hash.empty() ? Sha256::hex_of(item.body) : item.hash))) {
       std::lock_guard lock(mutex_);
       ++result_.skipped;
       return;

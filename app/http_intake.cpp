@@ -66,8 +66,8 @@ std::filesystem::path HttpIntake::staging_path(std::string_view tag) const {
 void HttpIntake::submit_file(const std::string& id, std::string_view ext,
                              const std::filesystem::path& written, const std::string& token,
                              Callback done) {
-  if (!wait_for(id, token,
-                std::move(done))) {  // the same body is already on its way: wait for it too
+  // The same body already on its way: wait for it too.
+  if (!wait_for(id, token, std::move(done))) {
     ::unlink(written.c_str());
     return;
   }

@@ -1,5 +1,9 @@
 #include "protocol/iso_time.hpp"
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
 #include "protocol/nem_time.hpp"
 
 namespace meterd {
@@ -79,6 +83,20 @@ bool parse_iso_time(std::string_view s, epoch_seconds& out, bool nem_if_no_offse
   const epoch_seconds offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
   out = t - offset;
   return true;
+}
+
+void append_utc_now(std::string& out, int fraction_digits) {
+  using namespace std::chrono;
+  const bool micros = fraction_digits == 6;
+  const auto us = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  const auto secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%0*lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros ? 6 : 3,
+                static_cast<long long>(micros ? us % 1000000 : us % 1000000 / 1000));
+  out += buf;
 }
 
 }  // namespace meterd

@@ -40,4 +40,10 @@ std::string Sha256::hex_digest() {
   return out;
 }
 
+std::string Sha256::hex_of(std::string_view bytes) {
+  Sha256 h;
+  h.update(bytes);
+  return h.hex_digest();
+}
+
 }  // namespace meterd

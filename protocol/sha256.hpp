@@ -18,7 +18,8 @@ class Sha256 {
   Sha256(Sha256&&) noexcept;
   Sha256& operator=(Sha256&&) noexcept;
   void update(std::string_view bytes);
-  std::string hex_digest();  // finalises; call once
+  std::string hex_digest();                           // finalises; call once
+  static std::string hex_of(std::string_view bytes);  // of bytes in memory
 
  private:
   struct Context;

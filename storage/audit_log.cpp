@@ -6,11 +6,10 @@
 
 #include <cerrno>
 #include <charconv>
-#include <chrono>
-#include <cstdio>
-#include <ctime>
+#include <optional>
 #include <system_error>
 
+#include "protocol/iso_time.hpp"
 #include "protocol/reading_format.hpp"
 #include "protocol/sha256.hpp"
 #include "storage/fs_util.hpp"
@@ -24,28 +23,10 @@ constexpr std::string_view kSeqPrefix = "{\"seq\":";
 constexpr std::string_view kPrevKey = ",\"prev\":\"";
 const std::string kNoHash(kHashHex, '0');
 
-std::string sha256_hex(std::string_view bytes) {
-  Sha256 h;
-  h.update(bytes);
-  return h.hex_digest();
-}
-
-std::string utc_now() {
-  using namespace std::chrono;
-  const auto us = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-  const std::time_t s = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  ::gmtime_r(&s, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us % 1000000));
-  return buf;
-}
-
 // A line of AUDIT split into its hash, payload, seq and prev; false if it is not one.
 struct ParsedRecord {
   std::string_view hash, payload, prev;
+  std::string_view rest;  // of the payload, after prev
   std::uint64_t seq = 0;
 };
 
@@ -63,21 +44,27 @@ bool parse_record(std::string_view line, ParsedRecord& r) {
   p.remove_prefix(kPrevKey.size());
   if (p.size() < kHashHex + 1 || p[kHashHex] != '"') return false;
   r.prev = p.substr(0, kHashHex);
+  r.rest = p.substr(kHashHex + 1);
   return true;
 }
 
-// Calls fn(line, line number, complete) for each line of `path`, a MiB at a time; a line over
-// kMaxRecordBytes is passed cut short (and fails its hash).
-void scan_lines(const std::filesystem::path& path,
-                const std::function<void(std::string_view, std::uint64_t, bool)>& fn) {
+// One line of AUDIT as scan_lines gives it.
+struct Line {
+  std::string_view text;  // without its newline; cut at kMaxRecordBytes (it then fails its hash)
+  std::uint64_t number = 0, offset = 0;  // 1-based; of its first byte in the file
+  bool complete = true;                  // false: the last line, without its newline
+};
+
+// Calls fn for each line of `path`, reading a MiB at a time (nothing if it is missing).
+void scan_lines(const std::filesystem::path& path, const std::function<void(const Line&)>& fn) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return;
     throw std::system_error(errno, std::generic_category(), "open " + path.string());
   }
-  std::string chunk(1u << 20, '\0'), carry;
-  std::uint64_t line_no = 0;
-  bool skipping = false;  // the rest of an over-long line
+  std::string chunk(1u << 20, '\0'), carry;  // carry: a line begun in an earlier chunk
+  Line line;
+  std::uint64_t at = 0;  // file offset of chunk[0]
   for (;;) {
     const ssize_t n = ::read(fd, chunk.data(), chunk.size());
     if (n < 0 && errno == EINTR) continue;
@@ -88,27 +75,28 @@ void scan_lines(const std::filesystem::path& path,
     }
     if (n == 0) break;
     std::string_view in(chunk.data(), static_cast<std::size_t>(n));
-    while (!in.empty()) {
-      const auto nl = in.find('\n');
-      const auto piece = in.substr(0, nl);
-      if (!skipping)
+    for (std::size_t from = 0; from < in.size();) {
+      const auto nl = in.find('\n', from);
+      const auto piece = in.substr(from, nl == std::string_view::npos ? nl : nl - from);
+      if (nl == std::string_view::npos || !carry.empty())
         carry.append(piece.substr(0, kMaxRecordBytes - std::min(carry.size(), kMaxRecordBytes)));
-      if (nl == std::string_view::npos) {
-        if (carry.size() >= kMaxRecordBytes && !skipping) {
-          fn(carry, ++line_no, true);
-          carry.clear();
-          skipping = true;
-        }
-        break;
-      }
-      if (!skipping) fn(carry, ++line_no, true);
+      if (nl == std::string_view::npos) break;
+      line.text = carry.empty() ? piece : std::string_view(carry);
+      ++line.number;
+      fn(line);
       carry.clear();
-      skipping = false;
-      in.remove_prefix(nl + 1);
+      from = nl + 1;
+      line.offset = at + from;
     }
+    at += static_cast<std::uint64_t>(n);
   }
   ::close(fd);
-  if (!carry.empty() && !skipping) fn(carry, ++line_no, false);
+  if (at > line.offset) {
+    line.text = carry;
+    ++line.number;
+    line.complete = false;
+    fn(line);
+  }
 }
 
 bool read_head(const std::filesystem::path& path, std::uint64_t& seq, std::string& hash) {
@@ -129,25 +117,24 @@ AuditLog::AuditLog(const std::filesystem::path& data_dir)
   // The chain goes on from the last good record (a bad one further up stays for verify to name;
   // startup reads the whole log, a MiB at a time). A last line without its newline is a crash
   // mid-append: cut off.
-  std::uint64_t torn = 0;
-  scan_lines(path_, [&](std::string_view line, std::uint64_t, bool complete) {
+  std::optional<std::uint64_t> torn_at;  // where an incomplete last line begins
+  scan_lines(path_, [&](const Line& line) {
     ParsedRecord r;
-    if (!complete) {
-      torn = line.size();
+    if (!line.complete) {
+      torn_at = line.offset;
       return;
     }
-    if (!parse_record(line, r) || sha256_hex(r.payload) != r.hash) return;
+    if (!parse_record(line.text, r) || Sha256::hex_of(r.payload) != r.hash) return;
     seq_ = r.seq;
     last_hash_ = std::string(r.hash);
   });
   fd_ = fs::open_file(path_, O_RDWR | O_CREAT | O_APPEND);
-  if (torn > 0) {
+  if (torn_at) {
     struct stat st {};
-    if (::fstat(fd_, &st) != 0 ||
-        ::ftruncate(fd_, static_cast<off_t>(static_cast<std::uint64_t>(st.st_size) - torn)) != 0)
+    if (::fstat(fd_, &st) != 0 || ::ftruncate(fd_, static_cast<off_t>(*torn_at)) != 0)
       throw std::system_error(errno, std::generic_category(), "truncate " + path_.string());
     fs::fsync_fd(fd_, path_);
-    torn_bytes_cut_ = torn;
+    torn_bytes_cut_ = static_cast<std::uint64_t>(st.st_size) - *torn_at;
   }
   head_fd_ = fs::open_file(head_path_, O_RDWR | O_CREAT);
   std::uint64_t head_seq = 0;
@@ -180,7 +167,9 @@ std::uint64_t AuditLog::append(std::string_view kind, std::string_view tenant,
   payload += std::to_string(seq);
   payload += kPrevKey;
   payload += last_hash_;
-  payload += "\",\"time\":\"" + utc_now() + "\",\"kind\":";
+  payload += "\",\"time\":\"";
+  append_utc_now(payload, 6);
+  payload += "\",\"kind\":";
   append_json_string(payload, kind);
   payload += ",\"tenant\":";
   append_json_string(payload, tenant);
@@ -188,7 +177,7 @@ std::uint64_t AuditLog::append(std::string_view kind, std::string_view tenant,
   append_json_string(payload, token);
   if (!fields.empty()) payload.append(",").append(fields);
   payload += '}';
-  std::string hash = sha256_hex(payload);
+  std::string hash = Sha256::hex_of(payload);
   std::string line = hash + " " + payload + "\n";
   fs::write_all(fd_, line, path_);
   if (::fdatasync(fd_) != 0)
@@ -211,18 +200,19 @@ AuditCheck verify_audit(const std::filesystem::path& data_dir) {
   AuditCheck check;
   check.last_hash = kNoHash;
   std::uint64_t expected = 1;
-  scan_lines(data_dir / "AUDIT", [&](std::string_view line, std::uint64_t line_no, bool complete) {
+  scan_lines(data_dir / "AUDIT", [&](const Line& line) {
+    const std::uint64_t line_no = line.number;
     ParsedRecord r;
-    if (!complete) {
+    if (!line.complete) {
       check.torn_tail = true;  // the daemon cuts it off when it next opens the log
       return;
     }
-    if (!parse_record(line, r)) {
+    if (!parse_record(line.text, r)) {
       check.problems.push_back({line_no, 0, "not an audit record"});
       return;
     }
     ++check.records;
-    if (sha256_hex(r.payload) != r.hash)
+    if (Sha256::hex_of(r.payload) != r.hash)
       check.problems.push_back({line_no, r.seq, "altered: its hash does not match its content"});
     if (r.seq != expected)
       check.problems.push_back({line_no, r.seq,
@@ -295,16 +285,13 @@ bool common_fields(std::string_view rest, AuditRecord& r) {
 
 void for_each_audit_record(const std::filesystem::path& data_dir,
                            const std::function<void(const AuditRecord&)>& fn) {
-  scan_lines(data_dir / "AUDIT", [&](std::string_view line, std::uint64_t, bool complete) {
+  scan_lines(data_dir / "AUDIT", [&](const Line& line) {
     ParsedRecord p;
-    if (!complete || !parse_record(line, p)) return;
+    if (!line.complete || !parse_record(line.text, p)) return;
     AuditRecord r;
     r.seq = p.seq;
     r.payload = p.payload;
-    const auto after_prev =
-        static_cast<std::size_t>(p.prev.data() - p.payload.data()) + kHashHex + 1;
-    if (!common_fields(p.payload.substr(after_prev), r)) return;
-    fn(r);
+    if (common_fields(p.rest, r)) fn(r);
   });
 }
 
