@@ -21,12 +21,23 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 
 #include "protocol/input_content_hash.hpp"
 #include "storage/record_log.hpp"
 
 namespace meterd::storage {
+
+// The ledger key of a file ingested for `tenant`: its content hash for the default tenant,
+// "TENANT:<hash>" otherwise, so that a file one tenant sent is still new to another.
+inline std::string ledger_key(std::string_view tenant, const std::string& content_hash) {
+  if (tenant.empty()) return content_hash;
+  std::string key(tenant);
+  key += ':';
+  key += content_hash;
+  return key;
+}
 
 struct LedgerEntry {
   std::string name;

@@ -22,4 +22,31 @@ std::string partition_name(MonthKey month) {
   return buf;
 }
 
+bool valid_tenant(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
+std::string partition_name(std::string_view tenant, MonthKey month) {
+  if (tenant.empty()) return partition_name(month);
+  std::string out = "tenant=";
+  out += tenant;
+  out += '/';
+  out += partition_name(month);
+  return out;
+}
+
+std::string tenant_of_partition(std::string_view partition) {
+  if (partition.starts_with("month=")) return "";
+  constexpr std::string_view kPrefix = "tenant=";
+  const auto slash = partition.find('/');
+  if (!partition.starts_with(kPrefix) || slash == std::string_view::npos) return "\x01";
+  return std::string(partition.substr(kPrefix.size(), slash - kPrefix.size()));
+}
+
 }  // namespace meterd::storage

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "protocol/reading_batch.hpp"
@@ -18,8 +19,9 @@
 
 namespace meterd::storage {
 
-// Readings of one month partition with their runs in row order.
+// Readings of one partition (a tenant's month) with their runs in row order.
 struct PartitionBatch {
+  std::string tenant;  // "" = the default tenant
   MonthKey month = 0;
   ReadingBatch batch;
   bool may_have_duplicates = false;  // runs overlapped: several versions of a key possible

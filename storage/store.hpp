@@ -31,6 +31,7 @@ struct PartInfo {
 };
 
 struct QueryFilter {
+  std::string tenant;  // whose readings: a query never spans tenants ("" = the default tenant)
   std::optional<std::string> nmi, suffix;
   std::optional<epoch_seconds> from, to;  // interval_start in [from, to)
 };
@@ -54,6 +55,7 @@ struct FileRecords {
   std::vector<RegisterReadPeriod> register_reads;
   std::vector<B2BEvent> b2b_events;
   std::uint64_t file_sequence = 0;
+  std::string tenant;  // "" = the default tenant
   bool empty() const { return register_reads.empty() && b2b_events.empty(); }
   std::size_t size() const { return register_reads.size() + b2b_events.size(); }
 };
