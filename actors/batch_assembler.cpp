@@ -5,13 +5,15 @@
 
 namespace meterd::actors {
 
-BatchAssembler::Partition& BatchAssembler::open(storage::MonthKey month, Clock::time_point now) {
-  auto [it, inserted] = partitions_.try_emplace(month);
+BatchAssembler::Partition& BatchAssembler::open(std::string_view tenant, storage::MonthKey month,
+                                                Clock::time_point now) {
+  auto [it, inserted] = partitions_.try_emplace(storage::PartitionKey{std::string(tenant), month});
   if (inserted) it->second.opened = now;
   return it->second;
 }
 
-void BatchAssembler::add(StreamId stream, ReadingBatch& input, Clock::time_point now) {
+void BatchAssembler::add(StreamId stream, ReadingBatch& input, Clock::time_point now,
+                         std::string_view tenant) {
   if (input.runs.empty()) {
     input.clear();
     return;
@@ -25,7 +27,7 @@ void BatchAssembler::add(StreamId stream, ReadingBatch& input, Clock::time_point
     return storage::month_of(r.first_start) == first;
   });
   if (one_month) {
-    Partition& p = open(first, now);
+    Partition& p = open(tenant, first, now);
     p.shares[stream] += n;
     if (p.batch.runs.empty()) {
       p.batch = std::move(input);
@@ -39,7 +41,7 @@ void BatchAssembler::add(StreamId stream, ReadingBatch& input, Clock::time_point
   std::map<storage::MonthKey, std::vector<std::uint32_t>> remaps;
   for (const ReadingRun& run : input.runs) {
     const storage::MonthKey month = one_month ? first : storage::month_of(run.first_start);
-    Partition& p = open(month, now);
+    Partition& p = open(tenant, month, now);
     if (!one_month) p.shares[stream] += run.count;
     auto& remap = remaps[month];
     if (remap.empty())
@@ -64,28 +66,28 @@ void BatchAssembler::add(StreamId stream, ReadingBatch& input, Clock::time_point
   input.clear();
 }
 
-std::optional<storage::MonthKey> BatchAssembler::full(std::uint64_t readings) const {
-  for (const auto& [month, p] : partitions_)
-    if (p.batch.readings() >= readings) return month;
+std::optional<storage::PartitionKey> BatchAssembler::full(std::uint64_t readings) const {
+  for (const auto& [key, p] : partitions_)
+    if (p.batch.readings() >= readings) return key;
   return std::nullopt;
 }
 
-std::optional<storage::MonthKey> BatchAssembler::largest() const {
-  std::optional<storage::MonthKey> best;
+std::optional<storage::PartitionKey> BatchAssembler::largest() const {
+  std::optional<storage::PartitionKey> best;
   std::size_t most = 0;
-  for (const auto& [month, p] : partitions_)
-    if (!best || p.batch.readings() > most) best = month, most = p.batch.readings();
+  for (const auto& [key, p] : partitions_)
+    if (!best || p.batch.readings() > most) best = key, most = p.batch.readings();
   return best;
 }
 
-std::optional<storage::MonthKey> BatchAssembler::older_than(Clock::time_point cutoff) const {
-  for (const auto& [month, p] : partitions_)
-    if (p.opened <= cutoff) return month;
+std::optional<storage::PartitionKey> BatchAssembler::older_than(Clock::time_point cutoff) const {
+  for (const auto& [key, p] : partitions_)
+    if (p.opened <= cutoff) return key;
   return std::nullopt;
 }
 
-SealedBatch BatchAssembler::seal(storage::MonthKey month) {
-  auto it = partitions_.find(month);
+SealedBatch BatchAssembler::seal(const storage::PartitionKey& key) {
+  auto it = partitions_.find(key);
   SealedBatch out;
   out.id = next_id_++;
   ReadingBatch batch;
@@ -95,8 +97,9 @@ SealedBatch BatchAssembler::seal(storage::MonthKey month) {
     partitions_.erase(it);
     buffered_ -= batch.readings();
   }
-  out.partition = std::make_shared<const storage::PartitionBatch>(
-      storage::sort_partition(month, std::move(batch)));
+  storage::PartitionBatch sorted = storage::sort_partition(key.month, std::move(batch));
+  sorted.tenant = key.tenant;
+  out.partition = std::make_shared<const storage::PartitionBatch>(std::move(sorted));
   out.conflicts = storage::find_version_conflicts(*out.partition);
   return out;
 }

@@ -36,9 +36,9 @@ struct BatcherState {
 
 using batcher_pointer = batcher_actor::stateful_pointer<BatcherState>;
 
-void seal(batcher_pointer self, storage::MonthKey month) {
+void seal(batcher_pointer self, const storage::PartitionKey& key) {
   auto& st = self->state;
-  st.ready.push_back(st.assembler.seal(month));
+  st.ready.push_back(st.assembler.seal(key));
   st.metrics->batcher.buffered_readings.value = st.assembler.buffered_readings();
   st.metrics->batcher.batches_sealed.add();
   st.metrics->batcher.readings_sealed.add(st.ready.back().readings());
@@ -62,7 +62,7 @@ void take_in(batcher_pointer self, ParkedInput& in) {
   const auto n = in.batch.batch.readings();
   st.metrics->batcher.batches_in.add();
   st.metrics->batcher.readings_in.add(n);
-  st.assembler.add(in.batch.stream, in.batch.batch);
+  st.assembler.add(in.batch.stream, in.batch.batch, BatchAssembler::Clock::now(), in.batch.tenant);
   self->send(caf::actor_cast<reader_actor>(in.reader), credit_atom::value, std::uint32_t{1});
   while (auto full = st.assembler.full(st.seal_at)) seal(self, *full);
 }
@@ -104,7 +104,7 @@ void seal_aged(batcher_pointer self) {
 
 void seal_all(batcher_pointer self) {
   auto& st = self->state;
-  while (auto month = st.assembler.largest()) seal(self, *month);
+  while (auto key = st.assembler.largest()) seal(self, *key);
 }
 
 // Drain ends when everything sealed has gone to the writer: then the writer gets drain_atom

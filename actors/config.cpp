@@ -1,5 +1,6 @@
 #include "actors/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -7,6 +8,7 @@
 #include <stdexcept>
 
 #include "actors/defaults.hpp"
+#include "storage/partition.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -49,6 +51,57 @@ Field u64(const char* key, std::uint64_t T::*member) {
 }
 
 std::string trim(const std::string& s);
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < v.size();) {
+    const auto comma = std::min(v.find(',', at), v.size());
+    if (auto item = trim(v.substr(at, comma - at)); !item.empty()) out.push_back(std::move(item));
+    at = comma + 1;
+  }
+  return out;
+}
+
+// sha256:<64 hex>[@TENANT][/ROLE+ROLE] (the hash of a token, never the token).
+TokenBinding parse_token(const std::string& item) {
+  const auto expected = [&](const std::string& what) {
+    return std::invalid_argument("http_tokens: expected " + what + ", got '" +
+                                 item.substr(0, std::min<std::size_t>(item.size(), 16)) + "...'");
+  };
+  if (item.size() < 71 || item.compare(0, 7, "sha256:") != 0 ||
+      item.find_first_not_of("0123456789abcdefABCDEF", 7) < 71)
+    throw expected("sha256:<64 hex digits>");
+  TokenBinding b;
+  for (char c : item.substr(7, 64)) b.hash += static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c);
+  std::string rest = item.substr(71);
+  const auto slash = rest.find('/');
+  if (!rest.empty() && rest[0] != '@' && rest[0] != '/')
+    throw expected("sha256:<hex>[@TENANT][/ROLE+ROLE]");
+  if (!rest.empty() && rest[0] == '@') {
+    b.tenant = rest.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+    if (b.tenant != "*" && !storage::valid_tenant(b.tenant))
+      throw expected("@TENANT naming a tenant (or @*)");
+  }
+  if (slash != std::string::npos) {
+    b.roles = 0;
+    const std::string roles = rest.substr(slash + 1);
+    for (std::size_t at = 0; at <= roles.size();) {
+      const auto plus = std::min(roles.find('+', at), roles.size());
+      const std::string role = roles.substr(at, plus - at);
+      if (role == "ingest")
+        b.roles |= kRoleIngest;
+      else if (role == "query")
+        b.roles |= kRoleQuery;
+      else if (role == "admin")
+        b.roles |= kRoleAdmin;
+      else
+        throw expected("roles ingest, query or admin joined by +");
+      at = plus + 1;
+    }
+  }
+  if (b.tenant == "*" && !(b.roles & kRoleAdmin)) throw expected("@* only with the admin role");
+  return b;
+}
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> all = {
@@ -108,20 +161,7 @@ const std::vector<Field>& fields() {
        [](const Config& c) { return c.http_listen; }},
       {"http_tokens",
        [](Config& c, const std::string& v) {
-         // Each entry: sha256:<64 hex digits> (the hash of a token, never the token).
-         std::size_t at = 0;
-         while (at < v.size()) {
-           auto comma = v.find(',', at);
-           auto item =
-               trim(v.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
-           bool ok = item.size() == 71 && item.compare(0, 7, "sha256:") == 0 &&
-                     item.find_first_not_of("0123456789abcdefABCDEF", 7) == std::string::npos;
-           if (!ok)
-             throw std::invalid_argument("http_tokens: expected sha256:<64 hex digits>, got '" +
-                                         item.substr(0, 16) + "...'");
-           if (comma == std::string::npos) break;
-           at = comma + 1;
-         }
+         for (const std::string& item : split_list(v)) parse_token(item);
          c.http_tokens = v;
        },
        [](const Config& c) { return c.http_tokens; }},
@@ -146,6 +186,52 @@ const std::vector<Field>& fields() {
       u32("http_max_inflight_bytes", &Config::http_max_inflight_bytes),
       u32("http_rate_limit_rps", &Config::http_rate_limit_rps),
       u32("http_rate_limit_burst", &Config::http_rate_limit_burst),
+      // ---- tenants (docs/daemon.md "Tenants") ----
+      {"tenants",
+       [](Config& c, const std::string& v) {
+         std::vector<Tenant> tenants;
+         for (const std::string& item : split_list(v)) {
+           const auto colon = item.find(':');
+           Tenant t{trim(item.substr(0, colon)), {}};
+           if (!storage::valid_tenant(t.name))
+             throw std::invalid_argument("tenants: '" + t.name +
+                                         "' is not a tenant name (1-32 of a-z 0-9 _ -)");
+           for (const auto& other : tenants)
+             if (other.name == t.name)
+               throw std::invalid_argument("tenants: '" + t.name + "' given twice");
+           if (colon != std::string::npos)
+             for (std::size_t at = colon + 1; at <= item.size();) {
+               const auto plus = std::min(item.find('+', at), item.size());
+               std::string code = trim(item.substr(at, plus - at));
+               if (code.empty() || code.size() > 10 ||
+                   code.find_first_of(" \t/\\") != std::string::npos)
+                 throw std::invalid_argument("tenants: '" + t.name +
+                                             "': expected participant ids of 1-10 characters");
+               t.participants.push_back(std::move(code));
+               at = plus + 1;
+             }
+           tenants.push_back(std::move(t));
+         }
+         c.tenants = std::move(tenants);
+       },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& t : c.tenants) {
+           if (!out.empty()) out += ", ";
+           out += t.name;
+           for (std::size_t i = 0; i < t.participants.size(); ++i)
+             out += (i ? "+" : ":") + t.participants[i];
+         }
+         return out;
+       }},
+      {"tenant_participant_field",
+       [](Config& c, const std::string& v) {
+         if (v != "to" && v != "from" && v != "either" && v != "none")
+           throw std::invalid_argument(
+               "tenant_participant_field: expected to|from|either|none, got '" + v + "'");
+         c.tenant_participant_field = v;
+       },
+       [](const Config& c) { return c.tenant_participant_field; }},
   };
   return all;
 }
@@ -186,6 +272,18 @@ Config::Config()
       scheduler_threads(defaults::scheduler_threads),
       metrics_interval_ms(defaults::metrics_interval_ms),
       log_level(defaults::log_level) {}
+
+const Tenant* Config::tenant(std::string_view name) const {
+  for (const Tenant& t : tenants)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<TokenBinding> Config::token_bindings() const {
+  std::vector<TokenBinding> out;
+  for (const std::string& item : split_list(http_tokens)) out.push_back(parse_token(item));
+  return out;
+}
 
 std::filesystem::path Config::effective_journal_dir() const {
   return journal_dir.empty() ? spool_dir / "journal" : journal_dir;
@@ -229,6 +327,18 @@ Config Config::parse(const std::string& text, const std::string& origin) {
                             {"scheduler_threads", config.scheduler_threads},
                             {"compact_steps_per_tick", config.compact_steps_per_tick}})
     if (value == 0) throw std::invalid_argument(origin + ": " + key + " must be at least 1");
+  // Tenants and tokens are checked together: in a multi-tenant install every token is bound.
+  for (const TokenBinding& b : config.token_bindings()) {
+    const std::string id = "http_tokens: sha256:" + b.hash.substr(0, 12) + "...";
+    if (config.tenants.empty() && !b.tenant.empty() && b.tenant != "*")
+      throw std::invalid_argument(origin + ": " + id + " names tenant '" + b.tenant +
+                                  "', but no tenants are configured");
+    if (!config.tenants.empty() && b.tenant.empty())
+      throw std::invalid_argument(origin + ": " + id +
+                                  " must be bound to a tenant (@TENANT/ROLES or @*/admin)");
+    if (!b.tenant.empty() && b.tenant != "*" && !config.tenant(b.tenant))
+      throw std::invalid_argument(origin + ": " + id + " names unknown tenant '" + b.tenant + "'");
+  }
   // One part is always compacted already; a merge needs two.
   if (config.compact_min_parts < 2)
     throw std::invalid_argument(origin + ": compact_min_parts must be at least 2");

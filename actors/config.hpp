@@ -5,11 +5,26 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/defaults.hpp"
 
 namespace meterd::actors {
+
+// A market participant's data, kept apart from every other's (docs/daemon.md "Tenants").
+struct Tenant {
+  std::string name;
+  std::vector<std::string> participants;  // NEM participant ids its files may be addressed to
+};
+
+// What a bearer token may do (http_tokens).
+enum Role : std::uint8_t { kRoleIngest = 1, kRoleQuery = 2, kRoleAdmin = 4 };
+struct TokenBinding {
+  std::string hash;    // lowercase hex of the token's sha256
+  std::string tenant;  // "" = the default tenant; "*" = any (admin: names it per request)
+  std::uint8_t roles = kRoleIngest | kRoleQuery | kRoleAdmin;
+};
 
 struct Config {
   std::filesystem::path data_dir, spool_dir, journal_dir;
@@ -43,8 +58,14 @@ struct Config {
   std::uint32_t http_max_inflight_bytes = defaults::http_max_inflight_bytes;
   std::uint32_t http_rate_limit_rps = defaults::http_rate_limit_rps;
   std::uint32_t http_rate_limit_burst = defaults::http_rate_limit_burst;
+  std::vector<Tenant> tenants;  // none: single-tenant
+  std::string tenant_participant_field{defaults::tenant_participant_field};
 
   Config();  // all defaults
+
+  const Tenant* tenant(std::string_view name) const;
+  // http_tokens, parsed (validated when set and against the tenants by parse()).
+  std::vector<TokenBinding> token_bindings() const;
 
   // Staging journal of the safety path (journal_dir, or <spool_dir>/journal when empty).
   std::filesystem::path effective_journal_dir() const;

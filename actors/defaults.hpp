@@ -73,9 +73,16 @@ inline constexpr std::string_view log_level = "info";        // debug | info | w
 // HTTP API (docs/http.md; app/http_*.cpp). Empty http_listen = no listener.
 // "127.0.0.1:8080", "8080" (loopback) or port 0 for any free port (logged as http_listening).
 inline constexpr std::string_view http_listen = "";
-// Bearer tokens as "sha256:<64 hex>" of the token, comma-separated. Empty = no authentication,
-// allowed on loopback only.
+// Bearer tokens as "sha256:<64 hex>" of the token, comma-separated, each optionally bound to a
+// tenant and roles: "sha256:<hex>@TENANT/ingest+query" ("@*/admin": an admin of every tenant).
+// Empty = no authentication, allowed on loopback only.
 inline constexpr std::string_view http_tokens = "";
+// Tenants, "NAME:CODE+CODE, NAME:CODE" (NAME as storage::valid_tenant, CODE a NEM participant
+// id). Empty = a single-tenant install with today's layout.
+inline constexpr std::string_view tenants = "";
+// Which participant of a NEM12/NEM13 100 header must be one of the tenant's codes:
+// to (ToParticipant), from (FromParticipant), either, or none (not checked).
+inline constexpr std::string_view tenant_participant_field = "to";
 // TLS when both are set (PEM files).
 inline constexpr std::string_view http_tls_cert = "";
 inline constexpr std::string_view http_tls_key = "";

@@ -19,6 +19,9 @@ struct ClaimedFile {
   std::string name;            // as the user knows it: original file name or CLI path
   std::uint64_t file_sequence = 0;
   std::uint64_t bytes = 0;
+  // Whose file: its readings, records and ledger entry belong to this tenant ("" = the
+  // default tenant of a single-tenant install).
+  std::string tenant;
 };
 
 enum class FileStatus {
@@ -36,6 +39,7 @@ struct FileOutcome {
   FileReport report;
   std::string error;         // why rejected/failed, if it was not the parser
   std::string content_hash;  // sha256 of the raw bytes
+  bool forbidden = false;    // rejected: addressed to a participant not of the file's tenant
   std::uint64_t bytes = 0, readings_sent = 0, readings_durable = 0, readings_dead_lettered = 0;
   std::uint32_t attempts = 1;  // reader starts (restarts + 1)
   double read_seconds = 0, total_seconds = 0;

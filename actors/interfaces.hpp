@@ -55,6 +55,7 @@ using records_atom = caf::atom_constant<caf::atom("records")>;    // store: regi
 struct ReaderBatch {
   StreamId stream = 0;
   ReadingBatch batch;
+  std::string tenant;  // whose readings (the file's)
 };
 
 struct ReaderDone {
@@ -67,6 +68,7 @@ struct ReaderDone {
   std::string records_error;                    // non-empty: an earlier write of its records failed
   std::string error;       // non-empty: the file could not be opened (not worth a restart)
   bool duplicate = false;  // its content hash is in the ledger: not read again
+  bool forbidden = false;  // addressed to a participant not of its tenant: not read
   double read_seconds = 0;
 };
 

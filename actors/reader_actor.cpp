@@ -9,6 +9,7 @@
 // the SHA-256 of its first 64 KiB), which the ledger keeps for every file it records: only a
 // file whose fingerprint the ledger knows is hashed whole before it is parsed (read twice), and
 // skipped when its content hash is known too.
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <iterator>
@@ -21,6 +22,7 @@
 #include "actors/metrics.hpp"
 #include "actors/pipeline.hpp"
 #include "protocol/input_reader.hpp"
+#include "storage/ledger.hpp"
 #include "protocol/reading_decoder.hpp"  // NEM12/NEM13, NDJSON or a batch file, by content
 
 namespace meterd::actors {
@@ -72,6 +74,11 @@ struct ReaderState {
   std::string content_hash;
   std::uint64_t bytes = 0, sent = 0;
   std::chrono::steady_clock::time_point started;
+  // The participant ids the file's tenant may be addressed as, and which 100 field says so
+  // (none: not checked); the current member's header was checked.
+  std::vector<std::string> participants;
+  std::string participant_field;
+  bool header_checked = false, done_sent = false;
   static inline const char* name = "meterd.reader";
 };
 
@@ -118,6 +125,7 @@ void send_done(reader_pointer self, ReaderDone&& done) {
   if (done.report.name.empty()) done.report.name = st.task.file.name;
   done.content_hash = st.content_hash;
   done.fingerprint = st.fingerprint;
+  st.done_sent = true;
   self->send(st.supervisor, std::move(done));
   self->quit();
 }
@@ -143,6 +151,7 @@ void finish(reader_pointer self) {
   done.readings_sent = st.sent;
   done.records = std::move(st.sink.records);
   done.records.file_sequence = st.task.file.file_sequence;
+  done.records.tenant = st.task.file.tenant;
   done.records_error = std::move(st.records_error);
   done.bytes = st.bytes;
   done.read_seconds =
@@ -171,12 +180,61 @@ void start_member(reader_pointer self, const InputMember& member) {
   options.file_sequence = st.task.file.file_sequence;
   st.parser = std::make_unique<ReadingDecoder>(options, st.sink);
   st.member_open = true;
+  st.header_checked = st.participants.empty();
+}
+
+// A NEM12/NEM13 member of a tenant's file must be addressed to the tenant: its 100 header names
+// one of the tenant's participant ids, before any of its readings go on. Refuses the file (the
+// whole of it: nothing has been sent) when it does not, or has no header to tell.
+bool refused_by_header(reader_pointer self, bool member_end) {
+  auto& st = self->state;
+  if (st.header_checked) return false;
+  const ReadingFormat format = st.parser->format();
+  if (format == ReadingFormat::undecided && !member_end) return false;
+  const FileReport& r = st.parser->report();
+  if (format != ReadingFormat::nem12) {  // NDJSON and batch files name no participant
+    st.header_checked = true;
+    return false;
+  }
+  const bool past_header = member_end || r.days > 0 || r.blocks > 0 || r.fatal ||
+                           !st.sink.pending.empty() || !st.sink.records.empty();
+  if (r.version_header.empty() && !past_header) return false;  // not read that far yet
+  st.header_checked = true;
+  auto ours = [&](const std::string& id) {
+    return std::find(st.participants.begin(), st.participants.end(), id) != st.participants.end();
+  };
+  const std::string& field = st.participant_field;
+  const bool to = ours(r.to_participant), from = ours(r.from_participant);
+  if (!r.version_header.empty() &&
+      (field == "to" ? to : field == "from" ? from : (to || from)))
+    return false;
+  std::string why =
+      r.version_header.empty()
+          ? "no 100 header: cannot tell which participant the file is for"
+          : "the 100 header addresses " + (field == "from" ? "FromParticipant '" + r.from_participant
+                                                            : "ToParticipant '" + r.to_participant) +
+                "'" + (field == "either" ? " / FromParticipant '" + r.from_participant + "'" : "") +
+                ", not a participant of tenant '" + st.task.file.tenant + "'";
+  log::warn("file_forbidden", {{"file", st.task.file.name}, {"tenant", st.task.file.tenant},
+                               {"error", why}});
+  st.sink.pending.clear();
+  ReaderDone done;
+  done.report = std::move(st.parser->report());
+  done.report.fatal = true;
+  done.error = std::move(why);
+  done.forbidden = true;
+  done.bytes = st.bytes;
+  st.parser.reset();
+  if (st.content_hash.empty()) st.content_hash = st.input->content_hash();
+  send_done(self, std::move(done));
+  return true;
 }
 
 // End of a member: complete its last day, fold its report into the file's.
 void end_member(reader_pointer self) {
   auto& st = self->state;
   st.parser->finish();
+  if (refused_by_header(self, true)) return;
   if (const auto& why = st.input->member_error(); !why.empty()) {
     Issue issue;
     issue.severity = Severity::fatal;
@@ -209,6 +267,7 @@ void read_step(reader_pointer self) {
   st.bytes += n;
   st.metrics->reader.bytes.add(n);
   st.parser->feed(std::string_view(st.buffer.data(), n));
+  refused_by_header(self, false);
 }
 
 void schedule_pump(reader_pointer self) {
@@ -225,6 +284,7 @@ void write_records(reader_pointer self) {
   storage::FileRecords chunk = std::move(st.sink.records);
   st.sink.records = storage::FileRecords{};
   chunk.file_sequence = st.task.file.file_sequence;
+  chunk.tenant = st.task.file.tenant;
   st.records_in_flight = true;
   self->request(st.store, caf::infinite, records_atom::value, std::move(chunk))
       .then(
@@ -254,7 +314,7 @@ void pump(reader_pointer self) {
     st.sent += batch.readings();
     st.metrics->reader.readings.add(batch.readings());
     st.metrics->reader.batches_sent.add();
-    self->send(st.batcher, ReaderBatch{st.task.stream, std::move(batch)});
+    self->send(st.batcher, ReaderBatch{st.task.stream, std::move(batch), st.task.file.tenant});
     st.sink.pending.pop_front();
   }
   if (!st.sink.pending.empty()) {  // out of credit: wait for credit_atom
@@ -267,6 +327,7 @@ void pump(reader_pointer self) {
     return write_records(self);
   if (st.eof) return finish(self);
   read_step(self);
+  if (st.done_sent) return;  // refused by its header
   schedule_pump(self);
 }
 
@@ -282,7 +343,8 @@ void duplicate(reader_pointer self) {
 void check_content(reader_pointer self) {
   auto& st = self->state;
   st.content_hash = st.input->content_hash();  // throws on an I/O error -> restart
-  self->request(st.ledger, caf::infinite, ledger_atom::value, st.content_hash)
+  self->request(st.ledger, caf::infinite, ledger_atom::value,
+                storage::ledger_key(st.task.file.tenant, st.content_hash))
       .then([=](bool known) { known ? duplicate(self) : schedule_pump(self); });
 }
 
@@ -291,7 +353,8 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
                                    store_actor store, std::uint32_t records_per_write,
                                    std::uint32_t window, ReaderOptions options,
                                    std::uint32_t chunk_bytes, const RunOptions* run,
-                                   Metrics* metrics) {
+                                   Metrics* metrics, std::vector<std::string> participants,
+                                   std::string participant_field) {
   auto& st = self->state;
   st.task = std::move(task);
   st.batcher = std::move(batcher);
@@ -305,6 +368,8 @@ reader_actor::behavior_type reader(reader_pointer self, ReaderTask task, batcher
   st.started = std::chrono::steady_clock::now();
   st.buffer.resize(chunk_bytes);
   st.report.name = st.task.file.name;
+  st.participants = std::move(participants);
+  st.participant_field = std::move(participant_field);
   metrics->reader.files_started.add();
   const reader_actor::behavior_type behavior{
       [=](credit_atom, std::uint32_t n) {
@@ -349,10 +414,16 @@ reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batc
   ReaderOptions reader_options;
   reader_options.strict = config.strict;
   reader_options.batch_readings = config.reader_batch_readings;
+  // A tenant without participant ids (or the check off) takes files addressed to anyone.
+  std::vector<std::string> participants;
+  if (const Tenant* t = config.tenant(task.file.tenant);
+      t && config.tenant_participant_field != "none")
+    participants = t->participants;
   return parent->spawn<caf::monitored + caf::detached>(
       reader, task, std::move(batcher), std::move(supervisor),
       config.skip_known_files ? store : store_actor{}, store, config.reader_records_per_write,
-      config.reader_window, reader_options, config.read_chunk_bytes, &options, &metrics);
+      config.reader_window, reader_options, config.read_chunk_bytes, &options, &metrics,
+      std::move(participants), config.tenant_participant_field);
 }
 
 }  // namespace meterd::actors

@@ -33,7 +33,7 @@ std::vector<storage::VersionConflict> find_stored_conflicts(IngestStore& store,
   try {
     auto found = store.conflicts_with_stored(batch);
     if (!found.complete)
-      log::warn("conflict_check_incomplete", {{"partition", storage::partition_name(batch.month)},
+      log::warn("conflict_check_incomplete", {{"partition", storage::partition_name(batch.tenant, batch.month)},
                                               {"row_groups_read", found.row_groups_read}});
     return std::move(found.conflicts);
   } catch (const std::exception& e) {
@@ -52,7 +52,8 @@ void record_compaction(storage::AuditLog* audit, const storage::CompactionStep& 
             ",\"rows_in\":" + std::to_string(step.rows_in) +
             ",\"rows_out\":" + std::to_string(step.rows_out);
   try {
-    audit->append("compaction", "", "", fields);
+    const std::string tenant = storage::tenant_of_partition(step.partition);
+    audit->append("compaction", storage::valid_tenant(tenant) ? tenant : "", "", fields);
   } catch (const std::exception& e) {
     log::error("audit_write_failed", {{"kind", "compaction"}, {"error", e.what()}});
   }

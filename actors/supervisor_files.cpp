@@ -3,6 +3,7 @@
 
 #include "actors/log.hpp"
 #include "actors/supervisor_state.hpp"
+#include "storage/ledger.hpp"
 
 namespace meterd::actors::supervision {
 namespace {
@@ -21,7 +22,7 @@ void record_in_ledger(supervisor_pointer self, FileDone&& done,
   if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
     return report_done(self, std::move(done));
   ++st.ledger_pending;
-  LedgerEntry entry{done.outcome.content_hash, done.file.name, done.file.file_sequence,
+  LedgerEntry entry{storage::ledger_key(done.file.tenant, done.outcome.content_hash), done.file.name, done.file.file_sequence,
                     std::move(fingerprint)};
   self->request(st.store, caf::infinite, std::move(entry))
       .then(
@@ -51,6 +52,7 @@ void finish_file(supervisor_pointer self, FileState&& f, FileStatus status, std:
   add_conflict_warnings(f, out.report);
   out.error = error.empty() ? f.done.error : std::move(error);
   out.content_hash = f.done.content_hash;
+  out.forbidden = f.done.forbidden;
   out.bytes = f.done.bytes;
   out.readings_sent = f.done.readings_sent;
   out.readings_durable = f.durable;

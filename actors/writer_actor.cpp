@@ -73,7 +73,7 @@ void write_failed(writer_pointer self, SealedBatch&& batch, const std::string& e
   st.metrics->safety.breaker_opens.add();
   st.breaker_open = true;
   log::error("write_failed", {{"batch", batch.id},
-                              {"partition", storage::partition_name(batch.partition->month)},
+                              {"partition", storage::partition_name(batch.partition->tenant, batch.partition->month)},
                               {"readings", batch.readings()},
                               {"error", error},
                               {"io_error", io_error},

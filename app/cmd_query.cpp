@@ -19,6 +19,7 @@
 #include "app/commands.hpp"
 #include "protocol/nem_time.hpp"
 #include "protocol/reading_format.hpp"
+#include "storage/partition.hpp"
 #include "storage/part_writer.hpp"
 #include "storage/store.hpp"
 
@@ -27,9 +28,11 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: meterd query --data-dir DIR [--table readings|register-reads|b2b-events]\n"
-    "                    [--nmi N] [--suffix S] [--from DATE] [--to DATE]\n"
+    "                    [--tenant T] [--nmi N] [--suffix S] [--from DATE] [--to DATE]\n"
     "                    [--format csv|json|parquet] [--output FILE]\n"
     "  Prints the newest version of every stored reading, ordered by nmi, suffix, interval.\n"
+    "  --tenant: whose readings (readings/tenant=T/...); default: the default tenant's\n"
+    "  (readings/month=...). A query never spans tenants.\n"
     "  --table register-reads: NEM13 register reads (250 + 550), the winner of each nmi,\n"
     "  suffix, register, meter serial and read time; --from/--to on the current read's time.\n"
     "  --table b2b-events: NEM12 B2B events (500), the winner of each nmi, suffix, interval\n"
@@ -104,7 +107,7 @@ int run_query(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a != "--data-dir" && a != "--nmi" && a != "--suffix" && a != "--from" && a != "--to" &&
+    if (a != "--data-dir" && a != "--tenant" && a != "--nmi" && a != "--suffix" && a != "--from" && a != "--to" &&
         a != "--format" && a != "--output" && a != "--table") {
       std::fprintf(stderr, "meterd query: unknown argument '%s'\n%s", argv[i], kUsage);
       return 2;
@@ -115,7 +118,13 @@ int run_query(int argc, char** argv) {
     }
     if (a == "--data-dir")
       data_dir = v;
-    else if (a == "--nmi")
+    else if (a == "--tenant") {
+      filter.tenant = v;
+      if (!storage::valid_tenant(filter.tenant)) {
+        std::fprintf(stderr, "meterd query: --tenant: '%s' is not a tenant name\n", v);
+        return 2;
+      }
+    } else if (a == "--nmi")
       filter.nmi = v;
     else if (a == "--suffix")
       filter.suffix = v;

@@ -9,23 +9,10 @@ namespace meterd::app {
 
 TokenAuth::TokenAuth(const std::string& tokens, std::uint32_t rps, std::uint32_t burst)
     : rps_(rps), burst_(std::max<double>(1, burst)) {
-  std::size_t at = 0;
-  while (at < tokens.size()) {
-    auto comma = tokens.find(',', at);
-    std::string item =
-        tokens.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    item.erase(
-        std::remove_if(item.begin(), item.end(), [](unsigned char c) { return std::isspace(c); }),
-        item.end());
-    if (item.size() == 71 && item.compare(0, 7, "sha256:") == 0) {
-      std::string hex = item.substr(7);
-      for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      hashes_.push_back(hex);
-    }
-    if (comma == std::string::npos) break;
-    at = comma + 1;
-  }
-  buckets_.resize(hashes_.size() + 1);
+  actors::Config parsed;
+  parsed.set("http_tokens", tokens);  // validates, as the config file's loader did
+  bindings_ = parsed.token_bindings();
+  buckets_.resize(bindings_.size() + 1);
   for (auto& b : buckets_) b.tokens = burst_;
 }
 
@@ -47,10 +34,10 @@ int TokenAuth::authenticate(std::string_view header) const {
   const std::string presented = hash_token(token).substr(7);
   int found = -1;
   // Every entry is compared in full, whatever matches: the time does not depend on the token.
-  for (std::size_t i = 0; i < hashes_.size(); ++i) {
+  for (std::size_t i = 0; i < bindings_.size(); ++i) {
     unsigned diff = 0;
     for (std::size_t k = 0; k < presented.size(); ++k)
-      diff |= static_cast<unsigned>(presented[k] ^ hashes_[i][k]);
+      diff |= static_cast<unsigned>(presented[k] ^ bindings_[i].hash[k]);
     found = diff == 0 ? static_cast<int>(i) : found;
   }
   return found;
@@ -74,8 +61,14 @@ bool TokenAuth::admit(int index, double& retry_after_s) {
 }
 
 std::string TokenAuth::token_id(int index) const {
-  if (index < 0 || static_cast<std::size_t>(index) >= hashes_.size()) return {};
-  return "sha256:" + hashes_[static_cast<std::size_t>(index)].substr(0, 12);
+  if (index < 0 || static_cast<std::size_t>(index) >= bindings_.size()) return {};
+  return "sha256:" + bindings_[static_cast<std::size_t>(index)].hash.substr(0, 12);
+}
+
+const actors::TokenBinding& TokenAuth::binding(int index) const {
+  static const actors::TokenBinding anonymous;  // auth off: the default tenant, every role
+  if (index < 0 || static_cast<std::size_t>(index) >= bindings_.size()) return anonymous;
+  return bindings_[static_cast<std::size_t>(index)];
 }
 
 }  // namespace meterd::app

@@ -65,7 +65,7 @@ void Session<Stream>::start_file_body() {
   std::uint64_t needed = declared_length().value_or(0);
   try {
     if (path_ == "/v1/files") {
-      file_ = std::make_unique<SpoolFile>(sh_.intake.staging_path(staging_tag()), false, true);
+      file_ = std::make_unique<SpoolFile>(sh_.intake.staging_path(tenant_, staging_tag()), false, true);
     } else if (!start_upload_range(needed)) {
       return;  // answered
     }
@@ -106,7 +106,8 @@ bool Session<Stream>::start_upload_range(std::uint64_t& needed) {
     return refuse(http::status::bad_request,
                   json_error("an upload's id is the sha256 of its file: 64 lower-case hex digits"));
   const auto range = parser_->get()[http::field::content_range];
-  UploadRange r{id};
+  // Upload ids are the tenant's: another tenant's upload of the same file is another upload.
+  UploadRange r{id, tenant_.empty() ? id : tenant_ + "." + id};
   if (!parse_content_range(std::string_view(range.data(), range.size()), r.first, r.last, r.total))
     return refuse(http::status::bad_request,
                   json_error("Content-Range: bytes FIRST-LAST/TOTAL is required"));
@@ -116,13 +117,13 @@ bool Session<Stream>::start_upload_range(std::uint64_t& needed) {
   if (r.total > sh_.config.http_max_file_bytes)
     return refuse(http::status::payload_too_large,
                   json_error("file larger than http_max_file_bytes"));
-  if (!sh_.uploads.claim(id))
+  if (!sh_.uploads.claim(r.key))
     return refuse(
         http::status::conflict,
-        offset_json(id, sh_.uploads.received(id), "another request is writing this upload; retry"),
+        offset_json(id, sh_.uploads.received(r.key), "another request is writing this upload; retry"),
         {{"Retry-After", "1"}});
   upload_ = r;
-  const std::uint64_t received = sh_.uploads.received(id);
+  const std::uint64_t received = sh_.uploads.received(r.key);
   if (r.first > received) {
     end_upload();
     return refuse(http::status::conflict,
@@ -130,9 +131,9 @@ bool Session<Stream>::start_upload_range(std::uint64_t& needed) {
   }
   // A range sent again (its answer was lost) replaces what it covers.
   if (r.first < received &&
-      ::truncate(sh_.uploads.part_path(id).c_str(), static_cast<off_t>(r.first)) != 0)
+      ::truncate(sh_.uploads.part_path(r.key).c_str(), static_cast<off_t>(r.first)) != 0)
     throw std::system_error(errno, std::generic_category(), "truncate upload " + id);
-  file_ = std::make_unique<SpoolFile>(sh_.uploads.part_path(id), true, false);
+  file_ = std::make_unique<SpoolFile>(sh_.uploads.part_path(r.key), true, false);
   file_->keep();  // bytes received stay, acknowledged or not: a resumed range needs them
   needed = r.total - r.first;
   return true;
@@ -203,7 +204,8 @@ void Session<Stream>::file_body_done() {
   file_->keep();
   file_.reset();
   try {
-    sh_.intake.submit_file(id_, ".dat", written, sh_.auth.token_id(token_), wait_for_ack());
+    sh_.intake.submit_file(tenant_, id_, ".dat", written, sh_.auth.token_id(token_),
+                           wait_for_ack());
   } catch (const std::exception& e) {
     ack_timer_.cancel();
     file_failed(e);
@@ -221,7 +223,7 @@ void Session<Stream>::upload_range_done() {
       self->file_->sync();
       self->file_->close();
       if (r.last + 1 == r.total)
-        matches = self->sh_.uploads.received(r.id) == r.total &&
+        matches = self->sh_.uploads.received(r.key) == r.total &&
                   Uploads::hashes_to(self->file_->path(), r.id);
     } catch (const std::exception& e) {
       error = e.what();
@@ -252,8 +254,8 @@ void Session<Stream>::upload_range_done() {
       self->id_ = r.id;
       self->sh_.hm.ingest_bytes.add(r.total);
       try {
-        self->sh_.intake.submit_file(r.id, ".dat", part, self->sh_.auth.token_id(self->token_),
-                                     self->wait_for_ack());
+        self->sh_.intake.submit_file(self->tenant_, r.id, ".dat", part,
+                                     self->sh_.auth.token_id(self->token_), self->wait_for_ack());
       } catch (const std::exception& e) {
         self->ack_timer_.cancel();
         self->end_upload();
@@ -280,7 +282,7 @@ void Session<Stream>::file_failed(const std::exception& e) {
 template <class Stream>
 void Session<Stream>::end_upload() {
   if (upload_.id.empty()) return;
-  sh_.uploads.release(upload_.id);
+  sh_.uploads.release(upload_.key);
   upload_.id.clear();
 }
 
@@ -290,7 +292,9 @@ void Session<Stream>::upload_status(const std::string& id) {
     return respond(http::status::bad_request,
                    json_error("an upload's id is the sha256 of its file: 64 lower-case hex digits"),
                    keep_alive_);
-  respond(http::status::ok, offset_json(id, sh_.uploads.received(id)), keep_alive_);
+  respond(http::status::ok,
+          offset_json(id, sh_.uploads.received(tenant_.empty() ? id : tenant_ + "." + id)),
+          keep_alive_);
 }
 
 template void Session<PlainStream>::start_file_body();

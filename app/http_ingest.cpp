@@ -190,7 +190,7 @@ void Session<Stream>::submit(std::string_view ext, std::string batch_file) {
   Sha256 hash;
   hash.update(batch_file);
   id_ = hash.hex_digest();
-  sh_.intake.submit(id_, ext, batch_file, sh_.auth.token_id(token_), wait_for_ack());
+  sh_.intake.submit(tenant_, id_, ext, batch_file, sh_.auth.token_id(token_), wait_for_ack());
 }
 
 template <class Stream>
@@ -226,6 +226,10 @@ void Session<Stream>::on_ingested(const IngestResult& r) {
       return respond(http::status::ok, std::move(out), keep_alive_);
     }
     case actors::FileStatus::rejected:
+      if (r.forbidden) {  // the ingest's own audit record says so too
+        sh_.hm.forbidden.add();
+        return respond(http::status::forbidden, std::move(out), keep_alive_);
+      }
       return respond(http::status::unprocessable_entity, std::move(out), keep_alive_);
     case actors::FileStatus::parked:
       return respond(http::status::service_unavailable, std::move(out), false,
@@ -250,8 +254,12 @@ void Session<Stream>::on_ack_timeout() {
 
 template <class Stream>
 void Session<Stream>::ingest_status(const std::string& id) {
-  auto r = sh_.intake.lookup(id);
-  if (!r) return respond(http::status::not_found, json_error("unknown ingest id"), keep_alive_);
+  auto r = sh_.intake.lookup(tenant_, id);
+  if (!r) {
+    // With tenants, an id may be another tenant's: asking for it is on record.
+    if (!sh_.config.tenants.empty()) audit_refused(404, "unknown ingest id of this tenant");
+    return respond(http::status::not_found, json_error("unknown ingest id"), keep_alive_);
+  }
   if (r->pending)
     return respond(http::status::accepted, "{\"id\":\"" + id + "\",\"status\":\"pending\"}\n",
                    keep_alive_);

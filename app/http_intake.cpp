@@ -45,45 +45,51 @@ std::string HttpIntake::id_of(const std::string& name) {
   return id;
 }
 
-bool HttpIntake::wait_for(const std::string& id, const std::string& token, Callback done) {
+bool HttpIntake::wait_for(const std::string& key, const std::string& id,
+                          const std::string& token, Callback done) {
   std::lock_guard lock(mutex_);
-  auto [it, first] = waiting_.try_emplace(id);
-  it->second.push_back(std::move(done));
-  if (first) tokens_[id] = token;
+  auto [it, first] = waiting_.try_emplace(key);
+  it->second.callbacks.push_back(std::move(done));
+  if (first) it->second.id = id, it->second.token = token;
   return first;
 }
 
-void HttpIntake::forget_waiters(const std::string& id) {
+void HttpIntake::forget_waiters(const std::string& key) {
   std::lock_guard lock(mutex_);
-  waiting_.erase(id);
-  tokens_.erase(id);
+  waiting_.erase(key);
 }
 
-std::filesystem::path HttpIntake::staging_path(std::string_view tag) const {
-  return root_ / "incoming" / ("." + std::string(tag) + ".tmp");  // the spool skips .* and *.tmp
+std::filesystem::path HttpIntake::staging_path(const std::string& tenant,
+                                               std::string_view tag) const {
+  // The spool skips .* and *.tmp; the tenant's folder keeps the rename on one file system.
+  return spool_.dir("incoming", tenant) / ("." + std::string(tag) + ".tmp");
 }
 
-void HttpIntake::submit_file(const std::string& id, std::string_view ext,
-                             const std::filesystem::path& written, const std::string& token,
-                             Callback done) {
+void HttpIntake::submit_file(const std::string& tenant, const std::string& id,
+                             std::string_view ext, const std::filesystem::path& written,
+                             const std::string& token, Callback done) {
+  const std::string key = key_of(tenant, id);
   // The same body already on its way: wait for it too.
-  if (!wait_for(id, token, std::move(done))) {
+  if (!wait_for(key, id, token, std::move(done))) {
     ::unlink(written.c_str());
     return;
   }
-  if (::rename(written.c_str(), (root_ / "incoming" / file_name(id, ext)).c_str()) != 0) {
+  const auto target = spool_.dir("incoming", tenant) / file_name(id, ext);
+  if (::rename(written.c_str(), target.c_str()) != 0) {
     const int error = errno;
     ::unlink(written.c_str());
-    forget_waiters(id);
+    forget_waiters(key);
     throw std::system_error(error, std::generic_category(), "rename " + written.string());
   }
 }
 
-void HttpIntake::submit(const std::string& id, std::string_view ext, std::string_view body,
-                        const std::string& token, Callback done) {
-  if (!wait_for(id, token, std::move(done))) return;  // the same body is already on its way
+void HttpIntake::submit(const std::string& tenant, const std::string& id, std::string_view ext,
+                        std::string_view body, const std::string& token, Callback done) {
+  const std::string key = key_of(tenant, id);
+  if (!wait_for(key, id, token, std::move(done))) return;  // the same body is on its way
   const auto name = file_name(id, ext);
-  const auto tmp = root_ / "incoming" / ("." + name + ".tmp");  // ignored by the spool
+  const auto incoming = spool_.dir("incoming", tenant);
+  const auto tmp = incoming / ("." + name + ".tmp");  // ignored by the spool
   try {
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + tmp.string());
@@ -95,43 +101,44 @@ void HttpIntake::submit(const std::string& id, std::string_view ext, std::string
     }
     ::close(fd);
     // rename(2): the spool sees the whole file or nothing.
-    if (::rename(tmp.c_str(), (root_ / "incoming" / name).c_str()) != 0)
+    if (::rename(tmp.c_str(), (incoming / name).c_str()) != 0)
       throw std::system_error(errno, std::generic_category(), "rename " + tmp.string());
   } catch (...) {
     ::unlink(tmp.c_str());
-    forget_waiters(id);
+    forget_waiters(key);
     throw;
   }
 }
 
 void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOutcome& outcome) {
   const auto id = id_of(file.name);
+  const std::string key = key_of(file.tenant, id);
   IngestOrigin origin;
   if (!id.empty()) {
     origin.source = "http";
     std::lock_guard lock(mutex_);
-    if (auto it = tokens_.find(id); it != tokens_.end()) origin.token = it->second;
+    if (auto it = waiting_.find(key); it != waiting_.end()) origin.token = it->second.token;
   }
   spool_.finished(file, outcome, origin);  // report, audit, move: all before we acknowledge
   if (id.empty()) return;
   IngestResult result;
   result.id = id;
   result.status = outcome.status;
+  result.forbidden = outcome.forbidden;
   result.readings = outcome.readings_durable;
   result.file_sequence = file.file_sequence;
   result.report_json = ingest_report_json(file, outcome);
   std::vector<Callback> callbacks;
   {
     std::lock_guard lock(mutex_);
-    if (auto it = waiting_.find(id); it != waiting_.end()) {
-      callbacks = std::move(it->second);
+    if (auto it = waiting_.find(key); it != waiting_.end()) {
+      callbacks = std::move(it->second.callbacks);
       waiting_.erase(it);
     }
-    tokens_.erase(id);
     if (outcome.status != actors::FileStatus::parked) {
       Recent kept{result.status, result.readings, result.file_sequence,
                   file.path.filename().string() + ".json"};  // as the spool names its report
-      const auto [at, added] = recent_.insert_or_assign(id, std::move(kept));
+      const auto [at, added] = recent_.insert_or_assign(key, std::move(kept));
       if (added) recent_order_.push_back(at);
       while (recent_order_.size() > kRecentResults) {
         recent_.erase(recent_order_.front());
@@ -144,12 +151,15 @@ void HttpIntake::finished(const actors::ClaimedFile& file, const actors::FileOut
 
 // A durable result stands while the same body is being sent again (a client retrying after a
 // lost answer must not see its data as pending); any other outcome gives way to the new attempt.
-std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
+std::optional<IngestResult> HttpIntake::lookup(const std::string& tenant,
+                                               const std::string& id) const {
+  const std::string key = key_of(tenant, id);
+  const auto reports = spool_.dir("reports", tenant);
   std::optional<IngestResult> earlier;
   bool pending = false;
   std::string report_file;
   auto with_report = [&](IngestResult r) {
-    std::ifstream in(root_ / "reports" / report_file);
+    std::ifstream in(reports / report_file);
     std::ostringstream text;
     if (in) text << in.rdbuf();
     r.report_json = text.str();
@@ -157,12 +167,12 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   };
   {
     std::lock_guard lock(mutex_);
-    if (auto it = recent_.find(id); it != recent_.end()) {
+    if (auto it = recent_.find(key); it != recent_.end()) {
       earlier = IngestResult{
           id, it->second.status, false, it->second.readings, it->second.file_sequence, {}};
       report_file = it->second.report_file;
     }
-    pending = waiting_.count(id) > 0;
+    pending = waiting_.count(key) > 0;
   }
   if (earlier && (earlier->status == actors::FileStatus::durable ||
                   earlier->status == actors::FileStatus::duplicate))
@@ -173,7 +183,7 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
   std::string durable = "\"status\":";  // as ingest_report_json writes it
   append_json_string(durable, actors::to_string(actors::FileStatus::durable));
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root_ / "reports", ec)) {
+  for (const auto& e : fs::directory_iterator(reports, ec)) {
     auto name = e.path().filename().string();
     // A report being written is a hidden *.tmp beside it (fs::atomic_replace): not read half.
     if (name.find(needle) == std::string::npos || !name.ends_with(".json") || name[0] == '.')
@@ -196,17 +206,16 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& id) const {
 }
 
 void HttpIntake::abandon_waiters(actors::FileStatus status) {
-  std::map<std::string, std::vector<Callback>> waiting;
+  std::map<std::string, Waiting> waiting;
   {
     std::lock_guard lock(mutex_);
     waiting.swap(waiting_);
-    tokens_.clear();
   }
-  for (auto& [id, callbacks] : waiting) {
+  for (auto& [key, w] : waiting) {
     IngestResult r;
-    r.id = id;
+    r.id = w.id;
     r.status = status;
-    for (auto& cb : callbacks) cb(r);
+    for (auto& cb : w.callbacks) cb(r);
   }
 }
 

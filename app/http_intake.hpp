@@ -1,5 +1,6 @@
 // The spool intake plus requests from the HTTP API: a validated request body is written into
-// incoming/ as `http-<id>.<ext>` (id = sha256 of the body) and ingested like any dropped file,
+// incoming/ (incoming/<tenant>/ for a tenant's token) as `http-<id>.<ext>` (id = sha256 of the
+// body; ids are the tenant's: another tenant's id is unknown here) and ingested like any file,
 // through the same claim, reader, batcher, writer and crash recovery. When the pipeline
 // reports the file finished, the request's callback gets the outcome: that is the end-to-end
 // acknowledgement (durable means every reading is in committed parts).
@@ -29,6 +30,7 @@ struct IngestResult {
   std::string id;
   actors::FileStatus status = actors::FileStatus::durable;
   bool pending = false;
+  bool forbidden = false;  // addressed to a participant not of the tenant (403)
   std::uint64_t readings = 0, file_sequence = 0;
   std::string report_json;  // the ingest report (spool reports/ has the same text)
 };
@@ -51,16 +53,17 @@ class HttpIntake final : public actors::Intake {
   // calls `done` (on the supervisor's thread, or on this one) when it is finished.
   // Throws std::system_error when the body cannot be written.
   // `token`: the submitter's TokenAuth::token_id, for the audit trail.
-  void submit(const std::string& id, std::string_view ext, std::string_view body,
-              const std::string& token, Callback done);
+  // `tenant`: whose data it is ("" = the default tenant).
+  void submit(const std::string& tenant, const std::string& id, std::string_view ext,
+              std::string_view body, const std::string& token, Callback done);
   // As submit, for a body already written to `written` (on the spool's file system): renamed
   // into incoming/, or removed if the same id is already on its way.
-  void submit_file(const std::string& id, std::string_view ext,
+  void submit_file(const std::string& tenant, const std::string& id, std::string_view ext,
                    const std::filesystem::path& written, const std::string& token, Callback done);
   // Where a streamed body is written before submit_file: hidden from the spool.
-  std::filesystem::path staging_path(std::string_view tag) const;
-  // What is known about an id: pending, finished in this run, or a report in reports/.
-  std::optional<IngestResult> lookup(const std::string& id) const;
+  std::filesystem::path staging_path(const std::string& tenant, std::string_view tag) const;
+  // What is known about a tenant's id: pending, finished in this run, or a report in reports/.
+  std::optional<IngestResult> lookup(const std::string& tenant, const std::string& id) const;
   // Answers every waiting request with `status` (shutdown).
   void abandon_waiters(actors::FileStatus status);
 
@@ -69,15 +72,23 @@ class HttpIntake final : public actors::Intake {
   static std::string id_of(const std::string& file_name);
 
  private:
-  // Registers `done` for `id`; false if the same id is already on its way.
-  bool wait_for(const std::string& id, const std::string& token, Callback done);
-  void forget_waiters(const std::string& id);
+  // The maps' key of a tenant's id: ids of two tenants never meet.
+  static std::string key_of(const std::string& tenant, const std::string& id) {
+    return tenant.empty() ? id : tenant + "/" + id;
+  }
+  // Registers `done` for `key`; false if the same body is already on its way.
+  bool wait_for(const std::string& key, const std::string& id, const std::string& token,
+                Callback done);
+  void forget_waiters(const std::string& key);
 
   SpoolIntake& spool_;
   std::filesystem::path root_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::vector<Callback>> waiting_;
-  std::map<std::string, std::string> tokens_;  // of the first submitter of each waiting id
+  struct Waiting {
+    std::string id, token;  // token: of the first submitter
+    std::vector<Callback> callbacks;
+  };
+  std::map<std::string, Waiting> waiting_;
   // What finished in this run, bounded, oldest dropped first. Without the report, read from
   // reports/ when asked for: a few KiB each, ten thousand of them were most of a soak's memory.
   struct Recent {

@@ -121,6 +121,8 @@ std::string render_prometheus(const actors::Metrics& m, const HttpMetrics& h) {
            {"http_responses_4xx_total", "counter", "4xx responses.", &h.responses_4xx},
            {"http_responses_5xx_total", "counter", "5xx responses.", &h.responses_5xx},
            {"http_unauthorized_total", "counter", "401 responses.", &h.unauthorized},
+           {"http_forbidden_total", "counter", "403 responses (role, tenant or participant).",
+            &h.forbidden},
            {"http_rate_limited_total", "counter", "429 responses (per-token rate).",
             &h.rate_limited},
            {"http_overloaded_total", "counter", "503 responses for backpressure.", &h.overloaded},

@@ -43,6 +43,8 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> query_params(std::string_view q) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!q.empty()) {
@@ -57,6 +59,8 @@ std::vector<std::pair<std::string, std::string>> query_params(std::string_view q
   return out;
 }
 
+namespace {
+
 // GET /v1/readings, /v1/register-reads, /v1/b2b-events.
 enum class QueryTable { readings, register_reads, b2b_events };
 
@@ -65,7 +69,7 @@ enum class QueryTable { readings, register_reads, b2b_events };
 // Who asked, for the audit trail: what, and how many rows went out.
 struct QueryAudit {
   storage::AuditLog* log = nullptr;
-  std::string token, path, query;
+  std::string tenant, token, path, query;
   void record(std::uint64_t rows, const char* outcome) const {
     if (!log) return;
     std::string fields = "\"path\":";
@@ -74,7 +78,7 @@ struct QueryAudit {
     append_json_string(fields, query);
     fields += ",\"rows\":" + std::to_string(rows) + ",\"outcome\":\"" + outcome + "\"";
     try {
-      log->append("query", "", token, fields);
+      log->append("query", tenant, token, fields);
     } catch (const std::exception& e) {
       actors::log::error("audit_write_failed", {{"kind", "query"}, {"error", e.what()}});
     }
@@ -190,9 +194,12 @@ void Session<Stream>::query() {
                            : path_ == "/v1/b2b-events"   ? QueryTable::b2b_events
                                                          : QueryTable::readings;
   storage::QueryFilter filter;
+  filter.tenant = tenant_;  // authorize() decided it: a query never reaches across
   bool csv = false;
   for (const auto& [k, v] : query_params(query_)) {
-    if (k == "nmi") {
+    if (k == "tenant") {
+      continue;  // checked by authorize()
+    } else if (k == "nmi") {
       filter.nmi = v;
     } else if (k == "suffix") {
       filter.suffix = v;
@@ -227,7 +234,7 @@ void Session<Stream>::query() {
     net::post(self->stream_.get_executor(), [self] { self->pump_query(); });
   };
   query_job_ = job;
-  QueryAudit audit{sh_.audit, sh_.auth.token_id(token_), path_, query_};
+  QueryAudit audit{sh_.audit, tenant_, sh_.auth.token_id(token_), path_, query_};
   std::thread([job, store, filter, table, csv, audit = std::move(audit)] {
     run_query(*job, *store, filter, table, csv, audit);
   }).detach();

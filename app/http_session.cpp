@@ -60,7 +60,7 @@ void Session<Stream>::read_header() {
 }
 
 template <class Stream>
-void Session<Stream>::audit_refused(int status) {
+void Session<Stream>::audit_refused(int status, const std::string& reason) {
   if (!sh_.audit) return;
   std::string fields = "\"status\":" + std::to_string(status) + ",\"method\":";
   const auto method = parser_->get().method_string();
@@ -71,16 +71,21 @@ void Session<Stream>::audit_refused(int status) {
   const auto remote = lowest().socket().remote_endpoint(ec);
   fields += ",\"remote\":";
   append_json_string(fields, ec ? std::string() : remote.address().to_string());
+  if (!reason.empty()) {
+    fields += ",\"reason\":";
+    append_json_string(fields, reason);
+  }
   if (sh_.refusals_pending.fetch_add(1) >= Shared::kMaxPendingRefusals) {
     sh_.refusals_pending.fetch_sub(1);
     sh_.refusals_unrecorded.fetch_add(1);
     return;
   }
-  net::post(sh_.blocking, [&sh = sh_, token = sh_.auth.token_id(token_), fields] {
+  net::post(sh_.blocking, [&sh = sh_, token = sh_.auth.token_id(token_), fields,
+                            tenant = tenant_] {
     try {
       if (const auto n = sh.refusals_unrecorded.exchange(0))
         sh.audit->append("refused_unrecorded", "", "", "\"count\":" + std::to_string(n));
-      sh.audit->append("refused", "", token, fields);
+      sh.audit->append("refused", tenant, token, fields);
     } catch (const std::exception& e) {
       actors::log::error("audit_write_failed", {{"kind", "refused"}, {"error", e.what()}});
     }
@@ -133,6 +138,7 @@ void Session<Stream>::on_header(beast::error_code ec) {
                      false, {{"WWW-Authenticate", "Bearer"}});
     }
   }
+  if (path_ != "/healthz" && !authorize()) return;
   double retry_after = 0;
   if (path_ != "/healthz" && !sh_.auth.admit(token_, retry_after)) {
     sh_.hm.rate_limited.add();
@@ -151,6 +157,49 @@ void Session<Stream>::on_header(beast::error_code ec) {
   parser_->body_limit(limit);
   if (ingest_) return continue_then(&Session::read_body);
   read_body();
+}
+
+template <class Stream>
+bool Session<Stream>::authorize() {
+  const actors::TokenBinding& token = sh_.auth.binding(token_);
+  const auto method = parser_->get().method();
+  const bool get = method == http::verb::get;
+  std::uint8_t need = 0;  // an unknown endpoint needs nothing: it is answered 404
+  if (ingest_ || path_.rfind("/v1/uploads/", 0) == 0)
+    need = actors::kRoleIngest;
+  else if (get && (path_ == "/v1/readings" || path_ == "/v1/register-reads" ||
+                   path_ == "/v1/b2b-events"))
+    need = actors::kRoleQuery;
+  else if (path_.rfind("/v1/ingests/", 0) == 0)
+    need = actors::kRoleIngest | actors::kRoleQuery;
+  else if (path_ == "/metrics" && !sh_.config.tenants.empty())
+    need = actors::kRoleAdmin;  // the daemon's counters span tenants
+  // The tenant a request names: X-Meterd-Tenant, or tenant= in the query string.
+  std::string named(parser_->get()["X-Meterd-Tenant"]);
+  for (const auto& [k, v] : query_params(query_))
+    if (k == "tenant") named = v;
+  const bool admin = token.roles & actors::kRoleAdmin;
+  auto refuse = [&](const std::string& why) {
+    tenant_ = named.empty() ? token.tenant : named;
+    if (tenant_ == "*") tenant_.clear();
+    sh_.hm.forbidden.add();
+    audit_refused(403, why);
+    respond(http::status::forbidden, json_error(why), false);
+    return false;
+  };
+  if (need && !(token.roles & need) && !admin)
+    return refuse("this token's roles do not allow " + path_);
+  if (token.tenant == "*") {  // an admin of every tenant names the one it acts on
+    if (named.empty() && need && !sh_.config.tenants.empty())
+      return refuse("an admin token names its tenant (X-Meterd-Tenant or ?tenant=)");
+    if (!named.empty() && !sh_.config.tenant(named)) return refuse("no tenant '" + named + "'");
+    tenant_ = named;
+    return true;
+  }
+  if (!named.empty() && named != token.tenant)
+    return refuse("this token is of tenant '" + token.tenant + "', not '" + named + "'");
+  tenant_ = token.tenant;
+  return true;
 }
 
 // Answers "Expect: 100-continue" (the client holds the body until then), then goes on.

@@ -43,6 +43,9 @@ namespace meterd::app::http_internal {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+
+// A query string's key=value pairs, URL-decoded, in order (http_query.cpp).
+std::vector<std::pair<std::string, std::string>> query_params(std::string_view query);
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using PlainStream = beast::tcp_stream;
@@ -159,7 +162,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                std::initializer_list<std::pair<const char*, std::string>> headers = {},
                const char* content_type = "application/json");
   void close();
-  void audit_refused(int status);  // a 401/403 in the audit trail
+  // A 401/403 (or an ingest id of another tenant) in the audit trail, with why.
+  void audit_refused(int status, const std::string& reason = {});
+  // The tenant this request acts for and whether the token's roles allow it; answers 403 (and
+  // audits it) when not.
+  bool authorize();
   void continue_then(void (Session::*next)());
   std::optional<std::uint64_t> declared_length();
 
@@ -197,6 +204,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Shared& sh_;
   net::steady_timer ack_timer_;
   std::string path_, query_, id_;
+  std::string tenant_;  // whose data this request reads or writes ("" = the default tenant)
   int token_ = -1;
   bool keep_alive_ = true, ingest_ = false, admitted_ = false, answered_ = false;
   bool streamed_ = false;  // POST /v1/files, PUT /v1/uploads/<id>: the body goes to a file
@@ -205,7 +213,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string chunk_;
   std::uint64_t next_space_check_ = 0;
   struct UploadRange {
-    std::string id;  // claimed in sh_.uploads while set
+    std::string id;   // claimed in sh_.uploads (as key) while set
+    std::string key;  // the id in sh_.uploads: the tenant's
     std::uint64_t first = 0, last = 0, total = 0;
   } upload_;
   std::uint64_t admitted_bytes_ = 0;

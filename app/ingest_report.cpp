@@ -53,7 +53,9 @@ std::string ingest_report_json(const actors::ClaimedFile& file, const actors::Fi
   const FileReport& r = o.report;
   std::string out = "{";
   str(out, "file", file.name);
+  if (!file.tenant.empty()) str(out, "tenant", file.tenant);
   str(out, "status", to_string(o.status));
+  if (o.forbidden) str(out, "refused", "forbidden");
   if (!o.error.empty()) str(out, "error", o.error);
   str(out, "sha256", o.content_hash);
   num(out, "file_sequence", file.file_sequence);
@@ -117,6 +119,7 @@ void audit_ingest(storage::AuditLog* audit, const actors::ClaimedFile& file,
   num(out, "file_sequence", file.file_sequence);
   num(out, "bytes", o.bytes);
   str(out, "status", actors::to_string(o.status));
+  if (o.forbidden) str(out, "refused", "forbidden");
   num(out, "readings", o.report.readings);
   num(out, "readings_durable", o.readings_durable);
   num(out, "readings_rejected", o.report.readings_rejected);
@@ -124,7 +127,7 @@ void audit_ingest(storage::AuditLog* audit, const actors::ClaimedFile& file,
   key(out, "error");
   append_json_string(out, o.error);
   try {
-    audit->append("ingest", origin.tenant, origin.token, out);
+    audit->append("ingest", file.tenant, origin.token, out);
   } catch (const std::exception& e) {  // the operator must hear of it
     actors::log::error("audit_write_failed",
                        {{"kind", "ingest"}, {"file", file.name}, {"error", e.what()}});

@@ -9,6 +9,12 @@
 //   rejected/    unreadable files and files with a fatal error, with their report.
 //   reports/     one JSON ingest report per file.
 //   journal/, dead_letter/   the safety path (see safety_actor.cpp).
+//
+// With tenants (config `tenants`), each of incoming/, processing/, done/, rejected/ and reports/
+// has a folder per tenant (incoming/retailer_a/...): a file belongs to the folder it was dropped
+// in. A file directly in incoming/ then belongs to no tenant and goes to rejected/ with a
+// report; so does a symbolic link anywhere in incoming/ (it could reach into another tenant's
+// folder), and a tenant folder that is itself a link is not read.
 #pragma once
 
 #include <chrono>
@@ -16,6 +22,8 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "actors/config.hpp"
 #include "actors/intake.hpp"
@@ -41,9 +49,16 @@ class SpoolIntake final : public actors::Intake {
                 const IngestOrigin& origin);
 
   std::filesystem::path dir(const char* name) const { return root_ / name; }
+  // A tenant's folder of `name` (the root folder for the default tenant "").
+  std::filesystem::path dir(const char* name, const std::string& tenant) const {
+    return tenant.empty() ? root_ / name : root_ / name / tenant;
+  }
 
  private:
   void rescan();
+  // A file that cannot be taken (no tenant, a link): to rejected/ with a report saying why.
+  void refuse(const std::filesystem::path& from, const std::string& tenant,
+              const std::string& name, const std::string& why);
 
   std::filesystem::path root_;
   storage::AuditLog* audit_;
@@ -54,7 +69,9 @@ class SpoolIntake final : public actors::Intake {
   // From processing/, ingested first. A file there without a sequence in its name (put there
   // by hand) gets one when it is claimed.
   std::deque<actors::ClaimedFile> recovered_;
-  std::set<std::string> waiting_;  // names in incoming/, in name order
+  std::vector<std::string> tenants_;  // {""} for a single-tenant install
+  bool multi_tenant_ = false;
+  std::set<std::pair<std::string, std::string>> waiting_;  // (name, tenant), in name order
 };
 
 }  // namespace meterd::app

@@ -80,7 +80,7 @@ void BM_SortShuffledBatch(benchmark::State& state) {
     std::shuffle(b.runs.begin(), b.runs.end(), rng);
     state.ResumeTiming();
     readings += b.readings();
-    const auto sorted = meterd::storage::sort_partition(month, std::move(b));
+    const auto sorted = meterd::storage::sort_partition(month.month, std::move(b));
     benchmark::DoNotOptimize(sorted.batch.runs.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(readings));

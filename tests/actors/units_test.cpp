@@ -62,7 +62,7 @@ TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
   EXPECT_TRUE(b1.empty());
   EXPECT_EQ(a.buffered_readings(), 12u);
   EXPECT_EQ(a.partitions(), 2u);
-  auto sealed_jan = a.seal(storage::month_of(kJan));
+  auto sealed_jan = a.seal({"", storage::month_of(kJan)});
   const auto& jan = *sealed_jan.partition;
   EXPECT_EQ(storage::partition_name(jan.month), "month=2024-01");
   ASSERT_EQ(jan.batch.runs.size(), 2u);
@@ -72,7 +72,7 @@ TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
   std::set<std::pair<actors::StreamId, std::uint64_t>> shares;
   for (auto s : sealed_jan.shares) shares.insert({s.stream, s.readings});
   EXPECT_EQ(shares, (std::set<std::pair<actors::StreamId, std::uint64_t>>{{7, 3}, {8, 3}}));
-  auto sealed_feb = a.seal(storage::month_of(kFeb));
+  auto sealed_feb = a.seal({"", storage::month_of(kFeb)});
   const auto& feb = *sealed_feb.partition;
   ASSERT_EQ(feb.batch.runs.size(), 2u);
   EXPECT_EQ(feb.batch.strings[feb.batch.runs[0].nmi], "NMI1");
