@@ -22,8 +22,8 @@
 #include "actors/metrics.hpp"
 #include "actors/pipeline.hpp"
 #include "protocol/input_reader.hpp"
-#include "storage/ledger.hpp"
 #include "protocol/reading_decoder.hpp"  // NEM12/NEM13, NDJSON or a batch file, by content
+#include "storage/ledger.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -205,18 +205,18 @@ bool refused_by_header(reader_pointer self, bool member_end) {
   };
   const std::string& field = st.participant_field;
   const bool to = ours(r.to_participant), from = ours(r.from_participant);
-  if (!r.version_header.empty() &&
-      (field == "to" ? to : field == "from" ? from : (to || from)))
+  if (!r.version_header.empty() && (field == "to" ? to : field == "from" ? from : (to || from)))
     return false;
   std::string why =
       r.version_header.empty()
           ? "no 100 header: cannot tell which participant the file is for"
-          : "the 100 header addresses " + (field == "from" ? "FromParticipant '" + r.from_participant
-                                                            : "ToParticipant '" + r.to_participant) +
+          : "the 100 header addresses " +
+                (field == "from" ? "FromParticipant '" + r.from_participant
+                                 : "ToParticipant '" + r.to_participant) +
                 "'" + (field == "either" ? " / FromParticipant '" + r.from_participant + "'" : "") +
                 ", not a participant of tenant '" + st.task.file.tenant + "'";
-  log::warn("file_forbidden", {{"file", st.task.file.name}, {"tenant", st.task.file.tenant},
-                               {"error", why}});
+  log::warn("file_forbidden",
+            {{"file", st.task.file.name}, {"tenant", st.task.file.tenant}, {"error", why}});
   st.sink.pending.clear();
   ReaderDone done;
   done.report = std::move(st.parser->report());

@@ -69,7 +69,8 @@ void journal_if_needed(safety_pointer self, Held& held) {
 
 std::string dead_letter_report(const Held& held) {
   std::string out = "{\"batch\":" + std::to_string(held.batch.id) + ",\"partition\":";
-  append_json_string(out, storage::partition_name(held.batch.partition->tenant, held.batch.partition->month));
+  append_json_string(
+      out, storage::partition_name(held.batch.partition->tenant, held.batch.partition->month));
   out += ",\"readings\":" + std::to_string(held.batch.readings()) +
          ",\"attempts\":" + std::to_string(held.batch.attempts) + ",\"last_error\":";
   append_json_string(out, held.last_error);

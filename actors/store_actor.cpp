@@ -33,8 +33,9 @@ std::vector<storage::VersionConflict> find_stored_conflicts(IngestStore& store,
   try {
     auto found = store.conflicts_with_stored(batch);
     if (!found.complete)
-      log::warn("conflict_check_incomplete", {{"partition", storage::partition_name(batch.tenant, batch.month)},
-                                              {"row_groups_read", found.row_groups_read}});
+      log::warn("conflict_check_incomplete",
+                {{"partition", storage::partition_name(batch.tenant, batch.month)},
+                 {"row_groups_read", found.row_groups_read}});
     return std::move(found.conflicts);
   } catch (const std::exception& e) {
     log::warn("conflict_check_failed", {{"error", e.what()}});

@@ -22,8 +22,8 @@ void record_in_ledger(supervisor_pointer self, FileDone&& done,
   if (done.outcome.status != FileStatus::durable || done.outcome.content_hash.empty())
     return report_done(self, std::move(done));
   ++st.ledger_pending;
-  LedgerEntry entry{storage::ledger_key(done.file.tenant, done.outcome.content_hash), done.file.name, done.file.file_sequence,
-                    std::move(fingerprint)};
+  LedgerEntry entry{storage::ledger_key(done.file.tenant, done.outcome.content_hash),
+                    done.file.name, done.file.file_sequence, std::move(fingerprint)};
   self->request(st.store, caf::infinite, std::move(entry))
       .then(
           [=, done = std::move(done)](bool recorded) mutable {

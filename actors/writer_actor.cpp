@@ -72,12 +72,14 @@ void write_failed(writer_pointer self, SealedBatch&& batch, const std::string& e
   st.metrics->writer.failures.add();
   st.metrics->safety.breaker_opens.add();
   st.breaker_open = true;
-  log::error("write_failed", {{"batch", batch.id},
-                              {"partition", storage::partition_name(batch.partition->tenant, batch.partition->month)},
-                              {"readings", batch.readings()},
-                              {"error", error},
-                              {"io_error", io_error},
-                              {"breaker", "open"}});
+  log::error(
+      "write_failed",
+      {{"batch", batch.id},
+       {"partition", storage::partition_name(batch.partition->tenant, batch.partition->month)},
+       {"readings", batch.readings()},
+       {"error", error},
+       {"io_error", io_error},
+       {"breaker", "open"}});
   batch.attempts = 1;
   hand_to_safety(self, std::move(batch));
 }

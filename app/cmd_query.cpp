@@ -19,8 +19,8 @@
 #include "app/commands.hpp"
 #include "protocol/nem_time.hpp"
 #include "protocol/reading_format.hpp"
-#include "storage/partition.hpp"
 #include "storage/part_writer.hpp"
+#include "storage/partition.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::app {
@@ -107,8 +107,8 @@ int run_query(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a != "--data-dir" && a != "--tenant" && a != "--nmi" && a != "--suffix" && a != "--from" && a != "--to" &&
-        a != "--format" && a != "--output" && a != "--table") {
+    if (a != "--data-dir" && a != "--tenant" && a != "--nmi" && a != "--suffix" && a != "--from" &&
+        a != "--to" && a != "--format" && a != "--output" && a != "--table") {
       std::fprintf(stderr, "meterd query: unknown argument '%s'\n%s", argv[i], kUsage);
       return 2;
     }

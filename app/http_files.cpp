@@ -65,7 +65,8 @@ void Session<Stream>::start_file_body() {
   std::uint64_t needed = declared_length().value_or(0);
   try {
     if (path_ == "/v1/files") {
-      file_ = std::make_unique<SpoolFile>(sh_.intake.staging_path(tenant_, staging_tag()), false, true);
+      file_ =
+          std::make_unique<SpoolFile>(sh_.intake.staging_path(tenant_, staging_tag()), false, true);
     } else if (!start_upload_range(needed)) {
       return;  // answered
     }
@@ -118,10 +119,10 @@ bool Session<Stream>::start_upload_range(std::uint64_t& needed) {
     return refuse(http::status::payload_too_large,
                   json_error("file larger than http_max_file_bytes"));
   if (!sh_.uploads.claim(r.key))
-    return refuse(
-        http::status::conflict,
-        offset_json(id, sh_.uploads.received(r.key), "another request is writing this upload; retry"),
-        {{"Retry-After", "1"}});
+    return refuse(http::status::conflict,
+                  offset_json(id, sh_.uploads.received(r.key),
+                              "another request is writing this upload; retry"),
+                  {{"Retry-After", "1"}});
   upload_ = r;
   const std::uint64_t received = sh_.uploads.received(r.key);
   if (r.first > received) {

@@ -45,8 +45,8 @@ std::string HttpIntake::id_of(const std::string& name) {
   return id;
 }
 
-bool HttpIntake::wait_for(const std::string& key, const std::string& id,
-                          const std::string& token, Callback done) {
+bool HttpIntake::wait_for(const std::string& key, const std::string& id, const std::string& token,
+                          Callback done) {
   std::lock_guard lock(mutex_);
   auto [it, first] = waiting_.try_emplace(key);
   it->second.callbacks.push_back(std::move(done));
@@ -65,9 +65,9 @@ std::filesystem::path HttpIntake::staging_path(const std::string& tenant,
   return spool_.dir("incoming", tenant) / ("." + std::string(tag) + ".tmp");
 }
 
-void HttpIntake::submit_file(const std::string& tenant, const std::string& id,
-                             std::string_view ext, const std::filesystem::path& written,
-                             const std::string& token, Callback done) {
+void HttpIntake::submit_file(const std::string& tenant, const std::string& id, std::string_view ext,
+                             const std::filesystem::path& written, const std::string& token,
+                             Callback done) {
   const std::string key = key_of(tenant, id);
   // The same body already on its way: wait for it too.
   if (!wait_for(key, id, token, std::move(done))) {

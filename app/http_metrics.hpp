@@ -12,7 +12,7 @@ struct HttpMetrics {
   actors::Counter connections_open, connections_total, connections_refused;
   actors::Counter requests_total, responses_2xx, responses_4xx, responses_5xx;
   actors::Counter unauthorized, rate_limited, overloaded;  // 401, 429, 503 (backpressure)
-  actors::Counter forbidden;                              // 403: role or tenant
+  actors::Counter forbidden;                               // 403: role or tenant
   actors::Counter ingest_requests, ingest_readings, ingest_bytes, invalid_lines;
   actors::Counter inflight_requests, inflight_bytes;
   actors::LatencyHistogram ack_latency;  // request received -> durable acknowledgement sent

@@ -80,8 +80,7 @@ void Session<Stream>::audit_refused(int status, const std::string& reason) {
     sh_.refusals_unrecorded.fetch_add(1);
     return;
   }
-  net::post(sh_.blocking, [&sh = sh_, token = sh_.auth.token_id(token_), fields,
-                            tenant = tenant_] {
+  net::post(sh_.blocking, [&sh = sh_, token = sh_.auth.token_id(token_), fields, tenant = tenant_] {
     try {
       if (const auto n = sh.refusals_unrecorded.exchange(0))
         sh.audit->append("refused_unrecorded", "", "", "\"count\":" + std::to_string(n));
@@ -167,8 +166,8 @@ bool Session<Stream>::authorize() {
   std::uint8_t need = 0;  // an unknown endpoint needs nothing: it is answered 404
   if (ingest_ || path_.rfind("/v1/uploads/", 0) == 0)
     need = actors::kRoleIngest;
-  else if (get && (path_ == "/v1/readings" || path_ == "/v1/register-reads" ||
-                   path_ == "/v1/b2b-events"))
+  else if (get &&
+           (path_ == "/v1/readings" || path_ == "/v1/register-reads" || path_ == "/v1/b2b-events"))
     need = actors::kRoleQuery;
   else if (path_.rfind("/v1/ingests/", 0) == 0)
     need = actors::kRoleIngest | actors::kRoleQuery;

@@ -13,7 +13,7 @@ std::string ingest_report_json(const actors::ClaimedFile& file, const actors::Fi
 // Who a file came from, for the audit trail.
 struct IngestOrigin {
   std::string source = "spool";  // "http", "cli"
-  std::string token;  // TokenAuth::token_id, never the token (the tenant is the file's)
+  std::string token;             // TokenAuth::token_id, never the token (the tenant is the file's)
 };
 
 // Records a finished file in the audit trail (storage/audit_log.hpp; none: nothing): source,

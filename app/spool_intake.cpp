@@ -67,9 +67,8 @@ SpoolIntake::SpoolIntake(const actors::Config& config, storage::AuditLog* audit)
     for (const auto& e : fs::directory_iterator(dir("processing", tenant)))
       if (e.is_regular_file() && !e.is_symlink()) left.emplace_back(e.path(), tenant);
   // Claim order is the sequence in the name, whichever tenant's folder it is in.
-  std::sort(left.begin(), left.end(), [](const auto& a, const auto& b) {
-    return a.first.filename() < b.first.filename();
-  });
+  std::sort(left.begin(), left.end(),
+            [](const auto& a, const auto& b) { return a.first.filename() < b.first.filename(); });
   for (const auto& [path, tenant] : left) {
     actors::ClaimedFile f;
     f.tenant = tenant;
@@ -114,9 +113,9 @@ void SpoolIntake::rescan() {
   for (const auto& tenant : tenants_) {
     const fs::path incoming = dir("incoming", tenant);
     if (!tenant.empty() && fs::is_symlink(incoming, ec)) {
-      actors::log::warn("spool_tenant_link", {{"tenant", tenant},
-                                              {"error", incoming.string() +
-                                                            " is a symbolic link: not read"}});
+      actors::log::warn(
+          "spool_tenant_link",
+          {{"tenant", tenant}, {"error", incoming.string() + " is a symbolic link: not read"}});
       continue;
     }
     for (const auto& e : fs::directory_iterator(incoming, ec)) {

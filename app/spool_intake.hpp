@@ -57,8 +57,8 @@ class SpoolIntake final : public actors::Intake {
  private:
   void rescan();
   // A file that cannot be taken (no tenant, a link): to rejected/ with a report saying why.
-  void refuse(const std::filesystem::path& from, const std::string& tenant,
-              const std::string& name, const std::string& why);
+  void refuse(const std::filesystem::path& from, const std::string& tenant, const std::string& name,
+              const std::string& why);
 
   std::filesystem::path root_;
   storage::AuditLog* audit_;

@@ -81,5 +81,60 @@ TEST(BatchAssemblerTest, SplitsByMonthSortsAndCountsShares) {
   EXPECT_EQ(a.buffered_readings(), 0u);
 }
 
+// Two tenants' readings of the same key and month never share a sealed batch.
+TEST(BatchAssemblerTest, KeepsTenantsApart) {
+  actors::BatchAssembler a;
+  auto of_a = make_batch({{"NMI1", "E1", kJan}});
+  auto of_b = make_batch({{"NMI1", "E1", kJan}});
+  const auto now = actors::BatchAssembler::Clock::now();
+  a.add(1, of_a, now, "a");
+  a.add(2, of_b, now, "b");
+  EXPECT_EQ(a.partitions(), 2u);
+  auto sealed_b = a.seal({"b", storage::month_of(kJan)});
+  EXPECT_EQ(sealed_b.partition->tenant, "b");
+  ASSERT_EQ(sealed_b.shares.size(), 1u);
+  EXPECT_EQ(sealed_b.shares[0].stream, 2u);
+  EXPECT_EQ(storage::partition_name(sealed_b.partition->tenant, sealed_b.partition->month),
+            "tenant=b/month=2024-01");
+  auto sealed_a = a.seal(*a.largest());
+  EXPECT_EQ(sealed_a.partition->tenant, "a");
+  EXPECT_TRUE(a.empty());
+}
+
+TEST(ConfigTest, TokensAreBoundToConfiguredTenantsAndRoles) {
+  const std::string hex(64, 'a'), other(64, 'b');
+  auto c =
+      actors::Config::parse("tenants = ret_a:RETA+RETB, net-b:NETB\nhttp_tokens = sha256:" + hex +
+                                "@ret_a/ingest+query, sha256:" + other + "@*/admin\n",
+                            "t");
+  ASSERT_EQ(c.tenants.size(), 2u);
+  EXPECT_EQ(c.tenants[0].participants, (std::vector<std::string>{"RETA", "RETB"}));
+  ASSERT_NE(c.tenant("net-b"), nullptr);
+  EXPECT_EQ(c.tenant("nope"), nullptr);
+  const auto tokens = c.token_bindings();
+  ASSERT_EQ(tokens.size(), 2u);
+  EXPECT_EQ(tokens[0].tenant, "ret_a");
+  EXPECT_EQ(tokens[0].roles, actors::kRoleIngest | actors::kRoleQuery);
+  EXPECT_EQ(tokens[1].tenant, "*");
+  EXPECT_EQ(tokens[1].roles, actors::kRoleAdmin);
+  // The rendering reads back the same.
+  EXPECT_NE(c.render().find("tenants = ret_a:RETA+RETB, net-b:NETB"), std::string::npos);
+  const std::string tenants = "tenants = a:X\n";
+  // Unbound, of an unknown tenant, an unknown role, @* without admin, a tenant without tenants.
+  for (const std::string bad : std::vector<std::string>{
+           tenants + "http_tokens = sha256:" + hex + "\n",
+           tenants + "http_tokens = sha256:" + hex + "@b/query\n",
+           tenants + "http_tokens = sha256:" + hex + "@a/root\n",
+           tenants + "http_tokens = sha256:" + hex + "@*/query\n",
+           "http_tokens = sha256:" + hex + "@a/query\n", "tenants = A:X\n", "tenants = ..:X\n",
+           "tenants = a:X, a:Y\n", "tenant_participant_field = cc\n"})
+    EXPECT_THROW(actors::Config::parse(bad, "t"), std::invalid_argument) << bad;
+  // A single-tenant install keeps bare tokens, with every role.
+  auto single = actors::Config::parse("http_tokens = sha256:" + hex + "\n", "t");
+  EXPECT_EQ(single.token_bindings().at(0).roles,
+            actors::kRoleIngest | actors::kRoleQuery | actors::kRoleAdmin);
+  EXPECT_EQ(single.token_bindings().at(0).tenant, "");
+}
+
 }  // namespace
 }  // namespace meterd::test
