@@ -215,9 +215,11 @@ struct Config;
 struct Metrics;
 struct RunOptions;
 
+struct IngestProgress;
 struct ReaderTask {
   StreamId stream = 0;
   ClaimedFile file;
+  std::shared_ptr<IngestProgress> progress;  // the file's live figures (set by the supervisor)
 };
 
 reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batcher_actor batcher,

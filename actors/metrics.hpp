@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "actors/progress.hpp"
+
 namespace meterd::actors {
 
 struct Counter {
@@ -82,6 +84,7 @@ struct Metrics {
   SafetyMetrics safety;
   FileMetrics files;
   CompactorMetrics compactor;
+  ProgressBoard progress;  // per file in flight (not in to_json: see GET /v1/ingests/{id}/events)
   // One JSON object with every counter (for the log and, later, the HTTP endpoint).
   std::string to_json() const;
 };

@@ -267,6 +267,12 @@ void read_step(reader_pointer self) {
   st.bytes += n;
   st.metrics->reader.bytes.add(n);
   st.parser->feed(std::string_view(st.buffer.data(), n));
+  if (st.task.progress) {  // the members before this one are in st.report
+    const FileReport& r = st.parser->report();
+    st.task.progress->bytes_read = st.bytes;
+    st.task.progress->readings_parsed = st.report.readings + r.readings;
+    st.task.progress->rejects = st.report.rejects() + r.rejects();
+  }
   refused_by_header(self, false);
 }
 

@@ -30,8 +30,14 @@ void start_reader(supervisor_pointer self, FileState&& state) {
   auto& st = self->state;
   StreamId stream = st.next_stream++;
   auto& f = st.files.emplace(stream, std::move(state)).first->second;
-  auto reader = spawn_reader(self, ReaderTask{stream, f.file}, st.batcher, supervisor_actor{self},
-                             st.store, st.config, *st.options, *st.metrics);
+  if (!f.progress) {
+    f.progress = st.metrics->progress.open(ProgressBoard::key(f.file.tenant, f.file.name));
+    f.progress->bytes = f.file.bytes;
+  } else {
+    f.progress->restart();
+  }
+  auto reader = spawn_reader(self, ReaderTask{stream, f.file, f.progress}, st.batcher,
+                             supervisor_actor{self}, st.store, st.config, *st.options, *st.metrics);
   st.readers[reader.address()] = stream;
 }
 

@@ -72,6 +72,7 @@ void finish_file(supervisor_pointer self, FileState&& f, FileStatus status, std:
               {"bytes", out.bytes},
               {"seconds", out.total_seconds},
               {"error", out.error}});
+  st.metrics->progress.close(ProgressBoard::key(f.file.tenant, f.file.name));
   FileDone done{std::move(f.file), std::move(out)};
   record_in_ledger(self, std::move(done), std::move(f.done.fingerprint));
 }
@@ -160,6 +161,7 @@ void credit_shares(supervisor_pointer self, const std::vector<FileShare>& shares
     auto it = st.files.find(share.stream);
     if (it == st.files.end()) continue;  // a stream of a crashed attempt: ignore
     (dead ? it->second.dead : it->second.durable) += share.readings;
+    if (!dead && it->second.progress) it->second.progress->readings_durable = it->second.durable;
     check_complete(self, it);
   }
   fill(self);

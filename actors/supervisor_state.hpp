@@ -26,6 +26,7 @@ struct FileState {
   ReaderDone done;
   std::uint64_t durable = 0, dead = 0;
   std::uint32_t attempts = 1;
+  std::shared_ptr<IngestProgress> progress;  // on the metrics' board from claim to final word
   std::string dead_path;
   struct NotedConflict {
     storage::VersionConflict conflict;

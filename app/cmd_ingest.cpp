@@ -43,11 +43,17 @@ void progress_line(const actors::Metrics& m, std::uint64_t total_bytes, double s
   const int width = 30, filled = static_cast<int>(frac * width);
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.resize(width, '.');
-  std::fprintf(stderr, "\r[%s] %5.1f%%  %llu/%llu files  %llu readings  %.1f M readings/s  ",
+  // The figures of GET /v1/ingests/{id}/events: bytes read, readings parsed (sent on),
+  // readings durable, rejects (counted as each file ends).
+  std::fprintf(stderr,
+               "\r[%s] %5.1f%%  %llu/%llu files  read %.1f MB  parsed %llu  durable %llu  "
+               "rejects %llu  %.1f M readings/s  ",
                bar.c_str(), frac * 100,
                static_cast<unsigned long long>(m.files.durable.get() + m.files.rejected.get()),
-               static_cast<unsigned long long>(m.files.claimed.get()),
+               static_cast<unsigned long long>(m.files.claimed.get()), done / 1e6,
+               static_cast<unsigned long long>(m.reader.readings.get()),
                static_cast<unsigned long long>(m.writer.readings.get()),
+               static_cast<unsigned long long>(m.reader.rejects.get()),
                seconds > 0 ? static_cast<double>(m.writer.readings.get()) / seconds / 1e6 : 0.0);
   std::fflush(stderr);
 }

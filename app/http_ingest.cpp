@@ -263,14 +263,18 @@ void Session<Stream>::ingest_status(const std::string& id) {
   if (r->pending)
     return respond(http::status::accepted, "{\"id\":\"" + id + "\",\"status\":\"pending\"}\n",
                    keep_alive_);
-  if (!r->report_json.empty() && r->readings == 0 && r->file_sequence == 0)
-    return respond(http::status::ok, r->report_json, keep_alive_);  // from reports/
-  respond(http::status::ok,
-          "{\"id\":\"" + id + "\",\"status\":\"" + to_string(r->status) +
-              "\",\"readings\":" + std::to_string(r->readings) +
-              ",\"file_sequence\":" + std::to_string(r->file_sequence) +
-              ",\"report\":" + (r->report_json.empty() ? "null" : r->report_json) + "}\n",
-          keep_alive_);
+  respond(http::status::ok, ingest_result_json(id, *r), keep_alive_);
+}
+
+template <class Stream>
+std::string Session<Stream>::ingest_result_json(const std::string& id,
+                                                const IngestResult& r) const {
+  if (!r.report_json.empty() && r.readings == 0 && r.file_sequence == 0)
+    return r.report_json;  // from reports/
+  return "{\"id\":\"" + id + "\",\"status\":\"" + to_string(r.status) +
+         "\",\"readings\":" + std::to_string(r.readings) +
+         ",\"file_sequence\":" + std::to_string(r.file_sequence) +
+         ",\"report\":" + (r.report_json.empty() ? "null" : r.report_json) + "}\n";
 }
 
 // route() (http_session.cpp) calls these; the rest of this file's members follow from them.
@@ -282,5 +286,9 @@ template void Session<PlainStream>::reject_ingest(http::status, std::string);
 template void Session<TlsStream>::reject_ingest(http::status, std::string);
 template void Session<PlainStream>::ingest_status(const std::string&);
 template void Session<TlsStream>::ingest_status(const std::string&);
+template std::string Session<PlainStream>::ingest_result_json(const std::string&,
+                                                              const IngestResult&) const;
+template std::string Session<TlsStream>::ingest_result_json(const std::string&,
+                                                            const IngestResult&) const;
 
 }  // namespace meterd::app::http_internal

@@ -205,6 +205,46 @@ std::optional<IngestResult> HttpIntake::lookup(const std::string& tenant,
   return earlier;
 }
 
+namespace {
+
+// A name of a file in one of the spool's folders ("<20 digits>__NAME"): none with a '/' or
+// a leading '.', so that a name asked for over HTTP never leaves the tenant's folder.
+bool plain_name(const std::string& name) {
+  return !name.empty() && name[0] != '.' && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+std::optional<fs::path> claimed_copy(const fs::path& dir, const std::string& name,
+                                     const char* suffix) {
+  const std::string tail = "__" + name + suffix;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto file = e.path().filename().string();
+    if (file.size() == 20 + tail.size() && file.ends_with(tail)) return e.path();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> HttpIntake::spool_report(const std::string& tenant,
+                                                    const std::string& name) const {
+  if (!plain_name(name)) return std::nullopt;
+  const auto path = claimed_copy(spool_.dir("reports", tenant), name, ".json");
+  if (!path) return std::nullopt;
+  std::ifstream in(*path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool HttpIntake::spool_waiting(const std::string& tenant, const std::string& name) const {
+  if (!plain_name(name)) return false;
+  std::error_code ec;
+  return fs::is_regular_file(spool_.dir("incoming", tenant) / name, ec) ||
+         claimed_copy(spool_.dir("processing", tenant), name, "").has_value();
+}
+
 void HttpIntake::abandon_waiters(actors::FileStatus status) {
   std::map<std::string, Waiting> waiting;
   {

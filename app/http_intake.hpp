@@ -30,9 +30,9 @@ struct IngestResult {
   std::string id;
   actors::FileStatus status = actors::FileStatus::durable;
   bool pending = false;
-  bool forbidden = false;  // addressed to a participant not of the tenant (403)
   std::uint64_t readings = 0, file_sequence = 0;
   std::string report_json;  // the ingest report (spool reports/ has the same text)
+  bool forbidden = false;   // addressed to a participant not of the tenant (403)
 };
 
 class HttpIntake final : public actors::Intake {
@@ -64,6 +64,10 @@ class HttpIntake final : public actors::Intake {
   std::filesystem::path staging_path(const std::string& tenant, std::string_view tag) const;
   // What is known about a tenant's id: pending, finished in this run, or a report in reports/.
   std::optional<IngestResult> lookup(const std::string& tenant, const std::string& id) const;
+  // A file dropped in the spool (incoming/<tenant>/NAME), by name: its report once finished,
+  // and whether it is waiting or being read.
+  std::optional<std::string> spool_report(const std::string& tenant, const std::string& name) const;
+  bool spool_waiting(const std::string& tenant, const std::string& name) const;
   // Answers every waiting request with `status` (shutdown).
   void abandon_waiters(actors::FileStatus status);
 

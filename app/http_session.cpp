@@ -271,6 +271,9 @@ void Session<Stream>::route() {
   if ((path_ == "/v1/readings" || record_table) && method == http::verb::get) return query();
   if (path_.rfind("/v1/uploads/", 0) == 0 && method == http::verb::get)
     return upload_status(path_.substr(12));
+  if (path_.rfind("/v1/ingests/", 0) == 0 && path_.ends_with("/events") &&
+      method == http::verb::get)
+    return ingest_events(path_.substr(12, path_.size() - 12 - 7));
   if (path_.rfind("/v1/ingests/", 0) == 0 && method == http::verb::get)
     return ingest_status(path_.substr(12));
   if (path_ == "/healthz" || path_ == "/metrics" || path_ == "/v1/readings" || record_table ||

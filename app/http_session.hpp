@@ -178,6 +178,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void on_ingested(const IngestResult& r);
   void on_ack_timeout();
   void ingest_status(const std::string& id);
+  std::string ingest_result_json(const std::string& id, const IngestResult& r) const;
+
+  // http_events.cpp
+  void ingest_events(const std::string& id);
+  std::string ingest_event();  // the event the ingest's state calls for now; "" if unknown
+  void write_event(std::string text);
+  void next_event();
 
   // http_files.cpp
   void start_file_body();
@@ -219,8 +226,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   } upload_;
   std::uint64_t admitted_bytes_ = 0;
   Clock::time_point received_{};
-  std::shared_ptr<QueryJob> query_job_;  // a GET /v1/readings being streamed
-  std::string query_frame_;              // the frame being written
+  std::shared_ptr<QueryJob> query_job_;    // a GET /v1/readings being streamed
+  std::string query_frame_;                // the frame being written
+  std::string event_frame_, events_sent_;  // GET /v1/ingests/{id}/events: writing, last sent
+  Clock::time_point events_deadline_{};
 };
 
 }  // namespace meterd::app::http_internal
