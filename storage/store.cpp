@@ -279,11 +279,12 @@ void Store::ledger_record(const std::string& content_hash, const std::string& na
 
 void Store::write_records(const FileRecords& records) {
   impl_->check_writable();
+  require_tenant(records.tenant);
   std::vector<RecordRow> reads, events;
   for (const auto& r : records.register_reads) reads.push_back(to_row(r, records.file_sequence));
   for (const auto& e : records.b2b_events) events.push_back(to_row(e, records.file_sequence));
-  if (!reads.empty()) impl_->tables[0]->write(std::move(reads));
-  if (!events.empty()) impl_->tables[1]->write(std::move(events));
+  if (!reads.empty()) impl_->tables[0]->write(std::move(reads), records.tenant);
+  if (!events.empty()) impl_->tables[1]->write(std::move(events), records.tenant);
 }
 
 void Store::query_register_reads(

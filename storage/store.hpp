@@ -4,8 +4,8 @@
 // Layout: DATA_DIR/readings/month=YYYY-MM/part-<id>.parquet for the default tenant and
 // DATA_DIR/readings/tenant=NAME/month=YYYY-MM/part-<id>.parquet for another (partition.hpp),
 // DATA_DIR/manifest/..., DATA_DIR/ledger/..., and the record tables beside the readings, each
-// with its own manifest: DATA_DIR/register_reads/..., DATA_DIR/b2b_events/... (see README
-// "Data directory").
+// with its own manifest and the same partitions: DATA_DIR/register_reads/...,
+// DATA_DIR/b2b_events/... (see README "Data directory").
 #pragma once
 
 #include <chrono>
@@ -127,7 +127,8 @@ class Store {
   std::vector<PartInfo> write(const ReadingBatch& batch);
 
   // Durably writes a file's register reads and B2B events into their tables (one part per
-  // table and partition touched). Throws std::system_error on I/O failure: what a table had
+  // table and partition touched, in records.tenant's partitions; std::invalid_argument for a
+  // tenant that is not a valid name). Throws std::system_error on I/O failure: what a table had
   // not recorded is not visible, and writing the same records again changes no answer.
   void write_records(const FileRecords& records);
 

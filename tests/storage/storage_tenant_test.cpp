@@ -289,12 +289,132 @@ TEST_F(TenantStore, AnInvalidTenantIsRefusedAndWritesNothing) {
   Store store(dir_);
   for (const char* bad : {"../x", "A", "a/b", "-x"}) {
     EXPECT_THROW(store.write(readings_of(bad, 1.0)), std::invalid_argument) << bad;
+    FileRecords records;
+    records.tenant = bad;
+    records.register_reads.emplace_back();
+    EXPECT_THROW(store.write_records(records), std::invalid_argument) << bad;
   }
   EXPECT_TRUE(store.parts().empty());
+  EXPECT_TRUE(store.record_parts().empty());
   EXPECT_FALSE(std::filesystem::exists(dir_ / "x"));
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ / "readings"),
                           std::filesystem::directory_iterator()),
             0);
+}
+
+// --- record tables -------------------------------------------------------------------------
+
+constexpr epoch_seconds kMarch2024 = 1709215200;  // 2024-03-01 00:00 NEM time
+
+RegisterReadPeriod register_read(epoch_seconds updated, std::string read) {
+  RegisterReadPeriod r;
+  r.nmi = "NMI1001";
+  r.suffix = "E1";
+  r.register_id = "01";
+  r.meter_serial = "M1";
+  r.current_read = std::move(read);
+  r.previous_read_datetime = kMarch2024 + 86400;
+  r.current_read_datetime = kMarch2024 + 2 * 86400;
+  r.update_datetime = updated;
+  r.file_created = updated + 60;
+  r.uom = "kWh";
+  r.line = 2;
+  return r;
+}
+
+B2BEvent b2b_event(std::string index_read) {
+  B2BEvent e;
+  e.nmi = "NMI1001";
+  e.suffix = "E1";
+  e.interval_date = kMarch2024 + 2 * 86400;
+  e.trans_code = 'S';
+  e.ret_service_order = "SO1";
+  e.read_datetime = e.interval_date + 3600;
+  e.index_read = std::move(index_read);
+  e.file_created = kMarch2024;
+  e.line = 3;
+  return e;
+}
+
+FileRecords records_of(const std::string& tenant, const std::string& value,
+                       epoch_seconds updated = kMarch2024, std::uint64_t file_sequence = 1) {
+  FileRecords records;
+  records.tenant = tenant;
+  records.file_sequence = file_sequence;
+  records.register_reads.push_back(register_read(updated, value));
+  records.b2b_events.push_back(b2b_event(value));
+  return records;
+}
+
+// "read/index" of every register read and B2B event of `tenant`.
+std::vector<std::string> records_answer(const Store& store, const std::string& tenant) {
+  QueryFilter f;
+  f.tenant = tenant;
+  std::vector<std::string> out;
+  store.query_register_reads(f, [&](const std::vector<RegisterReadPeriod>& reads) {
+    for (const auto& r : reads) out.push_back("read " + r.current_read);
+  });
+  store.query_b2b_events(f, [&](const std::vector<B2BEvent>& events) {
+    for (const auto& e : events) out.push_back("event " + e.index_read);
+  });
+  return out;
+}
+
+std::vector<std::string> both(const std::string& value) {
+  return {"read " + value, "event " + value};
+}
+
+TEST_F(TenantStore, RecordTablesAreTenantScoped) {
+  Store store(dir_);
+  store.write_records(records_of("", "000200"));
+  store.write_records(records_of("a", "000300"));
+  store.write_records(records_of("b", "000400", kMarch2024 + 7200, 2));  // newer, in b only
+  EXPECT_EQ(records_answer(store, ""), both("000200"));
+  EXPECT_EQ(records_answer(store, "a"), both("000300"));
+  EXPECT_EQ(records_answer(store, "b"), both("000400"));
+  EXPECT_TRUE(records_answer(store, "c").empty());
+  std::set<std::string> dirs;
+  for (const PartInfo& p : store.record_parts()) {
+    dirs.insert(p.path.parent_path().lexically_relative(dir_).string());
+    EXPECT_TRUE(std::filesystem::is_regular_file(p.path)) << p.path;
+  }
+  EXPECT_EQ(dirs, (std::set<std::string>{
+                      "register_reads/month=2024-03", "register_reads/tenant=a/month=2024-03",
+                      "register_reads/tenant=b/month=2024-03", "b2b_events/month=2024-03",
+                      "b2b_events/tenant=a/month=2024-03", "b2b_events/tenant=b/month=2024-03"}));
+  // A second, newer version in a, then compaction: one part per table and partition, and
+  // each tenant keeps its own winner.
+  store.write_records(records_of("a", "000350", kMarch2024 + 3600, 3));
+  store.write_records(records_of("b", "000100", kMarch2024 - 3600, 4));  // older: loses in b
+  EXPECT_EQ(store.record_parts().size(), 10u);
+  EXPECT_EQ(store.compact(), 4u);  // a's and b's partitions of both tables
+  EXPECT_EQ(store.record_parts().size(), 6u);
+  EXPECT_EQ(records_answer(store, ""), both("000200"));
+  EXPECT_EQ(records_answer(store, "a"), both("000350"));
+  EXPECT_EQ(records_answer(store, "b"), both("000400"));
+  for (const PartInfo& p : store.record_parts())
+    EXPECT_EQ(p.rows, 1u) << p.path << ": another tenant's records merged in";
+}
+
+TEST_F(TenantStore, RecordTableRecoveryDescendsIntoTenantPartitions) {
+  std::filesystem::path recorded;
+  {
+    Store store(dir_);
+    store.write_records(records_of("a", "000300"));
+    recorded = store.record_parts().front().path;
+  }
+  const auto month = dir_ / "register_reads" / "tenant=a" / "month=2024-03";
+  ASSERT_EQ(recorded.parent_path(), month);
+  std::filesystem::copy_file(recorded, month / "part-999999999999.parquet");
+  std::ofstream(month / ".part-000000000099.parquet.tmp") << "half a part";
+  Store store(dir_);
+  EXPECT_EQ(store.recovery().orphans_removed, 1u);
+  EXPECT_EQ(store.recovery().temporaries_removed, 1u);
+  EXPECT_FALSE(std::filesystem::exists(month / "part-999999999999.parquet"));
+  EXPECT_FALSE(std::filesystem::exists(month / ".part-000000000099.parquet.tmp"));
+  EXPECT_TRUE(std::filesystem::exists(recorded));
+  EXPECT_EQ(records_answer(store, "a"), both("000300"));
+  EXPECT_TRUE(records_answer(store, "").empty());
 }
 
 }  // namespace
