@@ -12,11 +12,14 @@
 #include "protocol/batch_codec.hpp"
 #include "protocol/little_endian.hpp"
 #include "storage/fs_util.hpp"
+#include "storage/partition.hpp"
 
 namespace meterd::storage::journal {
 namespace {
 
-constexpr std::string_view kMagic = "MTRJNL03", kTrailer = "MTRJEND!";
+constexpr std::string_view kMagic = "MTRJNL04", kTrailer = "MTRJEND!";
+// Journals from before batches carried a tenant (all of the default tenant).
+constexpr std::string_view kMagicV3 = "MTRJNL03";
 // Journals of frame layout v2 (before runs carried line_step).
 constexpr std::string_view kMagicV2 = "MTRJNL02";
 // Journals written before the codec (held in journal/ or dead_letter/ across an upgrade): the
@@ -71,6 +74,8 @@ std::filesystem::path save(const std::filesystem::path& dir, std::uint64_t id,
   little_endian::append(out, id);
   little_endian::append(out, attempts);
   little_endian::append(out, batch.month);
+  little_endian::append(out, static_cast<std::uint32_t>(batch.tenant.size()));
+  out.append(batch.tenant);
   little_endian::append(out, static_cast<std::uint8_t>(batch.may_have_duplicates));
   append_batch_frame(out, batch.batch);
   out.append(kTrailer);
@@ -93,14 +98,24 @@ std::optional<Entry> load(const std::filesystem::path& file) {
   if (in.size() < kMagic.size() + kTrailer.size() || !in.ends_with(kTrailer)) return std::nullopt;
   in.remove_suffix(kTrailer.size());
   if (in.starts_with(kMagicV1)) return load_v1(in.substr(kMagicV1.size()));
-  const bool v2 = in.starts_with(kMagicV2);
-  if (!v2 && !in.starts_with(kMagic)) return std::nullopt;
+  const bool v2 = in.starts_with(kMagicV2), v3 = in.starts_with(kMagicV3);
+  if (!v2 && !v3 && !in.starts_with(kMagic)) return std::nullopt;
   in.remove_prefix(kMagic.size());
   Entry entry;
   std::uint8_t duplicates = 0;
   if (!little_endian::take(in, entry.id) || !little_endian::take(in, entry.attempts) ||
-      !little_endian::take(in, entry.batch.month) || !little_endian::take(in, duplicates))
+      !little_endian::take(in, entry.batch.month))
     return std::nullopt;
+  if (!v2 && !v3) {
+    std::uint32_t length = 0;
+    if (!little_endian::take(in, length) || in.size() < length) return std::nullopt;
+    const std::string_view tenant = in.substr(0, length);
+    // It names the directory the batch is replayed into.
+    if (!tenant.empty() && !valid_tenant(tenant)) return std::nullopt;
+    entry.batch.tenant = tenant;
+    in.remove_prefix(length);
+  }
+  if (!little_endian::take(in, duplicates)) return std::nullopt;
   entry.batch.may_have_duplicates = duplicates != 0;
   std::string_view payload;
   if (!take_batch_frame(in, payload) || !in.empty()) return std::nullopt;

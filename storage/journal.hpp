@@ -2,14 +2,16 @@
 // batch survives a crash until the store has it. Written with fs::atomic_replace (temp, fsync,
 // rename, fsync dir); replayed (written to the store) at start-up.
 //
-//   file := "MTRJNL03" u64 id u32 attempts i32 month u8 may_have_duplicates
+//   file := "MTRJNL04" u64 id u32 attempts i32 month u32 tenant_length tenant
+//           u8 may_have_duplicates
 //           frame (protocol/batch_codec.hpp: the batch, file sequences included) "MTRJEND!"
 //
-// A file that is torn, corrupt, or whose batch breaks a structural rule of the codec is not a
-// journal entry: load() refuses it, and the store would refuse its batch anyway. load() also
-// reads MTRJNL01 files (journals and dead letters from before the codec) and MTRJNL02 files
-// (frame layout v2) under the same rules, and sorts their batches again: they were sorted under
-// the former version order.
+// A file that is torn, corrupt, whose tenant is not a valid name or whose batch breaks a
+// structural rule of the codec is not a journal entry: load() refuses it, and the store would
+// refuse its batch anyway. load() also reads the formats from before tenants, as batches of the
+// default tenant: MTRJNL03 (the same without the tenant), MTRJNL01 files (journals and dead
+// letters from before the codec) and MTRJNL02 files (frame layout v2) under the same rules, and
+// sorts the batches of these two again: they were sorted under the former version order.
 #pragma once
 
 #include <cstdint>

@@ -59,7 +59,8 @@ void Manifest::commit(const std::vector<ManifestPart>& added,
   }
   for (const auto& key : removed) {
     if (!record.empty()) record += " ; ";
-    const auto slash = key.find('/');
+    // The last '/': a tenant's partition holds one itself ("tenant=a/month=2005-03").
+    const auto slash = key.rfind('/');
     record += "- " + key.substr(0, slash) + " " + key.substr(slash + 1);
   }
   if (record.empty()) return;

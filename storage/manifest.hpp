@@ -22,7 +22,7 @@
 namespace meterd::storage {
 
 struct ManifestPart {
-  std::string partition, file;  // "month=2005-03", "part-000000000001.parquet"
+  std::string partition, file;  // "[tenant=NAME/]month=2005-03", "part-000000000001.parquet"
   std::uint64_t id = 0, rows = 0, bytes = 0;
   epoch_seconds min_start = 0, max_start = 0;
   std::uint32_t crc32c = 0;          // of the whole file (checked at recovery)

@@ -1,6 +1,7 @@
 #include "storage/partition.hpp"
 
 #include <cstdio>
+#include <stdexcept>
 
 #include "protocol/nem_time.hpp"
 
@@ -32,6 +33,11 @@ bool valid_tenant(std::string_view name) {
   return true;
 }
 
+void require_tenant(std::string_view tenant) {
+  if (!tenant.empty() && !valid_tenant(tenant))
+    throw std::invalid_argument("invalid tenant name \"" + std::string(tenant) + "\"");
+}
+
 std::string partition_name(std::string_view tenant, MonthKey month) {
   if (tenant.empty()) return partition_name(month);
   std::string out = "tenant=";
@@ -41,12 +47,18 @@ std::string partition_name(std::string_view tenant, MonthKey month) {
   return out;
 }
 
-std::string tenant_of_partition(std::string_view partition) {
+std::string_view tenant_view_of_partition(std::string_view partition) {
   if (partition.starts_with("month=")) return "";
-  constexpr std::string_view kPrefix = "tenant=";
+  constexpr std::string_view kPrefix = "tenant=", kNone = "\x01";
   const auto slash = partition.find('/');
-  if (!partition.starts_with(kPrefix) || slash == std::string_view::npos) return "\x01";
-  return std::string(partition.substr(kPrefix.size(), slash - kPrefix.size()));
+  // "tenant=/month=..." names no tenant: read as "", it would hand its parts to the default.
+  if (!partition.starts_with(kPrefix) || slash == std::string_view::npos || slash == kPrefix.size())
+    return kNone;
+  return partition.substr(kPrefix.size(), slash - kPrefix.size());
+}
+
+std::string tenant_of_partition(std::string_view partition) {
+  return std::string(tenant_view_of_partition(partition));
 }
 
 }  // namespace meterd::storage

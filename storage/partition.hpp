@@ -24,6 +24,9 @@ std::string partition_name(MonthKey month);  // "month=2005-03"
 // directory, so never "..", "/" or empty). "" is the default tenant of a single-tenant install,
 // whose partitions keep the layout from before tenants.
 bool valid_tenant(std::string_view name);
+// Throws std::invalid_argument unless `tenant` is "" or valid: it becomes a path component, so
+// whatever writes a tenant's data checks it first.
+void require_tenant(std::string_view tenant);
 
 struct PartitionKey {
   std::string tenant;  // "" = the default tenant
@@ -36,5 +39,8 @@ std::string partition_name(std::string_view tenant, MonthKey month);
 // The tenant a partition name belongs to ("" for "month=..."); a name of neither form belongs
 // to no tenant and yields "\x01", which no tenant is named.
 std::string tenant_of_partition(std::string_view partition);
+// The same as a view into `partition` (or of a static "\x01"): a query tests every part of the
+// manifest with it, and must not build a string per part to do so.
+std::string_view tenant_view_of_partition(std::string_view partition);
 
 }  // namespace meterd::storage

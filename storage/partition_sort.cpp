@@ -170,7 +170,7 @@ RowOrderCheck check_row_order(const PartitionBatch& partition) {
     check_refers_inside(run, batch);
     if (run.first_start < begin || last_start(run) >= end)
       throw std::invalid_argument("run " + std::to_string(i) + " outside " +
-                                  partition_name(partition.month));
+                                  partition_name(partition.tenant, partition.month));
     found.rows += run.count;
     if (run.interval_minutes == 0 && run.count > 1) found.shared_key = true;  // one start
     if (prev) {

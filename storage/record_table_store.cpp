@@ -69,11 +69,9 @@ void RecordTableStore::recover(RecoveryReport& report) {
       std::filesystem::remove(f.path(), ec);
       ++report.temporaries_removed;
     }
-  for (const auto& pdir : std::filesystem::directory_iterator(root_, ec)) {
-    const std::string partition = pdir.path().filename().string();
-    if (!pdir.is_directory() || !partition.starts_with("month=")) continue;
+  auto clean_partition = [&](const std::filesystem::path& pdir, const std::string& partition) {
     bool touched = false;
-    for (const auto& f : std::filesystem::directory_iterator(pdir.path())) {
+    for (const auto& f : std::filesystem::directory_iterator(pdir)) {
       const std::string name = f.path().filename().string();
       const bool temporary = fs::is_temporary_name(name);
       if (!temporary && !(name.ends_with(".parquet") && !parts.count(partition + "/" + name)))
@@ -83,7 +81,21 @@ void RecordTableStore::recover(RecoveryReport& report) {
       report.messages.push_back(std::string(temporary ? "removed temporary " : "removed orphan ") +
                                 f.path().string());
     }
-    if (touched) fs::fsync_dir(pdir.path());
+    if (touched) fs::fsync_dir(pdir);
+  };
+  // Beside the partitions the table's root holds its manifest/: only partition dirs are cleaned.
+  for (const auto& pdir : std::filesystem::directory_iterator(root_, ec)) {
+    if (!pdir.is_directory()) continue;
+    const std::string name = pdir.path().filename().string();
+    if (name.starts_with("month=")) {
+      clean_partition(pdir.path(), name);
+    } else if (name.starts_with("tenant=")) {  // a tenant's month partitions, one level down
+      for (const auto& mdir : std::filesystem::directory_iterator(pdir.path())) {
+        const std::string month = mdir.path().filename().string();
+        if (mdir.is_directory() && month.starts_with("month="))
+          clean_partition(mdir.path(), name + "/" + month);
+      }
+    }
   }
   std::vector<std::string> bad;
   for (const auto& [key, p] : parts) {
@@ -111,7 +123,10 @@ void RecordTableStore::recover(RecoveryReport& report) {
     if (!sec) {
       const auto q = root_.parent_path() / "quarantine";
       fs::make_dirs(q);
-      std::filesystem::rename(path, q / (table + "_" + p.partition + "_" + p.file));
+      // One flat directory: a tenant's partition name holds a '/'.
+      std::string flat = table + "_" + p.partition + "_" + p.file;
+      std::replace(flat.begin(), flat.end(), '/', '_');
+      std::filesystem::rename(path, q / flat);
       fs::fsync_dir(q);
       fs::fsync_dir(path.parent_path());
     }
@@ -120,15 +135,22 @@ void RecordTableStore::recover(RecoveryReport& report) {
   manifest_->checkpoint_if_large();
 }
 
-std::vector<PartInfo> RecordTableStore::write(std::vector<RecordRow> rows) {
-  return commit(std::move(rows), {});
+std::vector<PartInfo> RecordTableStore::write(std::vector<RecordRow> rows,
+                                              std::string_view tenant) {
+  if (options_.read_only) throw std::logic_error("Store opened read-only");
+  require_tenant(tenant);
+  std::map<MonthKey, std::vector<RecordRow>> months;
+  for (RecordRow& row : rows) months[partition_month(spec_, row)].push_back(std::move(row));
+  std::map<std::string, std::vector<RecordRow>> partitions;
+  for (auto& [month, month_rows] : months)
+    partitions.emplace(partition_name(tenant, month), std::move(month_rows));
+  return commit(std::move(partitions), {});
 }
 
-std::vector<PartInfo> RecordTableStore::commit(std::vector<RecordRow> rows,
-                                               const std::vector<std::string>& removed) {
+std::vector<PartInfo> RecordTableStore::commit(
+    std::map<std::string, std::vector<RecordRow>> partitions,
+    const std::vector<std::string>& removed) {
   if (options_.read_only) throw std::logic_error("Store opened read-only");
-  std::map<std::string, std::vector<RecordRow>> partitions;
-  for (RecordRow& row : rows) partitions[partition_of(spec_, row)].push_back(std::move(row));
   std::vector<Staged> staged;
   auto hook = [&](LifecycleStep step, const std::filesystem::path& path) {
     if (options_.fault_hook) options_.fault_hook(step, path);
@@ -202,8 +224,11 @@ std::vector<RecordRow> RecordTableStore::read_partition(
 
 void RecordTableStore::query(const QueryFilter& filter,
                              const std::function<void(const std::vector<RecordRow>&)>& fn) const {
+  // Not a name any tenant could have written under (and "\x01" must not find stray dirs).
+  if (!filter.tenant.empty() && !valid_tenant(filter.tenant)) return;
   std::map<std::string, std::vector<const ManifestPart*>> partitions;
   for (const auto& [key, p] : manifest_->parts()) {
+    if (tenant_view_of_partition(p.partition) != filter.tenant) continue;  // never across tenants
     if (filter.from && p.max_start < *filter.from) continue;
     if (filter.to && p.min_start >= *filter.to) continue;
     partitions[p.partition].push_back(&p);
@@ -232,9 +257,10 @@ CompactionStep RecordTableStore::merge(const std::string& partition, bool defer_
     removed.push_back(p->key());
     files.push_back(root_ / partition / p->file);
   }
-  std::vector<RecordRow> rows = read_partition(partition, parts);
-  step.rows_out = rows.size();
-  commit(std::move(rows), removed);  // the merged part and its inputs' removal: one record
+  std::map<std::string, std::vector<RecordRow>> merged;
+  step.rows_out = (merged[partition] = read_partition(partition, parts)).size();
+  // Back into the same partition (so the same tenant), with its inputs' removal: one record.
+  commit(std::move(merged), removed);
   const auto now = std::chrono::steady_clock::now();
   std::error_code ec;
   for (const auto& f : files) {

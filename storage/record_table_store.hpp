@@ -1,5 +1,6 @@
 // One record table on disk (record_tables.hpp): DATA_DIR/<table>/month=YYYY-MM/part-<id>.parquet
-// and its own manifest, DATA_DIR/<table>/manifest/MANIFEST, with the readings' part lifecycle:
+// (DATA_DIR/<table>/tenant=NAME/month=YYYY-MM/... for a tenant other than the default) and its
+// own manifest, DATA_DIR/<table>/manifest/MANIFEST, with the readings' part lifecycle:
 // hidden temporary, fsync, rename, fsync of the directory, manifest record; recovery removes
 // temporaries and orphans and quarantines recorded parts that are missing or corrupt.
 // Merge-on-read and compaction keep the winner of each key (keep_winners), so which record a
@@ -13,8 +14,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/manifest.hpp"
@@ -31,12 +35,13 @@ class RecordTableStore {
                    const StoreOptions& options, RecoveryReport& report);
   ~RecordTableStore();
 
-  // Durably writes rows (any order, any partitions; the winners of each key only) as one part
-  // per partition, recorded at once. Throws std::system_error on I/O failure, nothing visible.
-  std::vector<PartInfo> write(std::vector<RecordRow> rows);
+  // Durably writes rows of `tenant` (a valid name or ""; any order, any months; the winners of
+  // each key only) as one part per partition, recorded at once. Throws std::system_error on
+  // I/O failure, nothing visible.
+  std::vector<PartInfo> write(std::vector<RecordRow> rows, std::string_view tenant = {});
 
-  // Merge-on-read: the winner of each key, in key order, a partition at a time. nmi and
-  // [from, to) on the partition column filter.
+  // Merge-on-read of filter.tenant's partitions only: the winner of each key, in key order, a
+  // partition at a time. nmi and [from, to) on the partition column filter.
   void query(const QueryFilter& filter,
              const std::function<void(const std::vector<RecordRow>&)>& fn) const;
 
@@ -52,7 +57,8 @@ class RecordTableStore {
   void recover(RecoveryReport& report);
   std::vector<RecordRow> read_partition(const std::string& partition,
                                         const std::vector<const ManifestPart*>& parts) const;
-  std::vector<PartInfo> commit(std::vector<RecordRow> rows,
+  // Writes each partition's rows as one part and records them with `removed`, at once.
+  std::vector<PartInfo> commit(std::map<std::string, std::vector<RecordRow>> partitions,
                                const std::vector<std::string>& removed);
   CompactionStep merge(const std::string& partition, bool defer_removal);
   void remove_expired_superseded();

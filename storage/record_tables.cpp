@@ -249,9 +249,9 @@ B2BEvent b2b_event_of(const RecordRow& row) {
   return e;
 }
 
-std::string partition_of(const RecordTableSpec& spec, const RecordRow& row) {
+MonthKey partition_month(const RecordTableSpec& spec, const RecordRow& row) {
   const std::int64_t t = row[spec.partition_column].i;
-  return partition_name(month_of(t == kNoTime ? 0 : t));
+  return month_of(t == kNoTime ? 0 : t);
 }
 
 void keep_winners(const RecordTableSpec& spec, std::vector<RecordRow>& rows) {

@@ -1,7 +1,7 @@
 // The record tables beside the readings: NEM13 register-read periods (250 + 550) and NEM12 B2B
 // events (500). Each has a schema whose first columns are the record's key, then its version,
-// then the rest of its content, then lineage (file_sequence), and is partitioned by the NEM
-// month of one timestamp column (docs/storage.md).
+// then the rest of its content, then lineage (file_sequence), and is partitioned like the
+// readings, by tenant and the NEM month of one timestamp column (docs/storage.md).
 //
 // Versions follow the readings' rule (storage/version.hpp): a total order by content, never by
 // arrival. Of the records of one key the winner has the greatest version columns, then the
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "protocol/reading_batch.hpp"
+#include "storage/partition.hpp"
 #include "storage/record_part.hpp"
 
 namespace meterd::storage {
@@ -38,8 +39,9 @@ RecordRow to_row(const B2BEvent& event, std::uint64_t file_sequence);
 RegisterReadPeriod register_read_of(const RecordRow& row);
 B2BEvent b2b_event_of(const RecordRow& row);
 
-// The partition ("month=2005-03") of a row.
-std::string partition_of(const RecordTableSpec& spec, const RecordRow& row);
+// The month partition of a row (its tenant's partition_name of it is the directory): a month,
+// not a name, so that sorting rows into partitions builds no string per row.
+MonthKey partition_month(const RecordTableSpec& spec, const RecordRow& row);
 
 // Sorts rows into the table's row order (key ascending) and keeps the winner of each key.
 void keep_winners(const RecordTableSpec& spec, std::vector<RecordRow>& rows);

@@ -1,7 +1,7 @@
 // Store: the part lifecycle over Manifest, Ledger, PartWriter and merge_parts. This file:
 // opening a data directory, writing parts, queries and the public facade; crash recovery is in
 // store_recovery.cpp, compaction in store_compaction.cpp (Store::Impl: store_impl.hpp).
-// Partitions are NEM-time months of interval_start (partition.hpp).
+// Partitions are a tenant's NEM-time months of interval_start (partition.hpp).
 #include "storage/store.hpp"
 
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "storage/fs_util.hpp"
+#include "storage/partition.hpp"
 #include "storage/store_impl.hpp"
 
 namespace meterd::storage {
@@ -162,7 +163,7 @@ std::vector<PartInfo> Store::Impl::write_sorted(const StringTable& strings, cons
   const std::int64_t ingest = now_micros();
   try {
     for (const SortedPartition& p : partitions) {
-      staged.push_back(stage_part(partition_name(p.month), [&](PartWriter& w) {
+      staged.push_back(stage_part(partition_name(p.tenant, p.month), [&](PartWriter& w) {
         w.add(strings, p.runs, values, std::span<const std::int64_t>(&ingest, 1));
       }));
       staged.back().part.may_have_duplicates = p.may_have_duplicates;
@@ -179,11 +180,13 @@ std::vector<PartInfo> Store::Impl::write_sorted(const StringTable& strings, cons
 
 PartInfo Store::Impl::write(const PartitionBatch& partition) {
   check_writable();
+  require_tenant(partition.tenant);
   const RowOrderCheck found = check_row_order(partition);
-  if (found.rows == 0) return PartInfo{partition_name(partition.month), {}, 0, 0, 0, 0};
+  if (found.rows == 0)
+    return PartInfo{partition_name(partition.tenant, partition.month), {}, 0, 0, 0, 0};
   // A hand-made batch may hold versions of a key without saying so: the manifest flag must
   // still tell compaction that this lone part needs merging.
-  const SortedPartition sorted{partition.month, partition.batch.runs,
+  const SortedPartition sorted{partition.tenant, partition.month, partition.batch.runs,
                                partition.may_have_duplicates || found.shared_key};
   return write_sorted(partition.batch.strings, partition.batch.values.data(), {&sorted, 1}).front();
 }
@@ -193,7 +196,7 @@ std::vector<PartInfo> Store::Impl::write(const ReadingBatch& batch) {
   if (batch.empty()) return {};
   const std::vector<MonthRuns> months = sort_into_partitions(batch);
   std::vector<SortedPartition> sorted;
-  for (const MonthRuns& m : months) sorted.push_back({m.month, m.runs, m.may_have_duplicates});
+  for (const MonthRuns& m : months) sorted.push_back({{}, m.month, m.runs, m.may_have_duplicates});
   return write_sorted(batch.strings, batch.values.data(), sorted);
 }
 
@@ -201,8 +204,11 @@ std::vector<PartInfo> Store::Impl::write(const ReadingBatch& batch) {
 
 std::vector<const ManifestPart*> Store::Impl::select(const QueryFilter& f) const {
   std::vector<const ManifestPart*> out;
+  // Not a name any tenant could have written under (and "\x01" must not find stray dirs).
+  if (!f.tenant.empty() && !valid_tenant(f.tenant)) return out;
   for (const auto& [key, p] : manifest->parts()) {
-    if (f.from && p.max_start < *f.from) continue;  // partition/part pruning
+    if (tenant_view_of_partition(p.partition) != f.tenant) continue;  // never across tenants
+    if (f.from && p.max_start < *f.from) continue;                    // partition/part pruning
     if (f.to && p.min_start >= *f.to) continue;
     out.push_back(&p);
   }
@@ -273,11 +279,12 @@ void Store::ledger_record(const std::string& content_hash, const std::string& na
 
 void Store::write_records(const FileRecords& records) {
   impl_->check_writable();
+  require_tenant(records.tenant);
   std::vector<RecordRow> reads, events;
   for (const auto& r : records.register_reads) reads.push_back(to_row(r, records.file_sequence));
   for (const auto& e : records.b2b_events) events.push_back(to_row(e, records.file_sequence));
-  if (!reads.empty()) impl_->tables[0]->write(std::move(reads));
-  if (!events.empty()) impl_->tables[1]->write(std::move(events));
+  if (!reads.empty()) impl_->tables[0]->write(std::move(reads), records.tenant);
+  if (!events.empty()) impl_->tables[1]->write(std::move(events), records.tenant);
 }
 
 void Store::query_register_reads(

@@ -1,9 +1,11 @@
 // The storage facade used by the actors and the CLI: a data directory of immutable, sorted,
 // versioned Parquet parts plus a crash-safe manifest and a file ledger.
 //
-// Layout: DATA_DIR/readings/month=YYYY-MM/part-<id>.parquet, DATA_DIR/manifest/...,
-// DATA_DIR/ledger/..., and the record tables beside the readings, each with its own manifest:
-// DATA_DIR/register_reads/..., DATA_DIR/b2b_events/... (see README "Data directory").
+// Layout: DATA_DIR/readings/month=YYYY-MM/part-<id>.parquet for the default tenant and
+// DATA_DIR/readings/tenant=NAME/month=YYYY-MM/part-<id>.parquet for another (partition.hpp),
+// DATA_DIR/manifest/..., DATA_DIR/ledger/..., and the record tables beside the readings, each
+// with its own manifest and the same partitions: DATA_DIR/register_reads/...,
+// DATA_DIR/b2b_events/... (see README "Data directory").
 #pragma once
 
 #include <chrono>
@@ -24,7 +26,7 @@
 namespace meterd::storage {
 
 struct PartInfo {
-  std::string partition;       // "month=2005-03"
+  std::string partition;       // "month=2005-03", "tenant=NAME/month=2005-03"
   std::filesystem::path path;  // absolute path of the committed part
   std::uint64_t rows = 0, bytes = 0;
   epoch_seconds min_start = 0, max_start = 0;
@@ -104,8 +106,9 @@ class Store {
   const RecoveryReport& recovery() const;
 
   // Durably writes the readings of `partition` (sort_partition's output) as one immutable
-  // part: temp file, fsync, rename, fsync dir, manifest record. Does not sort: throws
-  // std::invalid_argument if the runs are not in row order or leave the partition's month.
+  // part of partition_name(partition.tenant, partition.month): temp file, fsync, rename, fsync
+  // dir, manifest record. Does not sort: throws std::invalid_argument if the runs are not in
+  // row order or leave the partition's month, or if the tenant is not a valid name.
   // Throws std::system_error on I/O failure (ENOSPC, EIO, EACCES): nothing is then visible.
   // A partition without readings writes nothing (a PartInfo with rows == 0 and no path).
   PartInfo write(const PartitionBatch& partition);
@@ -119,12 +122,13 @@ class Store {
                                         std::size_t max_conflicts = 1000,
                                         std::uint64_t row_budget = 4'000'000) const;
 
-  // The same for a batch with runs in any order and any months: one part per partition they
-  // touch, all recorded at once (all or nothing).
+  // The same for a batch with runs in any order and any months, of the default tenant: one
+  // part per partition they touch, all recorded at once (all or nothing).
   std::vector<PartInfo> write(const ReadingBatch& batch);
 
   // Durably writes a file's register reads and B2B events into their tables (one part per
-  // table and partition touched). Throws std::system_error on I/O failure: what a table had
+  // table and partition touched, in records.tenant's partitions; std::invalid_argument for a
+  // tenant that is not a valid name). Throws std::system_error on I/O failure: what a table had
   // not recorded is not visible, and writing the same records again changes no answer.
   void write_records(const FileRecords& records);
 

@@ -111,7 +111,9 @@ StoredConflicts Store::conflicts_with_stored(const PartitionBatch& partition,
       return false;
     return true;
   };
-  const auto parts = impl_->manifest->parts_of(partition_name(partition.month));
+  // Only the batch's own tenant: another tenant's readings of the same stream are another
+  // stream, and never a conflict.
+  const auto parts = impl_->manifest->parts_of(partition_name(partition.tenant, partition.month));
   const auto readers = impl_->open_parts(parts);
   SourcePairsBuilder batch_builder;
   for (const ReadingRun& run : batch.runs) batch_builder.add(batch.strings, run);

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/ledger.hpp"
@@ -74,6 +75,7 @@ struct Store::Impl {
 
   // Runs of one partition in row order, indexing into the values and strings of a batch.
   struct SortedPartition {
+    std::string_view tenant;  // the batch's, which outlives the write
     MonthKey month;
     std::span<const ReadingRun> runs;
     bool may_have_duplicates;

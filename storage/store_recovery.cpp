@@ -1,6 +1,8 @@
 // Crash recovery when a Store opens writable: removes leftovers of interrupted writes
 // (temporaries, parts renamed but never recorded) and quarantines recorded parts that are
-// missing, truncated or corrupt, so that readers only ever see whole, recorded parts.
+// missing, truncated or corrupt, so that readers only ever see whole, recorded parts. A
+// tenant's partitions sit one level down (readings/tenant=NAME/month=YYYY-MM).
+#include <algorithm>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -23,11 +25,9 @@ void Store::Impl::recover() {
         std::filesystem::remove(f.path(), ec);
         ++report.temporaries_removed;
       }
-  for (const auto& pdir : std::filesystem::directory_iterator(readings, ec)) {
-    if (!pdir.is_directory()) continue;
-    const std::string partition = pdir.path().filename().string();
+  auto clean_partition = [&](const std::filesystem::path& pdir, const std::string& partition) {
     bool touched = false;
-    for (const auto& f : std::filesystem::directory_iterator(pdir.path())) {
+    for (const auto& f : std::filesystem::directory_iterator(pdir)) {
       const std::string name = f.path().filename().string();
       if (fs::is_temporary_name(name)) {
         std::filesystem::remove(f.path());
@@ -41,7 +41,19 @@ void Store::Impl::recover() {
         report.messages.push_back("removed orphan " + f.path().string());
       }
     }
-    if (touched) fs::fsync_dir(pdir.path());
+    if (touched) fs::fsync_dir(pdir);
+  };
+  for (const auto& pdir : std::filesystem::directory_iterator(readings, ec)) {
+    if (!pdir.is_directory()) continue;
+    const std::string name = pdir.path().filename().string();
+    if (!name.starts_with("tenant=")) {
+      clean_partition(pdir.path(), name);
+      continue;
+    }
+    // A tenant's directory holds its month partitions, not parts.
+    for (const auto& mdir : std::filesystem::directory_iterator(pdir.path()))
+      if (mdir.is_directory())
+        clean_partition(mdir.path(), name + "/" + mdir.path().filename().string());
   }
   // Every recorded part must be there, whole and intact; otherwise quarantine it.
   std::vector<std::string> bad;
@@ -71,7 +83,10 @@ void Store::Impl::recover() {
     if (!sec) {
       const auto q = dir / "quarantine";
       fs::make_dirs(q);
-      std::filesystem::rename(path, q / (p.partition + "_" + p.file));
+      // One flat directory: a tenant's partition name holds a '/'.
+      std::string flat = p.partition + "_" + p.file;
+      std::replace(flat.begin(), flat.end(), '/', '_');
+      std::filesystem::rename(path, q / flat);
       fs::fsync_dir(q);
       fs::fsync_dir(path.parent_path());
     }

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
 #include "protocol/nem12_reader.hpp"
 #include "storage/part_writer.hpp"
+#include "storage/partition_sort.hpp"
 #include "storage/store.hpp"
 #include "tests/storage/batch_fixture.hpp"
 #include "tests/storage/storage_test_util.hpp"
@@ -236,6 +238,47 @@ TEST_F(IndependentReaders, DuckDbNewestVersionViewMatchesMeterdQuery) {
     EXPECT_NEAR(std::stod(s), sum, 1e-6 * std::abs(sum));
     store.compact();
   }
+}
+
+// A tenant's partitions are hive partitions (readings/tenant=NAME/month=YYYY-MM): DuckDB reads
+// tenant and month from the path and sees each tenant's rows under its own name only, and the
+// default tenant's readings/month=YYYY-MM as before.
+TEST_F(IndependentReaders, DuckDbReadsTenantPartitionsAsHivePartitions) {
+  REQUIRE_NODE_READERS();
+  Store store(dir_ / "data");
+  std::string expected;  // the query's rows as JSON, in tenant order ("default" first)
+  int nmis = 0;
+  for (const std::string tenant : {"", "net-1", "retailer_a"}) {
+    FixtureOptions o;
+    o.nmis = ++nmis, o.seed = 40 + nmis;  // three sizes: a mix-up shows in the counts
+    PartitionBatch partition = sort_partition(2005 * 12 + 2, make_batch(o));
+    partition.tenant = tenant;
+    const PartInfo part = store.write(partition);
+    expect_accepted(part.path, part.rows);
+    QueryFilter f;
+    f.tenant = tenant;
+    long long n = 0, k = 0;
+    store.query(f, [&](const ReadingBatch& b) {
+      b.for_each([&](const ReadingRow& r) { ++n, k += std::llround(r.value * 1000); });
+    });
+    expected += std::string(expected.empty() ? "" : ",") + "{\"tenant\":\"" +
+                (tenant.empty() ? std::string("default") : tenant) +
+                "\",\"month\":\"2005-03\",\"n\":\"" + std::to_string(n) + "\",\"k\":\"" +
+                std::to_string(k) + "\"}";
+  }
+  const auto readings = dir_ / "data" / "readings";
+  const std::string tenants = (readings / "tenant=*" / "month=*" / "*.parquet").string();
+  const std::string sql =
+      "SELECT tenant, month::VARCHAR AS month, count(*)::BIGINT AS n, "
+      "sum(round(value * 1000))::BIGINT AS k FROM ("
+      "SELECT 'default' AS tenant, month, value FROM read_parquet('" +
+      (readings / "month=*" / "*.parquet").string() +
+      "', hive_partitioning = true) UNION ALL "
+      "SELECT tenant, month, value FROM read_parquet('" +
+      tenants + "', hive_partitioning = true)) GROUP BY ALL ORDER BY tenant";
+  const auto r = read_with("duckdb", tenants, sql);
+  ASSERT_EQ(r.status, 0) << r.json;
+  EXPECT_NE(r.json.find(expected), std::string::npos) << expected << "\n" << r.json;
 }
 
 // The record tables' parts, from the real NEM13 and 500-bearing samples, before and after

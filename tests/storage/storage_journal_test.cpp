@@ -128,14 +128,16 @@ TEST(JournalTest, AJournalOfLayoutV2IsStillReadAndSortedAgain) {
   partition.batch.runs[1].line = 4;
   partition.may_have_duplicates = true;
   EXPECT_THROW(check_row_order(partition), std::invalid_argument) << "not today's order";
-  const std::string v3 = test::read_file(journal::save(dir, 5, 1, partition));
-  // The v3 file, rewritten as v2: the magic, and the frame's runs without their line_step.
-  constexpr std::size_t kHeader = 8 + 8 + 4 + 4 + 1;  // magic id attempts month duplicates
-  std::string_view frame = std::string_view(v3).substr(kHeader), payload;
+  const std::string v4 = test::read_file(journal::save(dir, 5, 1, partition));
+  // The v4 file (default tenant), rewritten as v2: the magic, no tenant, and the frame's runs
+  // without their line_step.
+  constexpr std::size_t kFields = 8 + 4 + 4;            // id attempts month
+  constexpr std::size_t kHeader = 8 + kFields + 4 + 1;  // magic, those, tenant "", duplicates
+  std::string_view frame = std::string_view(v4).substr(kHeader), payload;
   ASSERT_TRUE(take_batch_frame(frame, payload));
   const std::string older = test::payload_in_older_layout(payload, test::kRunBytesV2);
   const auto length = static_cast<std::uint32_t>(older.size());
-  std::string v2 = "MTRJNL02" + v3.substr(8, kHeader - 8);
+  std::string v2 = "MTRJNL02" + v4.substr(8, kFields) + v4.substr(kHeader - 1, 1);
   v2.append(reinterpret_cast<const char*>(&length), 4).append(older).append(frame);
   std::ofstream(dir / "batch-v2.journal", std::ios::binary) << v2;
   auto back = journal::load(dir / "batch-v2.journal");
@@ -144,6 +146,80 @@ TEST(JournalTest, AJournalOfLayoutV2IsStillReadAndSortedAgain) {
   ASSERT_EQ(back->batch.batch.readings(), 6u);
   EXPECT_NO_THROW(check_row_order(back->batch)) << "sorted into today's row order when read";
   EXPECT_EQ(back->batch.batch.runs.front().line, 4u);
+  std::filesystem::remove_all(dir);
+}
+
+// A tenant's held batch is replayed into that tenant's partitions, so the journal keeps it.
+TEST(JournalTest, RoundTripsTheTenant) {
+  auto dir = test::make_temp_dir("meterd-journal");
+  PartitionBatch partition;
+  partition.tenant = "retailer_a";
+  partition.month = month_of(kJan);
+  partition.batch = three_readings_each({{"NMI1", "E1"}});
+  auto back = journal::load(journal::save(dir, 8, 2, partition));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->batch.tenant, "retailer_a");
+  EXPECT_EQ(back->id, 8u);
+  EXPECT_EQ(back->attempts, 2u);
+  EXPECT_EQ(back->batch.month, partition.month);
+  EXPECT_EQ(back->batch.batch.values, partition.batch.values);
+  partition.tenant.clear();
+  back = journal::load(journal::save(dir, 9, 1, partition));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->batch.tenant, "");
+  std::filesystem::remove_all(dir);
+}
+
+// MTRJNL03 (before tenants: no tenant after the month) is read as the default tenant's.
+TEST(JournalTest, AJournalOfFormatV3IsReadAsTheDefaultTenant) {
+  auto dir = test::make_temp_dir("meterd-journal");
+  PartitionBatch partition;
+  partition.tenant = "net-1";
+  partition.month = month_of(kJan);
+  partition.batch = three_readings_each({{"NMI1", "E1"}, {"NMI2", "B1"}});
+  partition.may_have_duplicates = true;
+  const std::string v4 = test::read_file(journal::save(dir, 6, 4, partition));
+  constexpr std::size_t kFields = 8 + 4 + 4;  // id attempts month
+  ASSERT_EQ(v4.substr(0, 8), "MTRJNL04");
+  ASSERT_EQ(v4.substr(8 + kFields, 4 + 5), std::string("\x05\0\0\0net-1", 9));
+  const std::string v3 = "MTRJNL03" + v4.substr(8, kFields) + v4.substr(8 + kFields + 4 + 5);
+  std::ofstream(dir / "batch-v3.journal", std::ios::binary) << v3;
+  auto back = journal::load(dir / "batch-v3.journal");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->batch.tenant, "");
+  EXPECT_EQ(back->id, 6u);
+  EXPECT_EQ(back->attempts, 4u);
+  EXPECT_EQ(back->batch.month, partition.month);
+  EXPECT_TRUE(back->batch.may_have_duplicates);
+  EXPECT_EQ(back->batch.batch.values, partition.batch.values);
+  ASSERT_EQ(back->batch.batch.runs.size(), 2u);
+  EXPECT_EQ(back->batch.batch.strings[back->batch.batch.runs[1].nmi], "NMI2");
+  std::filesystem::remove_all(dir);
+}
+
+// The tenant names the directory a replay writes into: a file whose tenant is not a valid name,
+// or whose tenant length runs past the file, is not a journal entry.
+TEST(JournalTest, AJournalWithAnInvalidTenantIsRefused) {
+  auto dir = test::make_temp_dir("meterd-journal");
+  PartitionBatch partition;
+  partition.tenant = "abc";
+  partition.month = month_of(kJan);
+  partition.batch = three_readings_each({{"NMI1", "E1"}});
+  const std::string good = test::read_file(journal::save(dir, 1, 1, partition));
+  constexpr std::size_t kTenantAt = 8 + 8 + 4 + 4 + 4;
+  ASSERT_EQ(good.substr(kTenantAt, 3), "abc");
+  std::string bad = good;
+  bad.replace(kTenantAt, 3, "../");
+  std::ofstream(dir / "traversal.journal", std::ios::binary) << bad;
+  EXPECT_FALSE(journal::load(dir / "traversal.journal"));
+  bad = good;
+  bad[kTenantAt - 4] = '\x7f';  // 127 bytes of tenant: into the frame
+  std::ofstream(dir / "long.journal", std::ios::binary) << bad;
+  EXPECT_FALSE(journal::load(dir / "long.journal"));
+  bad = good;
+  bad[kTenantAt - 1] = '\x40';  // a length beyond the file
+  std::ofstream(dir / "beyond.journal", std::ios::binary) << bad;
+  EXPECT_FALSE(journal::load(dir / "beyond.journal"));
   std::filesystem::remove_all(dir);
 }
 
