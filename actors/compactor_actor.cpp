@@ -9,11 +9,13 @@
 // would have replaced stay committed and readable, so the daemon never needs to stop for it.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 #include "actors/config.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "storage/partition.hpp"
 
 namespace meterd::actors {
 namespace {
@@ -25,6 +27,8 @@ struct CompactorState {
   std::chrono::milliseconds interval{0};
   std::uint32_t min_parts = 0;
   std::size_t budget = 0, steps = 0;  // merges per round, merges so far this round
+  Config config;                      // its retention
+  bool retention = false;             // some tenant's data is not kept forever
   bool asking = false;                // a merge is with the store
   static inline const char* name = "meterd.compactor";
 };
@@ -89,13 +93,33 @@ compactor_actor::behavior_type compactor(compactor_pointer self, store_actor sto
   st.interval = std::chrono::milliseconds(config.compact_interval_ms);
   st.min_parts = config.compact_min_parts;
   st.budget = std::max<std::uint32_t>(1, config.compact_steps_per_tick);
+  st.retention = config.retention_months > 0;
+  for (const auto& [tenant, months] : config.tenant_retention) st.retention |= months > 0;
+  st.config = std::move(config);
   self->delayed_send(self, st.interval, tick_atom::value);
   return {
       [=](tick_atom) {
         auto& st = self->state;
         if (st.asking) return;
         st.steps = 0;
-        ask(self);
+        if (!st.retention) return ask(self);
+        st.asking = true;
+        RetentionRequest request;
+        request.kept = [config = st.config](std::string_view tenant) {
+          return config.months_kept(tenant);
+        };
+        request.now = storage::month_of(static_cast<epoch_seconds>(std::time(nullptr)));
+        request.archive_dir = st.config.retention_archive_dir;
+        self->request(st.store, caf::infinite, retention_atom::value, std::move(request))
+            .then(
+                [=](RetentionOutcome& out) {
+                  if (!out.error.empty()) log::error("retention_failed", {{"error", out.error}});
+                  ask(self);
+                },
+                [=](caf::error& e) {
+                  log::error("retention_failed", {{"error", self->system().render(e)}});
+                  ask(self);
+                });
       },
       [=](drain_atom) { self->quit(); },
   };

@@ -232,6 +232,29 @@ const std::vector<Field>& fields() {
          c.tenant_participant_field = v;
        },
        [](const Config& c) { return c.tenant_participant_field; }},
+      u32("retention_months", &Config::retention_months),
+      {"tenant_retention",
+       [](Config& c, const std::string& v) {
+         std::vector<std::pair<std::string, std::uint32_t>> rules;
+         for (const std::string& item : split_list(v)) {
+           const auto colon = item.find(':');
+           const std::string name = trim(item.substr(0, colon));
+           if (!storage::valid_tenant(name) || colon == std::string::npos)
+             throw std::invalid_argument("tenant_retention: expected TENANT:MONTHS, got '" + item +
+                                         "'");
+           rules.emplace_back(name, parse_u32("tenant_retention", trim(item.substr(colon + 1))));
+         }
+         c.tenant_retention = std::move(rules);
+       },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& [name, months] : c.tenant_retention)
+           out += (out.empty() ? "" : ", ") + name + ":" + std::to_string(months);
+         return out;
+       }},
+      {"retention_archive_dir",
+       [](Config& c, const std::string& v) { c.retention_archive_dir = v; },
+       [](const Config& c) { return c.retention_archive_dir.string(); }},
   };
   return all;
 }
@@ -277,6 +300,12 @@ const Tenant* Config::tenant(std::string_view name) const {
   for (const Tenant& t : tenants)
     if (t.name == name) return &t;
   return nullptr;
+}
+
+std::uint32_t Config::months_kept(std::string_view name) const {
+  for (const auto& [tenant, months] : tenant_retention)
+    if (tenant == name) return months;
+  return retention_months;
 }
 
 std::vector<TokenBinding> Config::token_bindings() const {
@@ -339,6 +368,10 @@ Config Config::parse(const std::string& text, const std::string& origin) {
     if (!b.tenant.empty() && b.tenant != "*" && !config.tenant(b.tenant))
       throw std::invalid_argument(origin + ": " + id + " names unknown tenant '" + b.tenant + "'");
   }
+  for (const auto& [name, months] : config.tenant_retention)
+    if (!config.tenant(name))
+      throw std::invalid_argument(origin + ": tenant_retention names unknown tenant '" + name +
+                                  "'");
   // One part is always compacted already; a merge needs two.
   if (config.compact_min_parts < 2)
     throw std::invalid_argument(origin + ": compact_min_parts must be at least 2");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "actors/defaults.hpp"
@@ -60,10 +61,15 @@ struct Config {
   std::uint32_t http_rate_limit_burst = defaults::http_rate_limit_burst;
   std::vector<Tenant> tenants;  // none: single-tenant
   std::string tenant_participant_field{defaults::tenant_participant_field};
+  std::uint32_t retention_months = defaults::retention_months;
+  std::vector<std::pair<std::string, std::uint32_t>> tenant_retention;  // overrides per tenant
+  std::filesystem::path retention_archive_dir{std::string(defaults::retention_archive_dir)};
 
   Config();  // all defaults
 
   const Tenant* tenant(std::string_view name) const;
+  // Months kept of `tenant`'s data (0 = forever).
+  std::uint32_t months_kept(std::string_view tenant) const;
   // http_tokens, parsed (validated when set and against the tenants by parse()).
   std::vector<TokenBinding> token_bindings() const;
 

@@ -83,6 +83,13 @@ inline constexpr std::string_view tenants = "";
 // Which participant of a NEM12/NEM13 100 header must be one of the tenant's codes:
 // to (ToParticipant), from (FromParticipant), either, or none (not checked).
 inline constexpr std::string_view tenant_participant_field = "to";
+// Retention: months of readings kept per tenant, counted back from the current NEM month (which
+// is kept too); 0 = forever. tenant_retention overrides it per tenant ("a:24, b:12"). Older
+// month partitions are dropped whole by the background compactor, or moved into
+// retention_archive_dir when set (on the data directory's file system).
+inline constexpr std::uint32_t retention_months = 0;
+inline constexpr std::string_view tenant_retention = "";
+inline constexpr std::string_view retention_archive_dir = "";
 // TLS when both are set (PEM files).
 inline constexpr std::string_view http_tls_cert = "";
 inline constexpr std::string_view http_tls_key = "";

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "storage/partition_sort.hpp"
 #include "storage/store.hpp"
@@ -34,6 +35,13 @@ class IngestStore {
   // Same-version disagreements of a batch with what is stored (storage::Store::
   // conflicts_with_stored), asked before the batch is written; fakes find none.
   virtual storage::StoredConflicts conflicts_with_stored(const storage::PartitionBatch&) {
+    return {};
+  }
+  // Drops every month partition older than its tenant keeps (storage::Store::retention_plan,
+  // drop_partition) and says which; fakes keep everything.
+  virtual std::vector<storage::RetentionDrop> apply_retention(
+      const storage::MonthsKept& /*kept*/, storage::MonthKey /*now*/,
+      const std::filesystem::path& /*archive_dir*/) {
     return {};
   }
   // One bounded background merge (storage::Store::compact_step); fakes need not compact.

@@ -33,23 +33,24 @@
 namespace meterd::actors {
 
 // ---- atoms (CAF 0.17: at most 10 characters) ----
-using credit_atom = caf::atom_constant<caf::atom("credit")>;      // grant n more items
-using pump_atom = caf::atom_constant<caf::atom("pump")>;          // reader: next chunk
-using park_atom = caf::atom_constant<caf::atom("park")>;          // reader: stop now (drain)
-using flush_atom = caf::atom_constant<caf::atom("mflush")>;       // batcher: seal everything
-using tick_atom = caf::atom_constant<caf::atom("mtick")>;         // periodic timer
-using drain_atom = caf::atom_constant<caf::atom("drain")>;        // orderly shutdown, in-band
-using drained_atom = caf::atom_constant<caf::atom("drained")>;    // a stage finished draining
-using breaker_atom = caf::atom_constant<caf::atom("breaker")>;    // safety -> writer: closed
-using retry_atom = caf::atom_constant<caf::atom("retry")>;        // safety: next attempt
-using restart_atom = caf::atom_constant<caf::atom("restart")>;    // supervisor: back-off over
-using poll_atom = caf::atom_constant<caf::atom("poll")>;          // intake: look for files
-using claim_atom = caf::atom_constant<caf::atom("claim")>;        // intake: hand out files
-using write_atom = caf::atom_constant<caf::atom("write")>;        // store: write one part
-using sequence_atom = caf::atom_constant<caf::atom("sequence")>;  // store: file sequences
-using ledger_atom = caf::atom_constant<caf::atom("ledger")>;      // store: content hash known?
-using compact_atom = caf::atom_constant<caf::atom("compact")>;    // store: one bounded merge
-using records_atom = caf::atom_constant<caf::atom("records")>;    // store: register reads, 500s
+using credit_atom = caf::atom_constant<caf::atom("credit")>;        // grant n more items
+using pump_atom = caf::atom_constant<caf::atom("pump")>;            // reader: next chunk
+using park_atom = caf::atom_constant<caf::atom("park")>;            // reader: stop now (drain)
+using flush_atom = caf::atom_constant<caf::atom("mflush")>;         // batcher: seal everything
+using tick_atom = caf::atom_constant<caf::atom("mtick")>;           // periodic timer
+using drain_atom = caf::atom_constant<caf::atom("drain")>;          // orderly shutdown, in-band
+using drained_atom = caf::atom_constant<caf::atom("drained")>;      // a stage finished draining
+using breaker_atom = caf::atom_constant<caf::atom("breaker")>;      // safety -> writer: closed
+using retry_atom = caf::atom_constant<caf::atom("retry")>;          // safety: next attempt
+using restart_atom = caf::atom_constant<caf::atom("restart")>;      // supervisor: back-off over
+using poll_atom = caf::atom_constant<caf::atom("poll")>;            // intake: look for files
+using claim_atom = caf::atom_constant<caf::atom("claim")>;          // intake: hand out files
+using write_atom = caf::atom_constant<caf::atom("write")>;          // store: write one part
+using sequence_atom = caf::atom_constant<caf::atom("sequence")>;    // store: file sequences
+using ledger_atom = caf::atom_constant<caf::atom("ledger")>;        // store: content hash known?
+using compact_atom = caf::atom_constant<caf::atom("compact")>;      // store: one bounded merge
+using records_atom = caf::atom_constant<caf::atom("records")>;      // store: register reads, 500s
+using retention_atom = caf::atom_constant<caf::atom("retention")>;  // store: drop old months
 
 // ---- messages (local only: they carry ReadingBatch, which is not serialisable) ----
 struct ReaderBatch {
@@ -105,6 +106,15 @@ struct LedgerEntry {  // a file whose readings are all durable
   std::uint64_t file_sequence = 0;
   std::optional<InputFingerprint> fingerprint;
 };
+struct RetentionRequest {  // what the store drops: months older than each tenant keeps
+  storage::MonthsKept kept;
+  storage::MonthKey now = 0;  // the current NEM month
+  std::filesystem::path archive_dir;
+};
+struct RetentionOutcome {
+  std::vector<storage::RetentionDrop> dropped;
+  std::string error;
+};
 struct CompactOutcome {
   std::optional<storage::CompactionStep> step;  // unset: nothing to merge, or it failed
   std::string error;
@@ -135,6 +145,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::LedgerEntry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::storage::FileRecords)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::InputFingerprint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::CompactOutcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::RetentionRequest)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::RetentionOutcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::Claims)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meterd::actors::FileDone)
 
@@ -152,7 +164,9 @@ using store_actor = caf::typed_actor<
     caf::replies_to<ledger_atom, std::string>::with<bool>,       // content hash known?
     caf::replies_to<LedgerEntry>::with<bool>,                    // true once recorded durably
     caf::replies_to<records_atom, storage::FileRecords>::with<std::string>,  // error
-    caf::replies_to<compact_atom, std::uint32_t>::with<CompactOutcome>, caf::reacts_to<drain_atom>>;
+    caf::replies_to<compact_atom, std::uint32_t>::with<CompactOutcome>,
+    caf::replies_to<retention_atom, RetentionRequest>::with<RetentionOutcome>,
+    caf::reacts_to<drain_atom>>;
 
 // Detached: the one user of the Intake (spool directory, file list). A claim of up to one file
 // per offered sequence is answered when at least one file is claimed, when no file will ever
@@ -193,8 +207,9 @@ using safety_actor = caf::typed_actor<caf::reacts_to<SealedBatch>,  //
                                       caf::reacts_to<retry_atom>,   //
                                       caf::reacts_to<drain_atom>>;
 
-// Background compaction (serve): every compact_interval_ms it asks the store for bounded merges,
-// one at a time, until none is needed or the round's budget is spent. drain_atom: quit (a merge
+// Background compaction (serve): every compact_interval_ms it has the store drop the month
+// partitions past their retention, then asks it for bounded merges, one at a time, until none
+// is needed or the round's budget is spent. drain_atom: quit (a merge
 // the store is running completes; no further one is asked for).
 using compactor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,  //
                                          caf::reacts_to<drain_atom>>;

@@ -43,6 +43,30 @@ std::vector<storage::VersionConflict> find_stored_conflicts(IngestStore& store,
   }
 }
 
+// A month partition dropped by retention: logged and in the audit trail.
+void record_retention(storage::AuditLog* audit, const storage::RetentionDrop& drop,
+                      const std::filesystem::path& archive_dir) {
+  log::info("retention_drop", {{"table", drop.table},
+                               {"partition", drop.partition},
+                               {"parts", std::uint64_t{drop.parts}},
+                               {"rows", drop.rows},
+                               {"archive", archive_dir.string()}});
+  if (!audit) return;
+  std::string fields = "\"table\":";
+  append_json_string(fields, drop.table);
+  fields += ",\"partition\":";
+  append_json_string(fields, drop.partition);
+  fields += ",\"parts\":" + std::to_string(drop.parts) + ",\"rows\":" + std::to_string(drop.rows) +
+            ",\"bytes\":" + std::to_string(drop.bytes) + ",\"archive\":";
+  append_json_string(fields, archive_dir.string());
+  try {
+    const std::string tenant = storage::tenant_of_partition(drop.partition);
+    audit->append("retention_drop", storage::valid_tenant(tenant) ? tenant : "", "", fields);
+  } catch (const std::exception& e) {
+    log::error("audit_write_failed", {{"kind", "retention_drop"}, {"error", e.what()}});
+  }
+}
+
 // An admin action of the daemon's own: in the audit trail beside the ingests it rearranges.
 void record_compaction(storage::AuditLog* audit, const storage::CompactionStep& step) {
   if (!audit) return;
@@ -132,6 +156,18 @@ store_actor::behavior_type store(store_pointer self, IngestStore* store, storage
           out.error = e.what();
         }
         if (out.step) record_compaction(self->state.audit, *out.step);
+        return out;
+      },
+      [=](retention_atom, const RetentionRequest& request) {
+        RetentionOutcome out;
+        try {
+          out.dropped =
+              self->state.store->apply_retention(request.kept, request.now, request.archive_dir);
+        } catch (const std::exception& e) {
+          out.error = e.what();
+        }
+        for (const auto& drop : out.dropped)
+          record_retention(self->state.audit, drop, request.archive_dir);
         return out;
       },
       [=](drain_atom) { self->quit(); },

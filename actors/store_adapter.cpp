@@ -26,6 +26,14 @@ class StoreAdapter final : public IngestStore {
                      const std::optional<InputFingerprint>& fingerprint) override {
     store_.ledger_record(hash, name, sequence, fingerprint);
   }
+  std::vector<storage::RetentionDrop> apply_retention(
+      const storage::MonthsKept& kept, storage::MonthKey now,
+      const std::filesystem::path& archive_dir) override {
+    std::vector<storage::RetentionDrop> dropped;
+    for (const auto& planned : store_.retention_plan(kept, now))
+      dropped.push_back(store_.drop_partition(planned, archive_dir));
+    return dropped;
+  }
   std::optional<storage::CompactionStep> compact_step(std::size_t min_parts) override {
     return store_.compact_step(min_parts);
   }

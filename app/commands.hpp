@@ -7,6 +7,7 @@ namespace meterd::app {
 int run_parse(int argc, char** argv);
 int run_query(int argc, char** argv);
 int run_compact(int argc, char** argv);
+int run_retention(int argc, char** argv);
 int run_ingest(int argc, char** argv);
 int run_serve(int argc, char** argv);
 int run_bench(int argc, char** argv);

@@ -24,6 +24,7 @@ const Command kCommands[] = {
     {"parse", meterd::app::run_parse, "parse NEM12/NEM13 files and print readings + report"},
     {"query", meterd::app::run_query, "read the newest readings from a data directory"},
     {"compact", meterd::app::run_compact, "merge each partition's parts into one"},
+    {"retention", meterd::app::run_retention, "drop (or list) months past their retention"},
     {"bench", meterd::app::run_bench, "generate data and ingest it end to end, with figures"},
     {"generate", meterd::app::run_generate, "write a deterministic generated NEM12 file"},
     {"forward", meterd::app::run_forward, "ship files to a central meterd serve over HTTP"},

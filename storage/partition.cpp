@@ -23,6 +23,22 @@ std::string partition_name(MonthKey month) {
   return buf;
 }
 
+bool month_of_partition(std::string_view partition, MonthKey& month) {
+  const auto at = partition.rfind("month=");
+  if (at == std::string_view::npos || (at > 0 && partition[at - 1] != '/')) return false;
+  const std::string_view ym = partition.substr(at + 6);
+  if (ym.size() != 7 || ym[4] != '-') return false;
+  int y = 0, m = 0;
+  for (std::size_t i = 0; i < 7; ++i) {
+    if (i == 4) continue;
+    if (ym[i] < '0' || ym[i] > '9') return false;
+    (i < 4 ? y : m) = (i < 4 ? y : m) * 10 + (ym[i] - '0');
+  }
+  if (m < 1 || m > 12) return false;
+  month = static_cast<MonthKey>(y * 12 + m - 1);
+  return true;
+}
+
 bool valid_tenant(std::string_view name) {
   if (name.empty() || name.size() > 32) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {

@@ -19,6 +19,8 @@ using MonthKey = std::int32_t;
 MonthKey month_of(epoch_seconds t);
 epoch_seconds month_start(MonthKey month);   // first second (UTC epoch) of the NEM month
 std::string partition_name(MonthKey month);  // "month=2005-03"
+// The month of a partition name ("month=2005-03", "tenant=a/month=2005-03"), if it has one.
+bool month_of_partition(std::string_view partition, MonthKey& month);
 
 // A tenant's name: 1 to 32 of [a-z0-9_-], starting with a letter or digit (it names a
 // directory, so never "..", "/" or empty). "" is the default tenant of a single-tenant install,

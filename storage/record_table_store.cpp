@@ -311,4 +311,14 @@ std::vector<PartInfo> RecordTableStore::parts() const {
   return out;
 }
 
+std::vector<std::string> RecordTableStore::drop_partition(const std::string& partition) {
+  std::vector<std::string> keys;
+  for (const ManifestPart* p : manifest_->parts_of(partition)) keys.push_back(p->key());
+  if (keys.empty()) return keys;
+  manifest_->commit({}, keys);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& key : keys) superseded_.push_back({root_ / key, now});
+  return keys;
+}
+
 }  // namespace meterd::storage

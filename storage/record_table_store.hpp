@@ -51,6 +51,10 @@ class RecordTableStore {
   std::optional<CompactionStep> compact_step(std::size_t min_parts);
 
   std::vector<PartInfo> parts() const;
+  // Removes every part of `partition` in one manifest record; their files go after the grace
+  // (Store::drop_partition). Returns the keys ("partition/file") it dropped.
+  std::vector<std::string> drop_partition(const std::string& partition);
+  const std::filesystem::path& root() const { return root_; }
   const RecordTableSpec& spec() const { return spec_; }
 
  private:

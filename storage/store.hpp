@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/input_content_hash.hpp"
@@ -45,6 +46,17 @@ struct CompactionStep {
   std::size_t parts_left = 0;  // parts of the partition after the step
   std::uint64_t rows_in = 0, rows_out = 0;
 };
+
+// A month partition retention drops whole (Store::retention_plan).
+struct RetentionDrop {
+  std::string table;      // "readings", "register_reads" or "b2b_events"
+  std::string partition;  // "tenant=a/month=2024-01" or "month=2024-01"
+  std::size_t parts = 0;
+  std::uint64_t rows = 0, bytes = 0;
+};
+// How many months of a tenant's data are kept, counted back from the current month, which is
+// kept too (0 = forever).
+using MonthsKept = std::function<std::uint32_t(std::string_view tenant)>;
 
 struct RecoveryReport {
   std::uint64_t temporaries_removed = 0, orphans_removed = 0, corrupt_parts = 0;
@@ -168,6 +180,18 @@ class Store {
   // them atomically. Returns what it did, or nullopt when no partition needs it. Also deletes
   // the files of earlier steps' replaced parts once superseded_grace has passed.
   std::optional<CompactionStep> compact_step(std::size_t min_parts);
+
+  // Every month partition of every table older than its tenant keeps: before the month `now`
+  // minus (kept - 1). Read-only.
+  std::vector<RetentionDrop> retention_plan(const MonthsKept& kept, MonthKey now) const;
+  // Drops one planned partition whole, as it is now: its parts leave the manifest in one
+  // record (a reader sees all of the month or none of it), and their files are removed once
+  // superseded_grace has passed (recovery removes them, should we crash first). With
+  // `archive_dir`, each file is first hard-linked (and the link fsynced) into
+  // archive_dir/<table>/<partition>/, which must be on the data directory's file system.
+  // Throws std::system_error.
+  RetentionDrop drop_partition(const RetentionDrop& planned,
+                               const std::filesystem::path& archive_dir = {});
 
   // Committed readings parts, in partition then creation order.
   std::vector<PartInfo> parts() const;
