@@ -420,6 +420,7 @@ reader_actor spawn_reader(caf::local_actor* parent, const ReaderTask& task, batc
   ReaderOptions reader_options;
   reader_options.strict = config.strict;
   reader_options.batch_readings = config.reader_batch_readings;
+  reader_options.tenant = task.file.tenant;
   // A tenant without participant ids (or the check off) takes files addressed to anyone.
   std::vector<std::string> participants;
   if (const Tenant* t = config.tenant(task.file.tenant);

@@ -33,12 +33,13 @@ std::string issues_json(const FileReport& report) {
 // decoded.
 class NdjsonBodyVisitor final : public InputVisitor, public ReadingSink {
  public:
-  explicit NdjsonBodyVisitor(NdjsonBody& out) : out_(out) {}
+  NdjsonBodyVisitor(NdjsonBody& out, std::string_view tenant) : out_(out), tenant_(tenant) {}
 
   void on_member(const InputMember& member) override {
     finish_member();
     ReaderOptions options;
     options.name = member.name;
+    options.tenant = tenant_;
     reader_ = std::make_unique<NdjsonReader>(options, *this);
     sniffer_ = ReadingFormatSniffer();
   }
@@ -118,13 +119,15 @@ class NdjsonBodyVisitor final : public InputVisitor, public ReadingSink {
   ReadingFormatSniffer sniffer_;
   std::string held_;  // leading bytes of the member while its format is undecided
   bool padded_ = false;
+  std::string tenant_;
 };
 
 }  // namespace
 
-NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits, bool padded) {
+NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits, bool padded,
+                              std::string_view tenant) {
   NdjsonBody out;
-  NdjsonBodyVisitor visitor(out);
+  NdjsonBodyVisitor visitor(out, tenant);
   if (padded && sniff_input_kind(body.substr(0, kSniffBytes)) == InputKind::plain) {
     // Uncompressed, as most bodies are: the reader decodes the body where it is, instead of
     // the input walk copying it into chunks and the reader copying those into its buffer.
@@ -150,7 +153,8 @@ void Session<Stream>::ingest_readings() {
   // The padding lets the decoder read the body in place (AppendStringBody reserved it).
   const std::size_t length = body.size();
   body.append(NdjsonReader::kPadding, '\0');
-  auto decoded = decode_ndjson_body(std::string_view(body).substr(0, length), limits, true);
+  auto decoded =
+      decode_ndjson_body(std::string_view(body).substr(0, length), limits, true, tenant_);
   body.resize(length);
   if (!decoded.error.empty())
     return reject_ingest(http::status::bad_request,
@@ -160,6 +164,11 @@ void Session<Stream>::ingest_readings() {
                          json_error("expected NDJSON: one JSON object per line"));
   if (decoded.rejects > 0) {
     sh_.hm.invalid_lines.add(decoded.rejects);
+    for (const auto& issue : decoded.issues.issues)
+      if (issue.field == "tenant") {  // reaching for another tenant: on record
+        audit_refused(422, "an NDJSON line names another tenant");
+        break;
+      }
     std::string out =
         "{\"error\":\"invalid lines: nothing of this request was stored\","
         "\"rejected_lines\":" +

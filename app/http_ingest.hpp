@@ -26,7 +26,8 @@ struct NdjsonBody {
 
 // `body` may be compressed or a zip of NDJSON members, within `limits`. `padded`: the
 // NdjsonReader::kPadding bytes after `body` are readable, and a plain body is decoded in place.
-NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits,
-                              bool padded = false);
+// `tenant`: whose readings these are (a line naming another tenant is rejected).
+NdjsonBody decode_ndjson_body(std::string_view body, const InputLimits& limits, bool padded = false,
+                              std::string_view tenant = {});
 
 }  // namespace meterd::app::http_internal

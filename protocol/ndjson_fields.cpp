@@ -346,6 +346,11 @@ bool decode_fields(Fields& f, Line& line, Problem& p, bool strict, TimeCaches& t
           line.has_suffix = true;
           continue;
         }
+        if (key == "tenant") {
+          if (!f.text(key, line.tenant, false)) return false;
+          line.has_tenant = true;
+          continue;
+        }
         if (key == "method") {
           if (!f.integer(key, 1, 99, n, true, kNoMethod)) return false;
           line.method = static_cast<std::uint8_t>(n);

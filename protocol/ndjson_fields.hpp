@@ -34,6 +34,8 @@ struct Line {
   std::uint8_t method = kNoMethod;
   std::int16_t reason_code = kNoReasonCode;
   std::int64_t source_line = -1;  // "line": where the reading came from originally
+  std::string_view tenant;        // "tenant", when the line names one
+  bool has_tenant = false;
 };
 
 struct Problem {

@@ -113,6 +113,13 @@ struct NdjsonReader::Impl {
 
   // A line of the compact form is its readings one after the other (they extend one run).
   void commit_line(Line& l, std::uint64_t line_no) {
+    if (l.has_tenant && l.tenant != options.tenant) {  // never stored as another's
+      Problem p;
+      fail(p, "tenant",
+           "names tenant '" + std::string(l.tenant.substr(0, 64)) +
+               "', not the one it is sent for ('" + options.tenant + "')");
+      return reject(line_no, p, l.nmi);
+    }
     if (!l.has_values) return commit(l, line_no);
     const epoch_seconds step = l.interval_minutes * 60;
     const epoch_seconds first = l.interval_start;

@@ -31,6 +31,9 @@ struct ReaderOptions {
   std::uint32_t batch_readings = 65536;  // flush a batch at about this many readings
   std::uint64_t file_sequence = 0;       // stamped on every run
   std::string name;                      // for the report
+  // Whose input this is: an NDJSON line whose "tenant" names another is rejected (a
+  // single-tenant install reads for "").
+  std::string tenant;
 };
 
 class Nem12Reader {

@@ -87,7 +87,8 @@ TEST(IngestEventsTest, AnUploadIsFollowedFromItsFirstRangeToItsReport) {
   EXPECT_EQ(number(events.front().data, "bytes_received"), first_range);
   EXPECT_EQ(events.back().name, "report");
   EXPECT_NE(events.back().data.find("\"status\":\"durable\""), std::string::npos);
-  EXPECT_EQ(number(events.back().data, "readings"), stats.readings) << events.back().data.substr(0, 600);
+  EXPECT_EQ(number(events.back().data, "readings"), stats.readings)
+      << events.back().data.substr(0, 600);
   std::uint64_t received = 0, durable = 0, parsed = 0;
   bool reading = false;
   for (std::size_t i = 0; i + 1 < events.size(); ++i) {

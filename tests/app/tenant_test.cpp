@@ -120,6 +120,14 @@ TEST_F(Tenants, TheSameNmisInTwoTenantsStayTwoStreamsAndNothingReachesAcross) {
   // b sending a file addressed to a's participant (superseding a's readings, if taken);
   auto forged = daemon->post("/v1/files", nem12(3), as("token-b"));
   EXPECT_EQ(forged.status, 403) << forged.body;
+  // b's NDJSON naming tenant a (its readings would be b's anyway: refused, not re-homed);
+  const std::string line_b =
+      "{\"tenant\":\"a\",\"nmi\":\"6356465786\",\"suffix\":\"E1\","
+      "\"interval_start\":\"2024-01-01T00:00:00+10:00\",\"interval_minutes\":30,"
+      "\"value\":1234.5,\"uom\":\"kWh\",\"quality\":\"A\"}\n";
+  auto forged_line = daemon->post("/v1/readings", line_b, as("token-b"));
+  EXPECT_EQ(forged_line.status, 422) << forged_line.body;
+  EXPECT_NE(forged_line.body.find("names tenant 'a'"), std::string::npos) << forged_line.body;
   // b asking for a's ingest id;
   EXPECT_EQ(daemon->get("/v1/ingests/" + id_a, as("token-b")).status, 404);
   EXPECT_EQ(daemon->get("/v1/ingests/" + id_a, as("token-a")).status, 200);
@@ -131,17 +139,20 @@ TEST_F(Tenants, TheSameNmisInTwoTenantsStayTwoStreamsAndNothingReachesAcross) {
 
   EXPECT_EQ(readings("token-a"), a_before);
   EXPECT_EQ(readings("token-b"), b_rows);
-  ASSERT_TRUE(wait_until([&] { return audit_records(dir, daemon->data, "refused").size() >= 5; },
+  ASSERT_TRUE(wait_until([&] { return audit_records(dir, daemon->data, "refused").size() >= 6; },
                          std::chrono::seconds(10)));
   const auto refused = audit_records(dir, daemon->data, "refused");
-  ASSERT_EQ(refused.size(), 5u);  // the two 403s of b, the query token, admin, the lookup
-  std::size_t status_403 = 0, status_404 = 0;
+  // The two 403s of b, the query token, admin, the NDJSON line, the lookup.
+  ASSERT_EQ(refused.size(), 6u);
+  std::size_t status_403 = 0, status_404 = 0, status_422 = 0;
   for (const auto& r : refused) {
     status_403 += r.find("\"status\":403") != std::string::npos;
     status_404 += r.find("\"status\":404") != std::string::npos;
+    status_422 += r.find("\"status\":422") != std::string::npos;
   }
   EXPECT_EQ(status_403, 4u);
   EXPECT_EQ(status_404, 1u);
+  EXPECT_EQ(status_422, 1u);
   // The forged file is on record as an ingest refused as forbidden, of tenant b.
   bool forged_recorded = false;
   for (const auto& r : audit_records(dir, daemon->data, "ingest"))
