@@ -77,7 +77,12 @@ void record_compaction(storage::AuditLog* audit, const storage::CompactionStep& 
             ",\"rows_in\":" + std::to_string(step.rows_in) +
             ",\"rows_out\":" + std::to_string(step.rows_out);
   try {
-    const std::string tenant = storage::tenant_of_partition(step.partition);
+    // A record table's step names its table first: "register_reads/tenant=a/month=...".
+    std::string_view partition = step.partition;
+    if (const auto slash = partition.find('/');
+        slash != std::string_view::npos && !partition.starts_with("tenant="))
+      partition.remove_prefix(slash + 1);
+    const std::string tenant = storage::tenant_of_partition(partition);
     audit->append("compaction", storage::valid_tenant(tenant) ? tenant : "", "", fields);
   } catch (const std::exception& e) {
     log::error("audit_write_failed", {{"kind", "compaction"}, {"error", e.what()}});
