@@ -46,7 +46,7 @@ std::string Session<Stream>::ingest_event() {
   } else if (by_id) {
     const auto r = sh_.intake.lookup(tenant_, id_);
     if (r && !r->pending) return "event: report\ndata: " + ingest_result_json(id_, *r) + "\n\n";
-    received = sh_.uploads.received(tenant_.empty() ? id_ : tenant_ + "." + id_);
+    received = sh_.uploads.received(Uploads::key(tenant_, id_));
     if (r && r->pending)
       state = "queued";
     else if (received > 0)

@@ -107,8 +107,7 @@ bool Session<Stream>::start_upload_range(std::uint64_t& needed) {
     return refuse(http::status::bad_request,
                   json_error("an upload's id is the sha256 of its file: 64 lower-case hex digits"));
   const auto range = parser_->get()[http::field::content_range];
-  // Upload ids are the tenant's: another tenant's upload of the same file is another upload.
-  UploadRange r{id, tenant_.empty() ? id : tenant_ + "." + id};
+  UploadRange r{id, Uploads::key(tenant_, id)};
   if (!parse_content_range(std::string_view(range.data(), range.size()), r.first, r.last, r.total))
     return refuse(http::status::bad_request,
                   json_error("Content-Range: bytes FIRST-LAST/TOTAL is required"));
@@ -293,8 +292,7 @@ void Session<Stream>::upload_status(const std::string& id) {
     return respond(http::status::bad_request,
                    json_error("an upload's id is the sha256 of its file: 64 lower-case hex digits"),
                    keep_alive_);
-  respond(http::status::ok,
-          offset_json(id, sh_.uploads.received(tenant_.empty() ? id : tenant_ + "." + id)),
+  respond(http::status::ok, offset_json(id, sh_.uploads.received(Uploads::key(tenant_, id))),
           keep_alive_);
 }
 

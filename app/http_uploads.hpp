@@ -58,6 +58,11 @@ class Uploads {
   Uploads(const std::filesystem::path& spool_dir, unsigned expire_hours);
 
   static bool valid_id(std::string_view id);  // 64 lower-case hex digits
+  // The key of `tenant`'s upload `id` in this registry: another tenant's upload of the same
+  // file is another upload.
+  static std::string key(const std::string& tenant, const std::string& id) {
+    return tenant.empty() ? id : tenant + "." + id;
+  }
   std::filesystem::path part_path(const std::string& id) const;
   // Bytes received so far (0 for an upload not started).
   std::uint64_t received(const std::string& id) const;
