@@ -5,6 +5,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "actors/progress.hpp"
@@ -77,6 +80,35 @@ struct FileMetrics {
   Counter claimed, durable, rejected, skipped_duplicates;
 };
 
+// What one tenant's tokens may see of the daemon (GET /metrics with a tenant's token): its own
+// files, readings and requests, counted per file or request, never per reading.
+struct TenantCounters {
+  Counter files_claimed, files_durable, files_rejected, bytes, readings_durable, rejects;
+  Counter ingest_requests, forbidden, queries, query_rows;
+};
+
+class TenantMetrics {
+ public:
+  // A tenant's counters, made on first use; the reference stays valid. Const: counting is not
+  // a change of what the metrics are (any thread holding them const adds to them).
+  TenantCounters& of(const std::string& tenant) const {
+    std::lock_guard lock(mutex_);
+    auto& slot = tenants_[tenant];
+    if (!slot) slot = std::make_unique<TenantCounters>();
+    return *slot;
+  }
+  // Calls f(name, counters) for every tenant seen so far, in name order.
+  template <class F>
+  void each(F&& f) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, counters] : tenants_) f(name, *counters);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, std::unique_ptr<TenantCounters>> tenants_;
+};
+
 struct Metrics {
   ReaderMetrics reader;
   BatcherMetrics batcher;
@@ -84,6 +116,7 @@ struct Metrics {
   SafetyMetrics safety;
   FileMetrics files;
   CompactorMetrics compactor;
+  TenantMetrics tenants;   // per tenant (only when tenants are configured: see /metrics)
   ProgressBoard progress;  // per file in flight (not in to_json: see GET /v1/ingests/{id}/events)
   // One JSON object with every counter (for the log and, later, the HTTP endpoint).
   std::string to_json() const;

@@ -75,6 +75,7 @@ void on_claims(supervisor_pointer self, Claims& claims) {
   st.intake_exhausted = claims.exhausted;
   for (auto& file : claims.files) {
     st.metrics->files.claimed.add();
+    if (!file.tenant.empty()) st.metrics->tenants.of(file.tenant).files_claimed.add();
     if (st.draining) {  // claimed just before the intake was parked: left for the next start
       auto it = st.files.emplace(st.next_stream++, FileState{std::move(file)}).first;
       it->second.done.report.name = it->second.file.name;

@@ -63,6 +63,14 @@ void finish_file(supervisor_pointer self, FileState&& f, FileStatus status, std:
       std::chrono::duration<double>(std::chrono::steady_clock::now() - f.started).count();
   if (status == FileStatus::durable) st.metrics->files.durable.add();
   if (status == FileStatus::rejected) st.metrics->files.rejected.add();
+  if (!f.file.tenant.empty()) {
+    auto& t = st.metrics->tenants.of(f.file.tenant);
+    if (status == FileStatus::durable) t.files_durable.add();
+    if (status == FileStatus::rejected) t.files_rejected.add();
+    t.bytes.add(out.bytes);
+    t.readings_durable.add(out.readings_durable);
+    t.rejects.add(out.report.rejects());
+  }
   log::write(status == FileStatus::durable ? log::Level::info : log::Level::warn, "file_done",
              {{"file", f.file.name},
               {"status", to_string(status)},

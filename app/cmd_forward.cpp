@@ -2,14 +2,18 @@
 //
 // The edge command: ships files (or directories of files) to a central `meterd serve` and
 // returns once every one is acknowledged durable (docs/http.md).
+#include <unistd.h>
+
 #include <csignal>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "app/arg_reader.hpp"
 #include "app/commands.hpp"
@@ -32,8 +36,27 @@ constexpr const char* kUsage =
     "  Retries with back-off (honouring Retry-After) until acknowledged. --state (default\n"
     "  ./meterd-forward.state) records acknowledged requests by sha256, so a restarted\n"
     "  forwarder does not send them again. The token may also come from METERD_TOKEN.\n"
+    "  On a terminal (and not --quiet) a progress line: bytes read, bytes the central has, and\n"
+    "  from its answers readings durable and rejects, refusals and retries.\n"
     "  exit status: 0 all acknowledged (with --watch: when stopped), 1 some were refused (4xx),\n"
     "  2 usage error, 3 stopped while some of what it read was not yet acknowledged\n";
+
+// The figures of GET /v1/ingests/{id}/events as the forwarder knows them: what the central has
+// taken (acknowledged, or of an upload in progress) and what its answers say was durable.
+void progress_line(const ForwardProgress& p, double seconds) {
+  const auto mb = [](const std::atomic<std::uint64_t>& bytes) {
+    return static_cast<double>(bytes.load()) / 1e6;
+  };
+  std::fprintf(stderr,
+               "\rforward: %llu files  read %.1f MB  central has %.1f MB  durable %llu  "
+               "rejects %llu  refused %llu  retries %llu  %.1f s  ",
+               static_cast<unsigned long long>(p.files.load()), mb(p.bytes_read),
+               mb(p.bytes_at_central), static_cast<unsigned long long>(p.readings_durable.load()),
+               static_cast<unsigned long long>(p.rejects.load()),
+               static_cast<unsigned long long>(p.refused.load()),
+               static_cast<unsigned long long>(p.retries.load()), seconds);
+  std::fflush(stderr);
+}
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) {
@@ -83,8 +106,30 @@ int run_forward(int argc, char** argv) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  ForwardProgress progress;
+  o.progress = &progress;
+  std::atomic<bool> done{false};
+  std::thread printer;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (!o.quiet && ::isatty(STDERR_FILENO))
+    printer = std::thread([&] {
+      for (int tick = 0; !done.load(); ++tick) {
+        if (tick % 5 == 0) progress_line(progress, elapsed());
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      progress_line(progress, elapsed());
+      std::fputc('\n', stderr);
+    });
+  auto stop_printer = [&] {
+    done = true;
+    if (printer.joinable()) printer.join();
+  };
   try {
     auto r = run_forward(o, g_stop);
+    stop_printer();
     std::fprintf(
         stderr,
         "forwarded: %llu files, %llu requests (%llu acknowledged, %llu already "
@@ -96,6 +141,7 @@ int run_forward(int argc, char** argv) {
     if (r.interrupted) return 3;
     return r.failed > 0 ? 1 : 0;
   } catch (const std::exception& e) {
+    stop_printer();
     std::fprintf(stderr, "meterd forward: %s\n", e.what());
     return 2;
   }

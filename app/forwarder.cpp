@@ -3,10 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -15,6 +13,7 @@
 #include <tuple>
 #include <utility>
 
+#include "app/bounded_queue.hpp"
 #include "app/dir_watch.hpp"
 #include "app/forwarder_state.hpp"
 #include "app/http_body_pool.hpp"
@@ -74,43 +73,6 @@ bool ignored(const std::string& name) {
   };
   return name.empty() || name[0] == '.' || ends(".tmp") || ends(".part");
 }
-
-// Bounded hand-over from the file reader to the senders: at most `capacity` bodies wait.
-class Queue {
- public:
-  explicit Queue(std::size_t capacity) : capacity_(capacity) {}
-  bool push(Item&& item, const std::atomic<bool>& stop) {
-    std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return items_.size() < capacity_ || stop.load(); });
-    if (stop.load()) return false;
-    items_.push_back(std::move(item));
-    not_empty_.notify_one();
-    return true;
-  }
-  std::optional<Item> pop() {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
-    if (items_.empty()) return std::nullopt;
-    Item item = std::move(items_.front());
-    items_.pop_front();
-    not_full_.notify_one();
-    return item;
-  }
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    not_empty_.notify_all();
-    not_full_.notify_all();
-  }
-  void wake() { not_full_.notify_all(); }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable not_full_, not_empty_;
-  std::deque<Item> items_;
-  std::size_t capacity_;
-  bool closed_ = false;
-};
 
 std::uint64_t readings_in(const std::string& body) {
   return number_after(body, "\"readings\":");
@@ -239,9 +201,12 @@ class Forwarder {
       std::lock_guard lock(mutex_);
       ++result_.requests;
     }
+    const std::uint64_t bytes = item.hash.empty() ? item.body.size() : item.size;
+    progress_.bytes_read += bytes;
     if (state_.contains(item.key) ||
         (state_.has_bare_sha256_keys() &&
          state_.contains(item.hash.empty() ? Sha256::hex_of(item.body) : item.hash))) {
+      progress_.bytes_at_central += bytes;
       std::lock_guard lock(mutex_);
       ++result_.skipped;
       return;
@@ -261,6 +226,7 @@ class Forwarder {
       std::lock_guard lock(mutex_);
       ++result_.files;
     }
+    ++progress_.files;
     // The format as the central's pipeline tells it, read on for as long as only a BOM or
     // whitespace has come: leading blank lines, however many, do not hide NDJSON.
     std::string head;
@@ -364,12 +330,16 @@ class Forwarder {
     std::string range(std::max<std::size_t>(1, o_.batch_bytes), '\0');
     auto backoff = o_.backoff_initial;
     const auto sent = Clock::now();
+    std::uint64_t counted = 0;  // of the file, in progress_.bytes_at_central
+    auto central_has = [&](std::uint64_t offset) {
+      if (offset > counted) progress_.bytes_at_central += offset - std::exchange(counted, offset);
+    };
     while (!stop_.load()) {
       // Durable already (acknowledged, but not recorded here before a crash), or being ingested?
       HttpAnswer answer = client.get("/v1/ingests/" + item.hash);
       if (answer.status == 200 &&
           (says_status(answer.body, "durable") || says_status(answer.body, "duplicate")))
-        return acknowledged(item, answer, sent, item.size);
+        return acknowledged(item, answer, sent, item.size, counted);
       if (answer.status == 202 || transient(answer.status)) {
         if (answer.status == 202) answer.status = 503;  // pending: ask again after a pause
         if (!pause(item, answer, backoff)) return;
@@ -382,6 +352,7 @@ class Forwarder {
         return;
       }
       std::uint64_t offset = number_after(answer.body, "\"offset\":");
+      central_has(offset);
       while (!stop_.load()) {
         // All in but not finished (the last answer was lost): the last range again finishes it.
         if (offset >= item.size)
@@ -405,12 +376,13 @@ class Forwarder {
         if (answer.status == 409 || (answer.status == 200 && !says_status(answer.body, "durable") &&
                                      !says_status(answer.body, "duplicate"))) {
           offset = number_after(answer.body, "\"offset\":");
+          central_has(offset);
           if (answer.status == 200) backoff = o_.backoff_initial;
           if (answer.status == 409 && answer.retry_after_s >= 0 && !pause(item, answer, backoff))
             return;
           continue;
         }
-        if (answer.status == 200) return acknowledged(item, answer, sent, item.size);
+        if (answer.status == 200) return acknowledged(item, answer, sent, item.size, counted);
         if (!transient(answer.status)) return refused(item, answer);
         if (!pause(item, answer, backoff)) return;
         break;  // a new round: where is the central now?
@@ -418,9 +390,13 @@ class Forwarder {
     }
   }
 
+  // `counted`: of those bytes, already in progress_.bytes_at_central (an upload's ranges).
   void acknowledged(const Item& item, const HttpAnswer& answer, Clock::time_point sent,
-                    std::uint64_t bytes) {
+                    std::uint64_t bytes, std::uint64_t counted = 0) {
     state_.record(item.key, item.name);
+    progress_.bytes_at_central += bytes - std::min(bytes, counted);
+    progress_.readings_durable += readings_in(answer.body);
+    progress_.rejects += number_after(answer.body, "\"rejects\":");
     std::lock_guard lock(mutex_);
     ++result_.acknowledged;
     result_.readings += readings_in(answer.body);
@@ -432,6 +408,7 @@ class Forwarder {
   void refused(const Item& item, const HttpAnswer& answer) {
     std::fprintf(stderr, "meterd forward: %s refused (%d)%s: %.500s\n", item.name.c_str(),
                  answer.status, refusal_hint(answer.status), answer.body.c_str());
+    ++progress_.refused;
     std::lock_guard lock(mutex_);
     ++result_.failed;
   }
@@ -446,6 +423,7 @@ class Forwarder {
       std::lock_guard lock(mutex_);
       ++result_.retries;
     }
+    ++progress_.retries;
     auto wait = backoff;
     if (answer.retry_after_s >= 0)
       wait = std::max(
@@ -459,8 +437,10 @@ class Forwarder {
 
   const ForwardOptions& o_;
   const std::atomic<bool>& stop_;
+  ForwardProgress own_progress_;
+  ForwardProgress& progress_ = o_.progress ? *o_.progress : own_progress_;
   ForwarderState state_;
-  Queue queue_;
+  BoundedQueue<Item> queue_;
   // Bodies sent come back here for the reader to fill next: up to parallel + 1 idle buffers
   // (those in flight and queued are the queue's bound on memory).
   BodyPool bodies_{(std::max(1u, o_.parallel) + 1) *

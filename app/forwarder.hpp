@@ -21,6 +21,14 @@
 
 namespace meterd::app {
 
+// Live figures for a progress line, written by the forwarder as requests are read, sent and
+// answered, read by any thread: bytes read for sending, bytes the central has (acknowledged, or
+// taken of an upload in progress) and, from its answers, readings durable and rejects.
+struct ForwardProgress {
+  std::atomic<std::uint64_t> files = 0, bytes_read = 0, bytes_at_central = 0;
+  std::atomic<std::uint64_t> readings_durable = 0, rejects = 0, refused = 0, retries = 0;
+};
+
 struct ForwardOptions {
   std::string url;      // http://host:port
   std::string token;    // bearer token ("" = none)
@@ -34,6 +42,7 @@ struct ForwardOptions {
   std::chrono::milliseconds timeout{330000};  // per request (the server's ack timeout + slack)
   std::chrono::milliseconds backoff_initial{200}, backoff_max{10000};
   bool quiet = false;
+  ForwardProgress* progress = nullptr;  // none: no live figures kept
 };
 
 struct ForwardResult {

@@ -232,11 +232,13 @@ void Session<Stream>::on_ingested(const IngestResult& r) {
       sh_.hm.ack_latency.observe_us(static_cast<std::uint64_t>(us.count()));
       sh_.hm.ingest_requests.add();
       sh_.hm.ingest_readings.add(r.readings);
+      if (!tenant_.empty()) sh_.metrics.tenants.of(tenant_).ingest_requests.add();
       return respond(http::status::ok, std::move(out), keep_alive_);
     }
     case actors::FileStatus::rejected:
       if (r.forbidden) {  // the ingest's own audit record says so too
         sh_.hm.forbidden.add();
+        if (!tenant_.empty()) sh_.metrics.tenants.of(tenant_).forbidden.add();
         return respond(http::status::forbidden, std::move(out), keep_alive_);
       }
       return respond(http::status::unprocessable_entity, std::move(out), keep_alive_);

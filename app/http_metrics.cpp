@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace meterd::app {
 namespace {
@@ -59,7 +60,60 @@ void seconds_gauge(std::string& out, const char* name, const char* help, std::ui
     out += piece;
 }
 
+struct TenantFamily {
+  const char* name;
+  const char* help;
+  actors::Counter actors::TenantCounters::*value;
+};
+
+constexpr TenantFamily kTenantFamilies[] = {
+    {"tenant_files_claimed_total", "Files claimed for the tenant.",
+     &actors::TenantCounters::files_claimed},
+    {"tenant_files_durable_total", "The tenant's files fully durable.",
+     &actors::TenantCounters::files_durable},
+    {"tenant_files_rejected_total", "The tenant's files rejected.",
+     &actors::TenantCounters::files_rejected},
+    {"tenant_bytes_total", "Bytes of the tenant's files read.", &actors::TenantCounters::bytes},
+    {"tenant_readings_durable_total", "The tenant's readings made durable.",
+     &actors::TenantCounters::readings_durable},
+    {"tenant_rejects_total", "Rejected days, blocks and records of the tenant's files.",
+     &actors::TenantCounters::rejects},
+    {"tenant_ingest_requests_total", "The tenant's acknowledged ingest requests.",
+     &actors::TenantCounters::ingest_requests},
+    {"tenant_forbidden_total", "403 answers to requests for the tenant.",
+     &actors::TenantCounters::forbidden},
+    {"tenant_queries_total", "The tenant's queries answered.", &actors::TenantCounters::queries},
+    {"tenant_query_rows_total", "Rows those queries returned.",
+     &actors::TenantCounters::query_rows},
+};
+
+// One family per counter, a sample per tenant chosen (tenant names are [A-Za-z0-9_-]: no
+// escaping needed in a label).
+void tenant_families(std::string& out, const actors::Metrics& m, const std::string* only) {
+  std::vector<std::pair<std::string, const actors::TenantCounters*>> tenants;
+  if (only)
+    tenants.emplace_back(*only, &m.tenants.of(*only));
+  else
+    m.tenants.each([&](const std::string& name, const actors::TenantCounters& c) {
+      tenants.emplace_back(name, &c);
+    });
+  if (tenants.empty()) return;
+  for (const auto& f : kTenantFamilies) {
+    out += std::string("# HELP meterd_") + f.name + ' ' + f.help + "\n# TYPE meterd_" + f.name +
+           " counter\n";
+    for (const auto& [name, counters] : tenants)
+      out += std::string("meterd_") + f.name + "{tenant=\"" + name + "\"} " +
+             std::to_string((counters->*f.value).get()) + '\n';
+  }
+}
+
 }  // namespace
+
+std::string render_tenant_prometheus(const actors::Metrics& m, const std::string& tenant) {
+  std::string out;
+  tenant_families(out, m, &tenant);
+  return out;
+}
 
 std::string render_prometheus(const actors::Metrics& m, const HttpMetrics& h) {
   std::string out;
@@ -150,6 +204,7 @@ std::string render_prometheus(const actors::Metrics& m, const HttpMetrics& h) {
   seconds_gauge(out, "writer_latency_max_seconds", "Longest part write.", w.latency_us_max.get());
   seconds_gauge(out, "compaction_last_step_seconds", "Duration of the latest background merge.",
                 c.last_step_us.get());
+  tenant_families(out, m, nullptr);
   return out;
 }
 

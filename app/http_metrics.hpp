@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "actors/metrics.hpp"
 
@@ -18,7 +19,12 @@ struct HttpMetrics {
   actors::LatencyHistogram ack_latency;  // request received -> durable acknowledgement sent
 };
 
-// Prometheus text exposition format (0.0.4) of every counter of the pipeline and the API.
+// Prometheus text exposition format (0.0.4) of every counter of the pipeline and the API, and
+// the per-tenant families (meterd_tenant_*{tenant="..."}) of every tenant seen.
 std::string render_prometheus(const actors::Metrics& pipeline, const HttpMetrics& http);
+
+// Only the per-tenant families, of one tenant: what a tenant's token is shown (the daemon's
+// own counters span tenants).
+std::string render_tenant_prometheus(const actors::Metrics& pipeline, const std::string& tenant);
 
 }  // namespace meterd::app

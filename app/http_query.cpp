@@ -70,7 +70,9 @@ enum class QueryTable { readings, register_reads, b2b_events };
 struct QueryAudit {
   storage::AuditLog* log = nullptr;
   std::string tenant, token, path, query;
+  actors::TenantCounters* counters = nullptr;  // the tenant's, when tenants are configured
   void record(std::uint64_t rows, const char* outcome) const {
+    if (counters) counters->queries.add(), counters->query_rows.add(rows);
     if (!log) return;
     std::string fields = "\"path\":";
     append_json_string(fields, path);
@@ -234,7 +236,9 @@ void Session<Stream>::query() {
     net::post(self->stream_.get_executor(), [self] { self->pump_query(); });
   };
   query_job_ = job;
-  QueryAudit audit{sh_.audit, tenant_, sh_.auth.token_id(token_), path_, query_};
+  QueryAudit audit{
+      sh_.audit, tenant_, sh_.auth.token_id(token_),
+      path_,     query_,  tenant_.empty() ? nullptr : &sh_.metrics.tenants.of(tenant_)};
   std::thread([job, store, filter, table, csv, audit = std::move(audit)] {
     run_query(*job, *store, filter, table, csv, audit);
   }).detach();

@@ -174,7 +174,7 @@ bool Session<Stream>::authorize() {
   else if (path_.rfind("/v1/ingests/", 0) == 0)
     need = actors::kRoleIngest | actors::kRoleQuery;
   else if (path_ == "/metrics" && !sh_.config.tenants.empty())
-    need = actors::kRoleAdmin;  // the daemon's counters span tenants
+    need = actors::kRoleIngest | actors::kRoleQuery;  // a tenant's token sees its own counters
   // The tenant a request names: X-Meterd-Tenant, or tenant= in the query string.
   std::string named(parser_->get()["X-Meterd-Tenant"]);
   for (const auto& [k, v] : query_params(query_))
@@ -184,6 +184,9 @@ bool Session<Stream>::authorize() {
     tenant_ = named.empty() ? token.tenant : named;
     if (tenant_ == "*") tenant_.clear();
     sh_.hm.forbidden.add();
+    // Counted for the tenant whose token was refused (an admin's: the one it named).
+    const std::string& counted = token.tenant == "*" ? tenant_ : token.tenant;
+    if (sh_.config.tenant(counted)) sh_.metrics.tenants.of(counted).forbidden.add();
     audit_refused(403, why);
     respond(http::status::forbidden, json_error(why), false);
     return false;
@@ -191,7 +194,8 @@ bool Session<Stream>::authorize() {
   if (need && !(token.roles & need) && !admin)
     return refuse("this token's roles do not allow " + path_);
   if (token.tenant == "*") {  // an admin of every tenant names the one it acts on
-    if (named.empty() && need && !sh_.config.tenants.empty())
+    // ... but for /metrics: without a tenant named, an admin sees the whole daemon.
+    if (named.empty() && need && !sh_.config.tenants.empty() && path_ != "/metrics")
       return refuse("an admin token names its tenant (X-Meterd-Tenant or ?tenant=)");
     if (!named.empty() && !sh_.config.tenant(named)) return refuse("no tenant '" + named + "'");
     tenant_ = named;
@@ -266,8 +270,11 @@ void Session<Stream>::route() {
   if (path_ == "/healthz" && method == http::verb::get)
     return respond(http::status::ok, "{\"status\":\"ok\"}\n", keep_alive_);
   if (path_ == "/metrics" && method == http::verb::get)
-    return respond(http::status::ok, render_prometheus(sh_.metrics, sh_.hm), keep_alive_, {},
-                   "text/plain; version=0.0.4; charset=utf-8");
+    return respond(http::status::ok,
+                   sh_.config.tenants.empty() || tenant_.empty()
+                       ? render_prometheus(sh_.metrics, sh_.hm)
+                       : render_tenant_prometheus(sh_.metrics, tenant_),
+                   keep_alive_, {}, "text/plain; version=0.0.4; charset=utf-8");
   if (path_ == "/v1/readings" && method == http::verb::post) return ingest_readings();
   const bool record_table = path_ == "/v1/register-reads" || path_ == "/v1/b2b-events";
   if ((path_ == "/v1/readings" || record_table) && method == http::verb::get) return query();

@@ -116,5 +116,60 @@ TEST(HttpForwardTest, KillNineCentralAndEdgeMidStreamEverythingArrivesOnce) {
   if (!std::getenv("METERD_KEEP_TEST_DIRS")) fs::remove_all(dir);
 }
 
+// On a terminal the forwarder shows the central's figures: its last progress line (the
+// forwarder run under script(1), for a terminal) says the central has every byte read, and as
+// many readings durable as the central's query returns, with the rejects of the defective day.
+TEST(HttpForwardTest, TheProgressLineOnATerminalShowsWhatTheCentralHas) {
+  if (!fs::exists("/usr/bin/script")) GTEST_SKIP() << "no script(1)";
+  auto dir = make_temp_dir("meterd-forward-progress");
+  GeneratorOptions g;
+  g.nmis = 40;
+  g.days = 10;
+  g.malformed_fraction = 0.02;
+  const auto big = dir / "big.csv", small = dir / "small.csv";
+  generate_nem12_file(g, big);  // over --batch-bytes: an upload in ranges
+  g.seed = 2;
+  g.nmis = 2;
+  g.days = 2;
+  g.malformed_fraction = 0;
+  generate_nem12_file(g, small);  // one request
+  const auto bytes = fs::file_size(big) + fs::file_size(small);
+  ASSERT_GT(fs::file_size(big), 200000u);
+
+  HttpDaemon central(dir / "central");
+  ASSERT_TRUE(central.start()) << read_file(central.log);
+  std::string command = meterd_binary().string() +
+                        " forward --to http://127.0.0.1:" + std::to_string(central.port) +
+                        " --state " + (dir / "forward.state").string() + " --batch-bytes 100000 " +
+                        big.string() + " " + small.string();
+  const auto out = dir / "terminal.txt";
+  ASSERT_EQ(run_to_file({"/usr/bin/script", "-qec", command, "/dev/null"}, out, dir / "script.log"),
+            0)
+      << read_file(out);
+  const std::string text = read_file(out);
+  const auto last = text.rfind("\rforward: ");
+  ASSERT_NE(last, std::string::npos) << text;
+  const std::string line = text.substr(last + 1, text.find('\n', last) - last - 1);
+  auto figure = [&](const std::string& label) {
+    const auto at = line.find(label + " ");
+    EXPECT_NE(at, std::string::npos) << label << " in " << line;
+    return at == std::string::npos
+               ? std::string()
+               : line.substr(at + label.size() + 1,
+                             line.find(' ', at + label.size() + 1) - at - label.size() - 1);
+  };
+  char mb[32];
+  std::snprintf(mb, sizeof mb, "%.1f", static_cast<double>(bytes) / 1e6);
+  EXPECT_EQ(figure("read"), mb) << line;
+  EXPECT_EQ(figure("central has"), mb) << line;
+  EXPECT_NE(line.find("forward: 2 files"), std::string::npos) << line;
+  EXPECT_EQ(figure("refused"), "0") << line;
+  EXPECT_GT(std::stoull("0" + figure("rejects")), 0u) << line;
+  EXPECT_EQ(central.stop(), 0) << read_file(central.log);
+  // The query's rows, its header line aside.
+  EXPECT_EQ(std::to_string(query_sorted(central.data, dir).size() - 1), figure("durable")) << line;
+  if (!std::getenv("METERD_KEEP_TEST_DIRS") && !HasFailure()) fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace meterd::test

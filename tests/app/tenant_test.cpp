@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "protocol/nem12_generator.hpp"
@@ -63,7 +64,9 @@ struct Tenants : ::testing::Test {
     ASSERT_TRUE(daemon->start()) << read_file(daemon->log);
   }
   void TearDown() override {
-    if (daemon) EXPECT_EQ(daemon->stop(), 0) << read_file(daemon->log);
+    if (daemon) {
+      EXPECT_EQ(daemon->stop(), 0) << read_file(daemon->log);
+    }
     if (!std::getenv("METERD_KEEP_TEST_DIRS")) fs::remove_all(dir);
   }
   static std::vector<std::string> as(const std::string& token) {
@@ -160,6 +163,64 @@ TEST_F(Tenants, TheSameNmisInTwoTenantsStayTwoStreamsAndNothingReachesAcross) {
         forged_recorded || (r.find("\"refused\":\"forbidden\"") != std::string::npos &&
                             r.find("\"tenant\":\"b\"") != std::string::npos);
   EXPECT_TRUE(forged_recorded);
+}
+
+// The figure after `name{tenant="t"} ` in a metrics text; -1 when there is no such sample.
+long long tenant_sample(const std::string& text, const std::string& name, const std::string& t) {
+  const std::string key = "meterd_" + name + "{tenant=\"" + t + "\"} ";
+  const auto at = text.find(key);
+  return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + key.size());
+}
+
+TEST_F(Tenants, MetricsAreScopedToTheTokensTenant) {
+  auto posted = daemon->post("/v1/files", nem12(1), as("token-a"));
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  const long long readings_a =
+      std::atoll(posted.body.c_str() + posted.body.find("\"readings\":") + 11);
+  ASSERT_GT(readings_a, 0);
+  ASSERT_EQ(
+      daemon->post("/v1/files", replaced(nem12(2), "GENRETAIL", "OTHERRET"), as("token-b")).status,
+      200);
+  EXPECT_EQ(daemon->get("/v1/readings?tenant=a", as("token-b")).status, 403);
+  ASSERT_EQ(daemon->get("/v1/readings", as("token-a-query")).status, 200);
+
+  auto a = daemon->get("/metrics", as("token-a-query"));
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(tenant_sample(a.body, "tenant_files_durable_total", "a"), 1);
+  EXPECT_EQ(tenant_sample(a.body, "tenant_readings_durable_total", "a"), readings_a);
+  EXPECT_EQ(tenant_sample(a.body, "tenant_ingest_requests_total", "a"), 1);
+  EXPECT_EQ(tenant_sample(a.body, "tenant_queries_total", "a"), 1);
+  EXPECT_EQ(tenant_sample(a.body, "tenant_query_rows_total", "a"), readings_a);
+  EXPECT_EQ(tenant_sample(a.body, "tenant_files_durable_total", "b"), -1);    // nothing of b's
+  EXPECT_EQ(a.body.find("meterd_writer_readings_total"), std::string::npos);  // nor the daemon's
+
+  auto b = daemon->get("/metrics", as("token-b"));
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(tenant_sample(b.body, "tenant_forbidden_total", "b"), 1);
+  EXPECT_EQ(tenant_sample(b.body, "tenant_files_durable_total", "a"), -1);
+  EXPECT_EQ(daemon->get("/metrics?tenant=a", as("token-b")).status, 403);
+
+  // An admin: the whole daemon and every tenant, or the one it names.
+  auto all = daemon->get("/metrics", as("token-admin"));
+  ASSERT_EQ(all.status, 200);
+  EXPECT_NE(all.body.find("meterd_writer_readings_total"), std::string::npos);
+  EXPECT_EQ(tenant_sample(all.body, "tenant_files_durable_total", "a"), 1);
+  EXPECT_EQ(tenant_sample(all.body, "tenant_files_durable_total", "b"), 1);
+  auto only_b = daemon->get("/metrics?tenant=b", as("token-admin"));
+  ASSERT_EQ(only_b.status, 200);
+  EXPECT_EQ(tenant_sample(only_b.body, "tenant_files_durable_total", "b"), 1);
+  EXPECT_EQ(tenant_sample(only_b.body, "tenant_files_durable_total", "a"), -1);
+  if (std::system("command -v promtool > /dev/null 2>&1") == 0) {  // Prometheus reads them
+    for (const auto* text : {&all.body, &a.body}) {
+      std::ofstream(dir / "metrics.txt") << *text;
+      EXPECT_EQ(
+          run_to_file({"/bin/sh", "-c",
+                       "promtool check metrics < '" + (dir / "metrics.txt").string() + "' 2>&1"},
+                      dir / "promtool.txt", dir / "promtool.log"),
+          0)
+          << read_file(dir / "promtool.txt");
+    }
+  }
 }
 
 TEST_F(Tenants, TheSpoolTakesFilesPerTenantAndRefusesLinksAndFilesOfNoTenant) {
