@@ -29,6 +29,7 @@ PartInfo info_of(const std::filesystem::path& root, const ManifestPart& p) {
   info.path = root / p.partition / p.file;
   info.rows = p.rows, info.bytes = p.bytes;
   info.min_start = p.min_start, info.max_start = p.max_start;
+  info.id = p.id;
   return info;
 }
 
@@ -47,7 +48,11 @@ void unstage(std::vector<Staged>& staged) {
 
 RecordTableStore::RecordTableStore(const std::filesystem::path& data_dir, RecordTable table,
                                    const StoreOptions& options, RecoveryReport& report)
-    : spec_(spec_of(table)), root_(data_dir / spec_.name), options_(options) {
+    : RecordTableStore(spec_of(table), data_dir / spec_of(table).name, options, report) {}
+
+RecordTableStore::RecordTableStore(const RecordTableSpec& spec, const std::filesystem::path& root,
+                                   const StoreOptions& options, RecoveryReport& report)
+    : spec_(spec), root_(root), options_(options) {
   if (!options_.read_only) fs::make_dirs(root_);
   manifest_ = std::make_unique<Manifest>(root_, !options_.read_only);
   if (!options_.read_only) recover(report);
@@ -308,6 +313,23 @@ std::optional<CompactionStep> RecordTableStore::compact_step(std::size_t min_par
 std::vector<PartInfo> RecordTableStore::parts() const {
   std::vector<PartInfo> out;
   for (const auto& [key, p] : manifest_->parts()) out.push_back(info_of(root_, p));
+  return out;
+}
+
+std::vector<PartInfo> RecordTableStore::replace_partition(const std::string& partition,
+                                                          std::vector<RecordRow> rows) {
+  if (rows.empty()) {
+    drop_partition(partition);
+    return {};
+  }
+  std::vector<std::string> removed;
+  for (const ManifestPart* p : manifest_->parts_of(partition)) removed.push_back(p->key());
+  std::map<std::string, std::vector<RecordRow>> staged;
+  staged.emplace(partition, std::move(rows));
+  auto out = commit(std::move(staged), removed);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& key : removed) superseded_.push_back({root_ / key, now});
+  remove_expired_superseded();
   return out;
 }
 

@@ -33,6 +33,9 @@ class RecordTableStore {
   // into `report`.
   RecordTableStore(const std::filesystem::path& data_dir, RecordTable table,
                    const StoreOptions& options, RecoveryReport& report);
+  // A table of another schema (a rollup's) at `root`; `spec` outlives the store.
+  RecordTableStore(const RecordTableSpec& spec, const std::filesystem::path& root,
+                   const StoreOptions& options, RecoveryReport& report);
   ~RecordTableStore();
 
   // Durably writes rows of `tenant` (a valid name or ""; any order, any months; the winners of
@@ -51,6 +54,11 @@ class RecordTableStore {
   std::optional<CompactionStep> compact_step(std::size_t min_parts);
 
   std::vector<PartInfo> parts() const;
+  // Makes `rows` (unique keys, any order) the whole of `partition`: one part, recorded with the
+  // removal of the partition's parts in one manifest record (none: the partition is dropped).
+  // The replaced files go after the grace. Throws std::system_error, nothing changed.
+  std::vector<PartInfo> replace_partition(const std::string& partition,
+                                          std::vector<RecordRow> rows);
   // Removes every part of `partition` in one manifest record; their files go after the grace
   // (Store::drop_partition). Returns the keys ("partition/file") it dropped.
   std::vector<std::string> drop_partition(const std::string& partition);

@@ -60,6 +60,7 @@ PartInfo to_info(const std::filesystem::path& readings, const ManifestPart& p) {
   info.path = readings / p.partition / p.file;
   info.rows = p.rows, info.bytes = p.bytes;
   info.min_start = p.min_start, info.max_start = p.max_start;
+  info.id = p.id;
   return info;
 }
 

@@ -31,6 +31,7 @@ struct PartInfo {
   std::filesystem::path path;  // absolute path of the committed part
   std::uint64_t rows = 0, bytes = 0;
   epoch_seconds min_start = 0, max_start = 0;
+  std::uint64_t id = 0;  // the manifest's: a later part of a partition has a greater id
 };
 
 struct QueryFilter {

@@ -1,0 +1,174 @@
+#include "storage/rollup_store.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "storage/fs_util.hpp"
+#include "storage/partition.hpp"
+
+namespace meterd::storage {
+namespace {
+
+constexpr std::string_view kCoveredMagic = "meterd-rollup 1";
+
+struct Covered {
+  std::string definition;
+  std::map<std::string, std::uint64_t> partitions;
+};
+
+Covered read_covered(const std::filesystem::path& file) {
+  Covered c;
+  std::istringstream in(fs::read_all(file));
+  std::string line;
+  if (!std::getline(in, line) || line != kCoveredMagic) return c;
+  if (!std::getline(in, line) || !line.starts_with("definition ")) return c;
+  c.definition = line.substr(11);
+  while (std::getline(in, line)) {
+    const auto space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    c.partitions[line.substr(0, space)] = std::stoull(line.substr(space + 1));
+  }
+  return c;
+}
+
+}  // namespace
+
+struct RollupStore::Rollup {
+  const RollupDefinition* definition = nullptr;
+  std::filesystem::path root;
+  std::unique_ptr<RecordTableStore> table;
+  std::map<std::string, std::uint64_t> covered;  // readings partition -> newest part id seen
+};
+
+RollupStore::RollupStore(const std::filesystem::path& data_dir,
+                         std::vector<RollupDefinition> definitions, const StoreOptions& options)
+    : root_(data_dir / "rollups"), options_(options), definitions_(std::move(definitions)) {
+  for (const RollupDefinition& d : definitions_) {
+    auto r = std::make_unique<Rollup>();
+    r->definition = &d;
+    r->root = root_ / d.name;
+    Covered covered = read_covered(r->root / "COVERED");
+    if (!options_.read_only && covered.definition != d.text) {
+      // Another definition under this name (or none yet): its rows mean something else.
+      std::filesystem::remove_all(r->root);
+      covered = {};
+    }
+    r->covered = std::move(covered.partitions);
+    RecoveryReport report;
+    r->table = std::make_unique<RecordTableStore>(d.spec(), r->root, options_, report);
+    if (!options_.read_only && !std::filesystem::exists(r->root / "COVERED")) save_covered(*r);
+    rollups_.push_back(std::move(r));
+  }
+}
+
+RollupStore::~RollupStore() = default;
+
+std::unique_ptr<RollupStore> RollupStore::open(const std::filesystem::path& data_dir,
+                                               const std::string& name) {
+  const auto dir = data_dir / "rollups" / name;
+  const Covered covered = read_covered(dir / "COVERED");
+  if (covered.definition.empty())
+    throw std::invalid_argument("no rollup '" + name + "' in " + data_dir.string());
+  std::vector<RollupDefinition> definitions =
+      parse_rollups(name + " = " + covered.definition, (dir / "COVERED").string());
+  StoreOptions options;
+  options.read_only = true;
+  return std::unique_ptr<RollupStore>(new RollupStore(data_dir, std::move(definitions), options));
+}
+
+const RollupDefinition* RollupStore::definition(const std::string& name) const {
+  for (const auto& d : definitions_)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+void RollupStore::save_covered(Rollup& r) {
+  std::string text(kCoveredMagic);
+  text += "\ndefinition " + r.definition->text + "\n";
+  for (const auto& [partition, id] : r.covered) text += partition + " " + std::to_string(id) + "\n";
+  fs::make_dirs(r.root);
+  fs::atomic_replace(r.root / "COVERED", text);
+}
+
+std::map<std::string, std::uint64_t> RollupStore::newest_parts(const Store& readings) {
+  std::map<std::string, std::uint64_t> newest;
+  for (const PartInfo& p : readings.parts()) {
+    auto& id = newest[p.partition];
+    id = std::max(id, p.id);
+  }
+  return newest;
+}
+
+std::vector<std::string> RollupStore::behind(const Store& readings) const {
+  const auto newest = newest_parts(readings);
+  std::map<std::string, bool> out;
+  for (const auto& r : rollups_) {
+    for (const auto& [partition, id] : newest) {
+      const auto it = r->covered.find(partition);
+      if (it == r->covered.end() || it->second != id) out[partition] = true;
+    }
+    for (const auto& [partition, id] : r->covered)
+      if (!newest.contains(partition)) out[partition] = true;  // dropped by retention
+  }
+  std::vector<std::string> list;
+  for (const auto& [partition, yes] : out) list.push_back(partition);
+  return list;
+}
+
+RollupRefresh RollupStore::refresh(const Store& readings, const std::string& partition) {
+  RollupRefresh done;
+  done.partition = partition;
+  const auto newest = newest_parts(readings);
+  const auto it = newest.find(partition);
+  const std::uint64_t id = it == newest.end() ? 0 : it->second;
+  std::vector<Rollup*> due;
+  for (const auto& r : rollups_) {
+    const auto c = r->covered.find(partition);
+    if (c == r->covered.end() ? id != 0 : c->second != id) due.push_back(r.get());
+  }
+  if (due.empty()) return done;
+  std::vector<RollupBuilder> builders;
+  for (Rollup* r : due) builders.emplace_back(*r->definition);
+  MonthKey month = 0;
+  if (id != 0 && month_of_partition(partition, month)) {
+    QueryFilter filter;
+    filter.tenant = tenant_of_partition(partition);
+    filter.from = month_start(month);
+    filter.to = month_start(month + 1);
+    readings.query(filter, [&](const ReadingBatch& batch) {
+      done.readings += batch.readings();
+      for (auto& b : builders) b.add(batch);
+    });
+  }
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    std::vector<RecordRow> rows = builders[i].finish();
+    done.rows += rows.size();
+    due[i]->table->replace_partition(partition, std::move(rows));
+    if (id == 0)
+      due[i]->covered.erase(partition);
+    else
+      due[i]->covered[partition] = id;
+    save_covered(*due[i]);
+  }
+  done.rollups = due.size();
+  return done;
+}
+
+std::vector<RollupRefresh> RollupStore::catch_up(
+    const Store& readings, const std::function<void(const RollupRefresh&)>& each) {
+  std::vector<RollupRefresh> out;
+  for (const std::string& partition : behind(readings)) {
+    out.push_back(refresh(readings, partition));
+    if (each) each(out.back());
+  }
+  return out;
+}
+
+void RollupStore::query(const std::string& name, const QueryFilter& filter,
+                        const std::function<void(const std::vector<RecordRow>&)>& fn) const {
+  for (const auto& r : rollups_)
+    if (r->definition->name == name) return r->table->query(filter, fn);
+  throw std::invalid_argument("no rollup '" + name + "'");
+}
+
+}  // namespace meterd::storage
