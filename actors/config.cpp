@@ -255,6 +255,13 @@ const std::vector<Field>& fields() {
       {"retention_archive_dir",
        [](Config& c, const std::string& v) { c.retention_archive_dir = v; },
        [](const Config& c) { return c.retention_archive_dir.string(); }},
+      {"rollups",
+       [](Config& c, const std::string& v) {
+         c.rollups = v;
+         c.load_rollups();
+       },
+       [](const Config& c) { return c.rollups; }},
+      u32("rollup_interval_ms", &Config::rollup_interval_ms),
   };
   return all;
 }
@@ -294,7 +301,9 @@ Config::Config()
       max_restarts(defaults::max_restarts),
       scheduler_threads(defaults::scheduler_threads),
       metrics_interval_ms(defaults::metrics_interval_ms),
-      log_level(defaults::log_level) {}
+      log_level(defaults::log_level) {
+  load_rollups();
+}
 
 const Tenant* Config::tenant(std::string_view name) const {
   for (const Tenant& t : tenants)
@@ -327,8 +336,26 @@ void Config::set(const std::string& key, const std::string& value) {
   throw std::invalid_argument("unknown option '" + key + "'");
 }
 
-Config Config::parse(const std::string& text, const std::string& origin) {
+void Config::load_rollups() {
+  if (rollups == "none") {
+    rollup_definitions.clear();
+  } else if (rollups.empty()) {
+    rollup_definitions = storage::parse_rollups(std::string(defaults::shipped_rollups), "shipped");
+  } else {
+    std::filesystem::path file = rollups;
+    if (file.is_relative() && !config_dir.empty()) file = config_dir / file;
+    std::ifstream in(file);
+    if (!in) throw std::invalid_argument("rollups: cannot read " + file.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    rollup_definitions = storage::parse_rollups(text.str(), file.string());
+  }
+}
+
+Config Config::parse(const std::string& text, const std::string& origin,
+                     const std::filesystem::path& base_dir) {
   Config config;
+  config.config_dir = base_dir;
   std::istringstream in(text);
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -375,6 +402,9 @@ Config Config::parse(const std::string& text, const std::string& origin) {
   // One part is always compacted already; a merge needs two.
   if (config.compact_min_parts < 2)
     throw std::invalid_argument(origin + ": compact_min_parts must be at least 2");
+  if (config.rollup_interval_ms == 0 && !config.rollup_definitions.empty())
+    throw std::invalid_argument(origin +
+                                ": rollup_interval_ms must be at least 1 (rollups = none: off)");
   return config;
 }
 
@@ -383,7 +413,7 @@ Config Config::load(const std::filesystem::path& path) {
   if (!in) throw std::invalid_argument("cannot read config file " + path.string());
   std::ostringstream text;
   text << in.rdbuf();
-  return parse(text.str(), path.string());
+  return parse(text.str(), path.string(), path.parent_path());
 }
 
 std::vector<std::string> Config::keys() {

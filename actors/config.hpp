@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/defaults.hpp"
+#include "storage/rollup.hpp"
 
 namespace meterd::actors {
 
@@ -64,6 +65,10 @@ struct Config {
   std::uint32_t retention_months = defaults::retention_months;
   std::vector<std::pair<std::string, std::uint32_t>> tenant_retention;  // overrides per tenant
   std::filesystem::path retention_archive_dir{std::string(defaults::retention_archive_dir)};
+  std::string rollups{defaults::rollups};  // the definitions file, "" (shipped) or "none"
+  std::uint32_t rollup_interval_ms = defaults::rollup_interval_ms;
+  std::vector<storage::RollupDefinition> rollup_definitions;  // loaded as `rollups` is set
+  std::filesystem::path config_dir;  // of the file loaded (relative rollups files are in it)
 
   Config();  // all defaults
 
@@ -81,8 +86,13 @@ struct Config {
   void set(const std::string& key, const std::string& value);
   // Reads a file; relative directories in it are resolved against the working directory.
   static Config load(const std::filesystem::path& path);
-  // Parses the text of a config file (`origin` names it in error messages).
-  static Config parse(const std::string& text, const std::string& origin);
+  // Parses the text of a config file (`origin` names it in error messages; a relative rollups
+  // file is read from `base_dir`).
+  static Config parse(const std::string& text, const std::string& origin,
+                      const std::filesystem::path& base_dir = {});
+  // Reads and checks the rollup definitions `rollups` names (throws std::invalid_argument); a
+  // relative file is read from config_dir.
+  void load_rollups();
 
   // Every key the loader knows, in file order (the docs test checks conf/meterd.conf has each).
   static std::vector<std::string> keys();

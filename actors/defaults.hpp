@@ -90,6 +90,17 @@ inline constexpr std::string_view tenant_participant_field = "to";
 inline constexpr std::uint32_t retention_months = 0;
 inline constexpr std::string_view tenant_retention = "";
 inline constexpr std::string_view retention_archive_dir = "";
+
+// Rollups (docs/rollups.md): the definitions file ("" = the shipped four below, "none" = no
+// rollups; relative to the config file's directory), and how often the rollups catch up with
+// the durable readings (the bound on how far behind they are, with the time a catch-up takes).
+inline constexpr std::string_view rollups = "";
+inline constexpr std::uint32_t rollup_interval_ms = 2000;
+inline constexpr std::string_view shipped_rollups =
+    "daily_energy = sum by nmi,suffix,uom per day\n"
+    "monthly_energy = sum by nmi,suffix,uom per month\n"
+    "monthly_peak_demand = peak by nmi,suffix,uom per month\n"
+    "daily_completeness = completeness by nmi,suffix per day\n";
 // TLS when both are set (PEM files).
 inline constexpr std::string_view http_tls_cert = "";
 inline constexpr std::string_view http_tls_key = "";

@@ -5,6 +5,7 @@
 //   reader ──ReaderDone──> supervisor <──Durable/DeadLettered── writer, safety
 //   supervisor ──sequence, ledger──> store;  supervisor ──FileDone──> intake
 //   compactor ──compact──> store (serve only; one bounded merge at a time)
+//   rollups: reads a snapshot of the data directory, writes DATA_DIR/rollups/ (its own)
 //
 // Threads: the detached actors own whatever blocks. The store owns the data directory (part
 // writes with their fsyncs, merges, the ledger); the intake owns the spool directory (listing,
@@ -214,6 +215,12 @@ using safety_actor = caf::typed_actor<caf::reacts_to<SealedBatch>,  //
 using compactor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,  //
                                          caf::reacts_to<drain_atom>>;
 
+// Detached (it reads the readings and writes rollup parts): every rollup_interval_ms it takes
+// the definitions a reload offered (RollupControl), and brings every rollup up to the durable
+// readings of a fresh read-only snapshot. drain_atom: one last catch-up, then quit.
+using rollup_actor = caf::typed_actor<caf::reacts_to<tick_atom>,  //
+                                      caf::reacts_to<drain_atom>>;
+
 // Spawns, monitors and restarts the others; asks the intake for files and the store for their
 // sequences and ledger records.
 using supervisor_actor = caf::typed_actor<caf::reacts_to<ReaderDone>,               //
@@ -252,6 +259,9 @@ store_actor spawn_store(caf::local_actor* parent, IngestStore& store,
 intake_actor spawn_intake(caf::local_actor* parent, Intake& intake, const Config& config);
 compactor_actor spawn_compactor(caf::local_actor* parent, store_actor store, const Config& config,
                                 Metrics& metrics);
+class RollupControl;
+rollup_actor spawn_rollups(caf::local_actor* parent, const Config& config, RollupControl& control,
+                           Metrics& metrics);
 // Runs until the intake is exhausted (ingest) or drain_atom arrives (serve), then drains and
 // quits. `failed` is set when it gave up (a core actor kept crashing).
 supervisor_actor spawn_supervisor(caf::actor_system& system, IngestStore& store, Intake& intake,

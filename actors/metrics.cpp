@@ -78,6 +78,16 @@ std::string Metrics::to_json() const {
                              {"rows_merged", &c.rows_merged},
                              {"failures", &c.failures},
                              {"last_step_us", &c.last_step_us}});
+  out += ',';
+  const auto& u = rollups;
+  out += group("rollups", {{"definitions", &u.definitions},
+                           {"partitions_behind", &u.partitions_behind},
+                           {"lag_us", &u.lag_us},
+                           {"last_catch_up_us", &u.last_catch_up_us},
+                           {"refreshes", &u.refreshes},
+                           {"readings_read", &u.readings_read},
+                           {"rows_written", &u.rows_written},
+                           {"failures", &u.failures}});
   out += '}';
   return out;
 }

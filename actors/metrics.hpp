@@ -76,6 +76,14 @@ struct CompactorMetrics {
   Counter last_step_us;  // duration of the latest merge (a gauge)
 };
 
+struct RollupMetrics {
+  Counter definitions;        // rollups maintained (a gauge)
+  Counter partitions_behind;  // readings partitions some rollup has yet to reflect (a gauge)
+  Counter lag_us;             // how long the rollups have been behind now (a gauge; 0: caught up)
+  Counter last_catch_up_us;   // from first seen behind to caught up, the latest time (a gauge)
+  Counter refreshes, readings_read, rows_written, failures, reloads;
+};
+
 struct FileMetrics {
   Counter claimed, durable, rejected, skipped_duplicates;
 };
@@ -116,6 +124,7 @@ struct Metrics {
   SafetyMetrics safety;
   FileMetrics files;
   CompactorMetrics compactor;
+  RollupMetrics rollups;
   TenantMetrics tenants;   // per tenant (only when tenants are configured: see /metrics)
   ProgressBoard progress;  // per file in flight (not in to_json: see GET /v1/ingests/{id}/events)
   // One JSON object with every counter (for the log and, later, the HTTP endpoint).

@@ -34,6 +34,7 @@ RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake,
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR2);
+  if (options.on_reload) sigaddset(&signals, SIGHUP);
   if (options.drain_on_signal) pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
 
   std::atomic<bool> failed{false}, done{false};
@@ -50,6 +51,11 @@ RunResult run_pipeline(const Config& config, IngestStore& store, Intake& intake,
         int sig = 0;
         while (sigwait(&signals, &sig) == 0) {
           if (sig == SIGUSR2 || done) return;
+          if (sig == SIGHUP) {
+            log::info("signal", {{"signal", "SIGHUP"}});
+            options.on_reload();
+            continue;
+          }
           log::info("signal", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
           result.interrupted = true;
           caf::anon_send(supervisor, drain_atom::value);

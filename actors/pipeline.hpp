@@ -18,16 +18,22 @@
 
 namespace meterd::actors {
 
+class RollupControl;
+
 struct RunOptions {
   // SIGINT/SIGTERM start an orderly drain (stop intake, flush, commit, return).
   bool drain_on_signal = true;
   // Called on a helper thread every `progress_interval` while the pipeline runs.
   std::function<void()> on_progress;
   std::chrono::milliseconds progress_interval{250};
+  // Called on the signal thread for each SIGHUP (a reload); none: SIGHUP is not handled here.
+  std::function<void()> on_reload;
   // When set and it becomes true, the pipeline drains as on a signal (tests, embedding).
   const std::atomic<bool>* stop = nullptr;
   // Background compaction (config.compact_interval_ms > 0): for the long-running daemon only.
   bool background_compaction = false;
+  // Rollups kept up (config.rollup_definitions, then what a reload offers); none: not kept.
+  RollupControl* rollups = nullptr;
   // Where the store actor records each compaction step (the daemon's audit trail; none: not).
   storage::AuditLog* audit = nullptr;
   // The raw bytes of an input file (empty: the file itself). Tests wrap the file to make its

@@ -174,6 +174,8 @@ void maybe_finish_drain(supervisor_pointer self) {
   log::write(log::Level::info, "metrics", {}, "metrics", st.metrics->to_json());
   self->send(st.intake, drain_atom::value);
   self->send(st.store, drain_atom::value);
+  if (st.rollups) self->send(st.rollups, drain_atom::value);  // a last catch-up, then it quits
+  st.rollups = nullptr;
   st.batcher = nullptr;
   st.writer = nullptr;
   st.safety = nullptr;
@@ -303,6 +305,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, IngestStore*
   spawn_core(self);
   if (options->background_compaction && st.config.compact_interval_ms > 0)
     st.compactor = spawn_compactor(self, st.store, st.config, *st.metrics);
+  if (options->rollups) st.rollups = spawn_rollups(self, st.config, *options->rollups, *st.metrics);
   fill(self);
   if (st.config.metrics_interval_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds(st.config.metrics_interval_ms),

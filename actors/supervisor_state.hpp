@@ -49,6 +49,7 @@ struct SupervisorState {
   writer_actor writer;
   safety_actor safety;
   compactor_actor compactor;  // null unless the daemon compacts in the background
+  rollup_actor rollups;       // null unless rollups are kept
   std::map<StreamId, FileState> files;
   std::map<caf::actor_addr, StreamId> readers;  // live readers
   std::deque<std::uint64_t> sequences;          // fresh file sequences not yet used

@@ -16,6 +16,7 @@
 #include "actors/config.hpp"
 #include "actors/log.hpp"
 #include "actors/pipeline.hpp"
+#include "actors/rollup_control.hpp"
 #include "app/arg_reader.hpp"
 #include "app/commands.hpp"
 #include "app/list_intake.hpp"
@@ -113,6 +114,8 @@ int run_ingest(int argc, char** argv) {
     ListIntake intake(files, reports, &audit);
     actors::Metrics metrics;
     actors::RunOptions options;
+    actors::RollupControl rollups(config.rollup_definitions);
+    if (!config.rollup_definitions.empty()) options.rollups = &rollups;
     const auto t0 = std::chrono::steady_clock::now();
     const bool tty = progress && ::isatty(STDERR_FILENO);
     if (tty)

@@ -15,12 +15,15 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "app/commands.hpp"
 #include "protocol/nem_time.hpp"
 #include "protocol/reading_format.hpp"
 #include "storage/part_writer.hpp"
 #include "storage/partition.hpp"
+#include "storage/record_part.hpp"
+#include "storage/rollup_store.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::app {
@@ -30,6 +33,9 @@ constexpr const char* kUsage =
     "usage: meterd query --data-dir DIR [--table readings|register-reads|b2b-events]\n"
     "                    [--tenant T] [--nmi N] [--suffix S] [--from DATE] [--to DATE]\n"
     "                    [--format csv|json|parquet] [--output FILE]\n"
+    "       meterd query --data-dir DIR --rollup NAME [--tenant T] [--nmi N] [--suffix S]\n"
+    "                    [--from DATE] [--to DATE] [--format csv|json|parquet] [--output FILE]\n"
+    "  --rollup NAME: the rows of a rollup (docs/rollups.md); --from/--to on period_start.\n"
     "  Prints the newest version of every stored reading, ordered by nmi, suffix, interval.\n"
     "  --tenant: whose readings (readings/tenant=T/...); default: the default tenant's\n"
     "  (readings/month=...). A query never spans tenants.\n"
@@ -94,6 +100,58 @@ bool parse_when(std::string_view s, epoch_seconds& out) {
   return false;
 }
 
+// --rollup NAME: its rows as CSV, JSON lines or one Parquet file of the rollup's schema.
+int query_rollup(const std::string& data_dir, const std::string& name,
+                 const storage::QueryFilter& filter, const std::string& format,
+                 const std::string& output) {
+  try {
+    const auto rollups = storage::RollupStore::open(data_dir, name);
+    const storage::RollupDefinition& d = rollups->definitions().front();
+    if (format == "parquet") {
+      if (output.empty() && ::isatty(1)) {
+        std::fputs("meterd query: refusing to write Parquet to a terminal (use --output)\n",
+                   stderr);
+        return 2;
+      }
+      std::vector<storage::RecordRow> all;  // one row group: a rollup is per period, not reading
+      rollups->query(name, filter, [&](const std::vector<storage::RecordRow>& rows) {
+        all.insert(all.end(), rows.begin(), rows.end());
+      });
+      const int fd = output.empty()
+                         ? 1
+                         : ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        std::fprintf(stderr, "meterd query: cannot create %s: %s\n", output.c_str(),
+                     std::strerror(errno));
+        return 2;
+      }
+      storage::write_record_part(fd, d.spec().columns, d.spec().sort_key, all);
+      if (fd != 1 && ::fsync(fd) == 0) ::close(fd);
+      return 0;
+    }
+    std::FILE* out = output.empty() ? stdout : std::fopen(output.c_str(), "wb");
+    if (!out) {
+      std::fprintf(stderr, "meterd query: cannot create %s\n", output.c_str());
+      return 2;
+    }
+    const bool json = format == "json";
+    std::string buf;
+    if (!json) append_rollup_csv_header(buf, d);
+    rollups->query(name, filter, [&](const std::vector<storage::RecordRow>& rows) {
+      for (const auto& row : rows) {
+        append_rollup_row(buf, d, row, json);
+        if (buf.size() > (1u << 20)) std::fwrite(buf.data(), 1, buf.size(), out), buf.clear();
+      }
+    });
+    std::fwrite(buf.data(), 1, buf.size(), out);
+    out == stdout ? std::fflush(out) : std::fclose(out);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "meterd query: %s\n", e.what());
+    return 2;
+  }
+}
+
 }  // namespace
 
 int run_query(int argc, char** argv) {
@@ -108,7 +166,7 @@ int run_query(int argc, char** argv) {
       return 0;
     }
     if (a != "--data-dir" && a != "--tenant" && a != "--nmi" && a != "--suffix" && a != "--from" &&
-        a != "--to" && a != "--format" && a != "--output" && a != "--table") {
+        a != "--to" && a != "--format" && a != "--output" && a != "--table" && a != "--rollup") {
       std::fprintf(stderr, "meterd query: unknown argument '%s'\n%s", argv[i], kUsage);
       return 2;
     }
@@ -134,6 +192,8 @@ int run_query(int argc, char** argv) {
       output = v;
     else if (a == "--table")
       table = v;
+    else if (a == "--rollup")
+      table = "rollup:" + std::string(v);
     else {
       epoch_seconds t;
       if (!parse_when(v, t)) {
@@ -144,10 +204,13 @@ int run_query(int argc, char** argv) {
     }
   }
   if (data_dir.empty() || (format != "csv" && format != "json" && format != "parquet") ||
-      (table != "readings" && table != "register-reads" && table != "b2b-events")) {
+      (table != "readings" && table != "register-reads" && table != "b2b-events" &&
+       !table.starts_with("rollup:"))) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (table.starts_with("rollup:"))
+    return query_rollup(data_dir, table.substr(7), filter, format, output);
   if (table != "readings" && format == "parquet") {
     std::fprintf(stderr,
                  "meterd query: --format parquet is for readings; the %s table's parts are "

@@ -8,15 +8,18 @@
 
 #include <cstdio>
 #include <exception>
+#include <mutex>
 #include <string>
 
 #include "actors/config.hpp"
 #include "actors/log.hpp"
 #include "actors/pipeline.hpp"
+#include "actors/rollup_control.hpp"
 #include "app/arg_reader.hpp"
 #include "app/commands.hpp"
 #include "app/http_server.hpp"
 #include "app/spool_intake.hpp"
+#include "protocol/reading_format.hpp"
 
 namespace meterd::app {
 namespace {
@@ -33,14 +36,16 @@ constexpr const char* kUsage =
 
 int run_serve(int argc, char** argv) {
   actors::Config config;
+  std::string config_path;
+  std::vector<std::pair<std::string, std::string>> overrides;
   try {
-    std::vector<std::pair<std::string, std::string>> overrides;
     for (ArgReader args(argc, argv); args.next();) {
       if (args.is("--help") || args.is("-h")) {
         std::fputs(kUsage, stdout);
         return 0;
       } else if (args.is("--config")) {
-        config = actors::Config::load(args.value());
+        config_path = args.value();
+        config = actors::Config::load(config_path);
       } else if (args.is("--data-dir")) {
         overrides.emplace_back("data_dir", args.value());
       } else if (args.is("--spool-dir")) {
@@ -63,6 +68,7 @@ int run_serve(int argc, char** argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);  // a reload, once the pipeline waits for signals
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     actors::log::set_level(config.log_level);
     actors::log::info("start", {{"data_dir", config.data_dir.string()},
@@ -75,12 +81,43 @@ int run_serve(int argc, char** argv) {
       actors::log::warn("audit_torn_tail_cut", {{"bytes", audit.torn_bytes_cut()}});
     SpoolIntake intake(config, &audit);
     actors::Metrics metrics;
+    actors::RollupControl rollups(config.rollup_definitions);
+    // SIGHUP and POST /v1/admin/reload: the file again, with the same command-line overrides.
+    // Only a configuration that loads whole is applied; today that is its rollups (the rest
+    // keeps the values the daemon started with).
+    std::mutex reloading;
+    auto reload = [&](const std::string& token_id) -> std::string {
+      std::lock_guard lock(reloading);
+      std::string error, names;
+      try {
+        actors::Config fresh =
+            config_path.empty() ? actors::Config{} : actors::Config::load(config_path);
+        for (const auto& [k, v] : overrides) fresh.set(k, v);
+        for (const auto& d : fresh.rollup_definitions) names += (names.empty() ? "" : ",") + d.name;
+        rollups.offer(fresh.rollup_definitions);
+        actors::log::info("reload", {{"rollups", names}});
+      } catch (const std::exception& e) {
+        error = e.what();
+        actors::log::error("reload_refused", {{"error", error}});
+      }
+      std::string fields = "\"action\":\"reload\",\"outcome\":";
+      fields += error.empty() ? "\"applied\",\"rollups\":" : "\"refused\",\"error\":";
+      append_json_string(fields, error.empty() ? names : error);
+      try {
+        audit.append("admin", "", token_id, fields);
+      } catch (const std::exception& e) {
+        actors::log::error("audit_write_failed", {{"kind", "admin"}, {"error", e.what()}});
+      }
+      return error;
+    };
     // The HTTP API (docs/http.md), when http_listen is set: its requests join the spool.
-    auto http = HttpFront::start(config, intake, metrics, &audit);
+    auto http = HttpFront::start(config, intake, metrics, &audit, reload);
     actors::log::info("ready", {{"incoming", intake.dir("incoming").string()}});
     actors::RunOptions options;
     options.background_compaction = true;  // a daemon's parts must not pile up (storage.md)
     options.audit = &audit;
+    options.rollups = &rollups;
+    options.on_reload = [&] { reload("signal"); };
     auto result =
         actors::run_pipeline(config, *store, http ? http->intake() : intake, metrics, options);
     actors::log::info("exit", {{"ok", result.ok}, {"seconds", result.seconds}});

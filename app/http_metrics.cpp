@@ -196,6 +196,20 @@ std::string render_prometheus(const actors::Metrics& m, const HttpMetrics& h) {
            {"compaction_rows_merged_total", "counter", "Rows read by them.", &c.rows_merged},
            {"compaction_failures_total", "counter", "Merges that failed (retried next round).",
             &c.failures},
+           {"rollup_definitions", "gauge", "Rollups kept up.", &m.rollups.definitions},
+           {"rollup_partitions_behind", "gauge",
+            "Readings partitions some rollup has yet to reflect (a backfill's progress).",
+            &m.rollups.partitions_behind},
+           {"rollup_refreshes_total", "counter", "Rollup partitions recomputed.",
+            &m.rollups.refreshes},
+           {"rollup_readings_read_total", "counter", "Readings read to recompute them.",
+            &m.rollups.readings_read},
+           {"rollup_rows_written_total", "counter", "Rollup rows written.",
+            &m.rollups.rows_written},
+           {"rollup_failures_total", "counter", "Rollup rounds that failed (retried).",
+            &m.rollups.failures},
+           {"rollup_reloads_total", "counter", "Rollup definition sets taken up.",
+            &m.rollups.reloads},
        })
     family(out, x);
   histogram(out, "http_ack_latency_seconds", "Ingest request received to durable acknowledgement.",
@@ -204,6 +218,12 @@ std::string render_prometheus(const actors::Metrics& m, const HttpMetrics& h) {
   seconds_gauge(out, "writer_latency_max_seconds", "Longest part write.", w.latency_us_max.get());
   seconds_gauge(out, "compaction_last_step_seconds", "Duration of the latest background merge.",
                 c.last_step_us.get());
+  seconds_gauge(out, "rollup_lag_seconds",
+                "How long the rollups have been behind the durable readings (0: caught up).",
+                m.rollups.lag_us.get());
+  seconds_gauge(out, "rollup_last_catch_up_seconds",
+                "From the rollups first seen behind to caught up, the latest time.",
+                m.rollups.last_catch_up_us.get());
   tenant_families(out, m, nullptr);
   return out;
 }

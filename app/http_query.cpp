@@ -9,6 +9,7 @@
 #include "app/http_session.hpp"
 #include "protocol/iso_time.hpp"
 #include "protocol/reading_format.hpp"
+#include "storage/rollup_store.hpp"
 #include "storage/store.hpp"
 
 namespace meterd::app::http_internal {
@@ -62,7 +63,7 @@ std::vector<std::pair<std::string, std::string>> query_params(std::string_view q
 namespace {
 
 // GET /v1/readings, /v1/register-reads, /v1/b2b-events.
-enum class QueryTable { readings, register_reads, b2b_events };
+enum class QueryTable { readings, register_reads, b2b_events, rollup };
 
 // The producer thread: the winners of the table as CSV or NDJSON, in chunks framed for
 // Transfer-Encoding: chunked.
@@ -87,8 +88,10 @@ struct QueryAudit {
   }
 };
 
+// `rollups`: the one rollup GET /v1/rollups/NAME reads (table rollup only).
 void run_query(QueryJob& job, const storage::Store& store, const storage::QueryFilter& filter,
-               QueryTable table, bool csv, const QueryAudit& audit) {
+               QueryTable table, bool csv, const QueryAudit& audit,
+               const storage::RollupStore* rollups) {
   struct Gone {};
   std::string chunk;
   std::uint64_t rows = 0;
@@ -107,7 +110,13 @@ void run_query(QueryJob& job, const storage::Store& store, const storage::QueryF
     auto spill = [&] {
       if (chunk.size() >= kQueryChunkBytes) frame();
     };
-    if (table == QueryTable::register_reads) {
+    if (table == QueryTable::rollup) {
+      const storage::RollupDefinition& d = rollups->definitions().front();
+      if (csv) append_rollup_csv_header(chunk, d);
+      rollups->query(d.name, filter, [&](const std::vector<storage::RecordRow>& found) {
+        for (const auto& row : found) append_rollup_row(chunk, d, row, !csv), ++rows, spill();
+      });
+    } else if (table == QueryTable::register_reads) {
       if (csv) append_register_read_csv_header(chunk);
       store.query_register_reads(filter, [&](const std::vector<RegisterReadPeriod>& reads) {
         for (const auto& read : reads) append_register_read(chunk, read, !csv), ++rows, spill();
@@ -192,9 +201,10 @@ QueryJob::Next QueryJob::take(std::string& frame) {
 // record tables are read a month partition at a time).
 template <class Stream>
 void Session<Stream>::query() {
-  const QueryTable table = path_ == "/v1/register-reads" ? QueryTable::register_reads
-                           : path_ == "/v1/b2b-events"   ? QueryTable::b2b_events
-                                                         : QueryTable::readings;
+  const QueryTable table = path_ == "/v1/register-reads"         ? QueryTable::register_reads
+                           : path_ == "/v1/b2b-events"           ? QueryTable::b2b_events
+                           : path_.rfind("/v1/rollups/", 0) == 0 ? QueryTable::rollup
+                                                                 : QueryTable::readings;
   storage::QueryFilter filter;
   filter.tenant = tenant_;  // authorize() decided it: a query never reaches across
   bool csv = false;
@@ -219,6 +229,15 @@ void Session<Stream>::query() {
       return respond(http::status::bad_request, json_error("unknown parameter " + k), keep_alive_);
     }
   }
+  std::shared_ptr<const storage::RollupStore> rollups;
+  if (table == QueryTable::rollup) {
+    try {
+      rollups = storage::RollupStore::open(sh_.config.data_dir, path_.substr(12));
+    } catch (const std::invalid_argument&) {
+      return respond(http::status::not_found, json_error("no rollup '" + path_.substr(12) + "'"),
+                     keep_alive_);
+    }
+  }
   storage::StoreOptions options;
   options.read_only = true;
   auto store = std::make_shared<storage::Store>(sh_.config.data_dir, options);
@@ -239,8 +258,8 @@ void Session<Stream>::query() {
   QueryAudit audit{
       sh_.audit, tenant_, sh_.auth.token_id(token_),
       path_,     query_,  tenant_.empty() ? nullptr : &sh_.metrics.tenants.of(tenant_)};
-  std::thread([job, store, filter, table, csv, audit = std::move(audit)] {
-    run_query(*job, *store, filter, table, csv, audit);
+  std::thread([job, store, filter, table, csv, audit = std::move(audit), rollups] {
+    run_query(*job, *store, filter, table, csv, audit, rollups.get());
   }).detach();
   pump_query();
 }

@@ -107,7 +107,7 @@ HttpFront::~HttpFront() {
 
 std::unique_ptr<HttpFront> HttpFront::start(const actors::Config& config, SpoolIntake& spool,
                                             const actors::Metrics& metrics,
-                                            storage::AuditLog* audit) {
+                                            storage::AuditLog* audit, Reload reload) {
   if (config.http_listen.empty()) return nullptr;
   const auto address = parse_listen_address(config.http_listen);
   const bool tls = !config.http_tls_cert.empty() || !config.http_tls_key.empty();
@@ -121,6 +121,7 @@ std::unique_ptr<HttpFront> HttpFront::start(const actors::Config& config, SpoolI
   auto& impl = *front->impl_;
   impl.intake = std::make_unique<HttpIntake>(spool, config.spool_dir);
   impl.shared = std::make_unique<Shared>(config, *impl.intake, metrics, audit);
+  impl.shared->reload = std::move(reload);
   if (tls) {
     impl.ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
     impl.ssl->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |

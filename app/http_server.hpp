@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,9 +35,11 @@ class HttpFront {
   // nullptr when http_listen is empty. Throws std::runtime_error when it cannot listen or the
   // configuration is unsafe (non-loopback without TLS and tokens, unless http_allow_insecure).
   // `audit`: where ingests, queries and refused requests are recorded (none: not recorded).
+  // `reload`: what POST /v1/admin/reload does ("" = applied, else why not; none: no endpoint).
+  using Reload = std::function<std::string(const std::string& token_id)>;
   static std::unique_ptr<HttpFront> start(const actors::Config& config, SpoolIntake& spool,
                                           const actors::Metrics& metrics,
-                                          storage::AuditLog* audit = nullptr);
+                                          storage::AuditLog* audit = nullptr, Reload reload = {});
   ~HttpFront();
   // What the pipeline should take its files from (the spool plus HTTP requests).
   actors::Intake& intake();

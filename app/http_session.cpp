@@ -168,9 +168,11 @@ bool Session<Stream>::authorize() {
   std::uint8_t need = 0;  // an unknown endpoint needs nothing: it is answered 404
   if (ingest_ || path_.rfind("/v1/uploads/", 0) == 0)
     need = actors::kRoleIngest;
-  else if (get &&
-           (path_ == "/v1/readings" || path_ == "/v1/register-reads" || path_ == "/v1/b2b-events"))
+  else if (get && (path_ == "/v1/readings" || path_ == "/v1/register-reads" ||
+                   path_ == "/v1/b2b-events" || path_.rfind("/v1/rollups/", 0) == 0))
     need = actors::kRoleQuery;
+  else if (path_ == "/v1/admin/reload")
+    need = actors::kRoleAdmin;
   else if (path_.rfind("/v1/ingests/", 0) == 0)
     need = actors::kRoleIngest | actors::kRoleQuery;
   else if (path_ == "/metrics" && !sh_.config.tenants.empty())
@@ -193,9 +195,12 @@ bool Session<Stream>::authorize() {
   };
   if (need && !(token.roles & need) && !admin)
     return refuse("this token's roles do not allow " + path_);
+  if (path_ == "/v1/admin/reload" && !sh_.config.tenants.empty() && token.tenant != "*")
+    return refuse("a reload is the daemon's: an admin token of every tenant (@*/admin) only");
   if (token.tenant == "*") {  // an admin of every tenant names the one it acts on
     // ... but for /metrics: without a tenant named, an admin sees the whole daemon.
-    if (named.empty() && need && !sh_.config.tenants.empty() && path_ != "/metrics")
+    if (named.empty() && need && !sh_.config.tenants.empty() && path_ != "/metrics" &&
+        path_ != "/v1/admin/reload")
       return refuse("an admin token names its tenant (X-Meterd-Tenant or ?tenant=)");
     if (!named.empty() && !sh_.config.tenant(named)) return refuse("no tenant '" + named + "'");
     tenant_ = named;
@@ -277,7 +282,10 @@ void Session<Stream>::route() {
                    keep_alive_, {}, "text/plain; version=0.0.4; charset=utf-8");
   if (path_ == "/v1/readings" && method == http::verb::post) return ingest_readings();
   const bool record_table = path_ == "/v1/register-reads" || path_ == "/v1/b2b-events";
-  if ((path_ == "/v1/readings" || record_table) && method == http::verb::get) return query();
+  if ((path_ == "/v1/readings" || record_table || path_.rfind("/v1/rollups/", 0) == 0) &&
+      method == http::verb::get)
+    return query();
+  if (path_ == "/v1/admin/reload" && method == http::verb::post) return reload();
   if (path_.rfind("/v1/uploads/", 0) == 0 && method == http::verb::get)
     return upload_status(path_.substr(12));
   if (path_.rfind("/v1/ingests/", 0) == 0 && path_.ends_with("/events") &&
@@ -287,6 +295,7 @@ void Session<Stream>::route() {
     return ingest_status(path_.substr(12));
   if (path_ == "/healthz" || path_ == "/metrics" || path_ == "/v1/readings" || record_table ||
       path_ == "/v1/files" || path_.rfind("/v1/ingests/", 0) == 0 ||
+      path_.rfind("/v1/rollups/", 0) == 0 || path_ == "/v1/admin/reload" ||
       path_.rfind("/v1/uploads/", 0) == 0)
     return respond(http::status::method_not_allowed, json_error("method not allowed"), keep_alive_);
   respond(http::status::not_found, json_error("no such endpoint"), keep_alive_);

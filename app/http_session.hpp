@@ -21,6 +21,7 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -57,6 +58,9 @@ struct Shared {
   HttpIntake& intake;
   const actors::Metrics& metrics;
   storage::AuditLog* audit;  // none: nothing recorded
+  // POST /v1/admin/reload: re-reads the configuration; "" when applied, else why not. Called on
+  // `blocking` with the asking token's id. None: not offered (404).
+  std::function<std::string(const std::string& token_id)> reload;
   HttpMetrics hm;
   TokenAuth auth;
   Uploads uploads;
@@ -196,6 +200,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void file_failed(const std::exception& e);
   void upload_status(const std::string& id);
   void end_upload();
+
+  // http_admin.cpp
+  void reload();
 
   // http_query.cpp
   void query();

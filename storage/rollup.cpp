@@ -73,17 +73,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
-
 RollupDefinition parse_line(const std::string& name, const std::string& body) {
   RollupDefinition d;
   d.name = name;
-  if (!valid_name(name))
+  if (!valid_rollup_name(name))
     throw std::invalid_argument("rollup name '" + name + "': expected 1 to 64 of [a-z0-9_]");
   std::istringstream in(body);
   std::vector<std::string> words;
@@ -157,6 +150,13 @@ RollupDefinition parse_line(const std::string& name, const std::string& body) {
 }
 
 }  // namespace
+
+bool valid_rollup_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
 
 bool RollupDefinition::takes(std::string_view suffix, std::string_view uom) const {
   auto any = [](const std::vector<std::string>& patterns, std::string_view v) {

@@ -51,6 +51,9 @@ struct RollupDefinition {
   bool operator==(const RollupDefinition& o) const { return name == o.name && text == o.text; }
 };
 
+// A rollup's name: 1 to 64 of [a-z0-9_] (it names a directory).
+bool valid_rollup_name(std::string_view name);
+
 // Parses a rollups file; throws std::invalid_argument naming `origin`, the line and what is
 // wrong. An empty text is no rollups.
 std::vector<RollupDefinition> parse_rollups(const std::string& text, const std::string& origin);

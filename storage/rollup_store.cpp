@@ -65,6 +65,7 @@ RollupStore::~RollupStore() = default;
 
 std::unique_ptr<RollupStore> RollupStore::open(const std::filesystem::path& data_dir,
                                                const std::string& name) {
+  if (!valid_rollup_name(name)) throw std::invalid_argument("no rollup '" + name + "'");
   const auto dir = data_dir / "rollups" / name;
   const Covered covered = read_covered(dir / "COVERED");
   if (covered.definition.empty())

@@ -121,7 +121,7 @@ TEST(ConfigTest, TokensAreBoundToConfiguredTenantsAndRoles) {
   EXPECT_NE(c.render().find("tenants = ret_a:RETA+RETB, net-b:NETB"), std::string::npos);
   const std::string tenants = "tenants = a:X\n";
   // Unbound, of an unknown tenant, an unknown role, @* without admin, a tenant without tenants.
-  for (const std::string bad : std::vector<std::string>{
+  for (const std::string& bad : std::vector<std::string>{
            tenants + "http_tokens = sha256:" + hex + "\n",
            tenants + "http_tokens = sha256:" + hex + "@b/query\n",
            tenants + "http_tokens = sha256:" + hex + "@a/root\n",
