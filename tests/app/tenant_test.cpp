@@ -142,18 +142,29 @@ TEST_F(Tenants, TheSameNmisInTwoTenantsStayTwoStreamsAndNothingReachesAcross) {
 
   EXPECT_EQ(readings("token-a"), a_before);
   EXPECT_EQ(readings("token-b"), b_rows);
-  ASSERT_TRUE(wait_until([&] { return audit_records(dir, daemon->data, "refused").size() >= 6; },
+  // Rollups are the tenant's too: the same keys, each tenant's sums; b naming a is refused.
+  std::string rollup_a, rollup_b;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        rollup_a = daemon->get("/v1/rollups/daily_energy?format=csv", as("token-a")).body;
+        rollup_b = daemon->get("/v1/rollups/daily_energy?format=csv", as("token-b")).body;
+        return line_count(rollup_a) > 1 && line_count(rollup_b) == line_count(rollup_a);
+      },
+      std::chrono::seconds(20)));
+  EXPECT_NE(rollup_a, rollup_b);
+  EXPECT_EQ(daemon->get("/v1/rollups/daily_energy?tenant=a", as("token-b")).status, 403);
+  ASSERT_TRUE(wait_until([&] { return audit_records(dir, daemon->data, "refused").size() >= 7; },
                          std::chrono::seconds(10)));
   const auto refused = audit_records(dir, daemon->data, "refused");
-  // The two 403s of b, the query token, admin, the NDJSON line, the lookup.
-  ASSERT_EQ(refused.size(), 6u);
+  // The two 403s of b, the query token, admin, the NDJSON line, the lookup, the rollup.
+  ASSERT_EQ(refused.size(), 7u);
   std::size_t status_403 = 0, status_404 = 0, status_422 = 0;
   for (const auto& r : refused) {
     status_403 += r.find("\"status\":403") != std::string::npos;
     status_404 += r.find("\"status\":404") != std::string::npos;
     status_422 += r.find("\"status\":422") != std::string::npos;
   }
-  EXPECT_EQ(status_403, 4u);
+  EXPECT_EQ(status_403, 5u);
   EXPECT_EQ(status_404, 1u);
   EXPECT_EQ(status_422, 1u);
   // The forged file is on record as an ingest refused as forbidden, of tenant b.
