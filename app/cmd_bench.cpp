@@ -53,6 +53,9 @@ double median(std::vector<double> v) {
 int run_bench(int argc, char** argv) {
   // `meterd bench http ...`: forwarded readings over loopback (cmd_bench_http.cpp).
   if (argc > 1 && std::string_view(argv[1]) == "http") return run_bench_http(argc - 1, argv + 1);
+  // `meterd bench rollups ...`: drop-to-rollup-visible latency (cmd_bench_rollups.cpp).
+  if (argc > 1 && std::string_view(argv[1]) == "rollups")
+    return run_bench_rollups(argc - 1, argv + 1);
   GeneratorOptions gen;
   gen.nmis = 1000;
   gen.days = 365;

@@ -24,14 +24,13 @@
 #include <vector>
 
 #include "app/arg_reader.hpp"
+#include "app/bench_daemon.hpp"
 #include "app/commands.hpp"
 #include "app/forwarder.hpp"
 #include "app/generator_args.hpp"
 #include "protocol/ndjson_lines.hpp"
 #include "protocol/nem12_generator.hpp"
 #include "protocol/nem12_reader.hpp"
-
-extern char** environ;
 
 namespace meterd::app {
 namespace {
@@ -67,47 +66,6 @@ class JsonSink final : public ReadingSink {
   NdjsonForm form_;
   std::string buffer_;
 };
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// utime + stime of a child, from /proc (seconds).
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), {});
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) {
-      stime = std::stoull(f);
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// This process (the forwarding client): user + system seconds of all its threads.
-double own_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return seconds(u.ru_utime) + seconds(u.ru_stime);
-}
 
 }  // namespace
 
@@ -169,41 +127,14 @@ int run_bench_http(int argc, char** argv) {
   }
   const auto bytes = fs::file_size(ndjson);
 
-  // The central daemon: this binary, `serve`, HTTP on a free loopback port.
-  char self[4096];
-  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return 2;
-  self[n] = 0;
-  std::vector<std::string> args = {self,          "serve",
-                                   "--data-dir",  (dir / "data").string(),
-                                   "--spool-dir", (dir / "spool").string(),
-                                   "--set",       "http_listen=127.0.0.1:0",
-                                   "--set",       "watch_poll_ms=10",
-                                   "--set",       "flush_interval_ms=100"};
-  for (const auto& s : settings) args.insert(args.end(), {"--set", s});
-  const auto log = dir / "serve.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> argvv;
-  for (auto& a : args) argvv.push_back(a.data());
-  argvv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, self, &actions, nullptr, argvv.data(), environ) != 0) return 2;
-  posix_spawn_file_actions_destroy(&actions);
-  int port = 0;
-  for (int i = 0; i < 3000 && port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    auto text = read_text(log);
-    if (auto at = text.find("\"http_listening\""); at != std::string::npos) {
-      auto p = text.find("\"port\":", at);
-      if (p != std::string::npos) port = std::stoi(text.substr(p + 7));
-    }
-  }
+  std::vector<std::string> central_settings = {"http_listen=127.0.0.1:0", "watch_poll_ms=10",
+                                               "flush_interval_ms=100"};
+  central_settings.insert(central_settings.end(), settings.begin(), settings.end());
+  const auto central = start_child_daemon(dir, central_settings);
+  const pid_t pid = central ? central->pid : -1;
+  const int port = central ? central->port : 0;
   int rc = 0;
-  if (port == 0) {
-    std::fprintf(stderr, "meterd bench http: the central daemon did not start:\n%s",
-                 read_text(log).c_str());
+  if (!central) {
     rc = 2;
   } else {
     fwd.url = "http://127.0.0.1:" + std::to_string(port);
@@ -237,9 +168,7 @@ int run_bench_http(int argc, char** argv) {
         static_cast<unsigned long long>(r.retries), static_cast<unsigned long long>(r.failed));
     if (r.failed > 0 || r.readings != readings) rc = 1;
   }
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  if (central) stop_child_daemon(*central);
   if (!keep) fs::remove_all(dir);
   return rc;
 }

@@ -12,8 +12,9 @@ int run_ingest(int argc, char** argv);
 int run_serve(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_generate(int argc, char** argv);
-int run_forward(int argc, char** argv);     // docs/http.md
-int run_bench_http(int argc, char** argv);  // `meterd bench http`
-int run_audit(int argc, char** argv);       // storage/audit_log.hpp
+int run_forward(int argc, char** argv);        // docs/http.md
+int run_bench_http(int argc, char** argv);     // `meterd bench http`
+int run_bench_rollups(int argc, char** argv);  // `meterd bench rollups`
+int run_audit(int argc, char** argv);          // storage/audit_log.hpp
 
 }  // namespace meterd::app

@@ -1,5 +1,6 @@
 #include "storage/rollup_store.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -43,6 +44,10 @@ struct RollupStore::Rollup {
 RollupStore::RollupStore(const std::filesystem::path& data_dir,
                          std::vector<RollupDefinition> definitions, const StoreOptions& options)
     : root_(data_dir / "rollups"), options_(options), definitions_(std::move(definitions)) {
+  // A replaced rollup part has no version to tell it from its successor: a reader globbing the
+  // files (DuckDB) must not see both for long. meterd's own readers read a partition whole in
+  // moments.
+  options_.superseded_grace = std::min(options_.superseded_grace, kRollupGrace);
   for (const RollupDefinition& d : definitions_) {
     auto r = std::make_unique<Rollup>();
     r->definition = &d;

@@ -15,6 +15,7 @@
 // over, and a new one is built from the stored readings (backfill) the same way.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -39,6 +40,9 @@ struct RollupRefresh {
 
 class RollupStore {
  public:
+  // How long a replaced rollup part stays on disk for readers that listed it.
+  static constexpr std::chrono::seconds kRollupGrace{10};
+
   // Writable: opens (creating) each definition's table and recovers it; a rollup whose stored
   // definition differs is removed and started over.
   RollupStore(const std::filesystem::path& data_dir, std::vector<RollupDefinition> definitions,
