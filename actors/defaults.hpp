@@ -96,6 +96,8 @@ inline constexpr std::string_view retention_archive_dir = "";
 // the durable readings (the bound on how far behind they are, with the time a catch-up takes).
 inline constexpr std::string_view rollups = "";
 inline constexpr std::uint32_t rollup_interval_ms = 2000;
+// Month partitions a catch-up recomputes at once (each on its own thread).
+inline constexpr unsigned rollup_threads = 2;
 inline constexpr std::string_view shipped_rollups =
     "daily_energy = sum by nmi,suffix,uom per day\n"
     "monthly_energy = sum by nmi,suffix,uom per month\n"

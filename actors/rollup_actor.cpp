@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "actors/config.hpp"
+#include "actors/defaults.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
@@ -72,20 +73,23 @@ void catch_up(RollupState& st) {
     }
     if (!st.behind_since) st.behind_since = Clock::now();
     std::size_t left = behind.size();
-    for (const std::string& partition : behind) {
-      const auto started = Clock::now();
-      const auto done = st.store->refresh(snapshot, partition);
-      m.partitions_behind.value = --left;
-      m.lag_us.value = us_since(*st.behind_since);
-      m.refreshes.add();
-      m.readings_read.add(done.readings);
-      m.rows_written.add(done.rows);
-      log::info("rollup_refresh", {{"partition", partition},
-                                   {"rollups", std::uint64_t{done.rollups}},
-                                   {"readings", done.readings},
-                                   {"rows", done.rows},
-                                   {"ms", static_cast<double>(us_since(started)) / 1000.0}});
-    }
+    auto started = Clock::now();
+    st.store->catch_up(
+        snapshot,
+        [&](const storage::RollupRefresh& done) {
+          m.partitions_behind.value = --left;
+          m.lag_us.value = us_since(*st.behind_since);
+          m.refreshes.add();
+          m.readings_read.add(done.readings);
+          m.rows_written.add(done.rows);
+          log::info("rollup_refresh", {{"partition", done.partition},
+                                       {"rollups", std::uint64_t{done.rollups}},
+                                       {"readings", done.readings},
+                                       {"rows", done.rows},
+                                       {"ms", static_cast<double>(us_since(started)) / 1000.0}});
+          started = Clock::now();
+        },
+        defaults::rollup_threads);
     m.last_catch_up_us.value = us_since(*st.behind_since);
     // Caught up with this snapshot; what landed since is the next round's.
     st.behind_since.reset();

@@ -261,6 +261,11 @@ void keep_winners(const RecordTableSpec& spec, std::vector<RecordRow>& rows) {
       if (int o = compare_cell(spec.columns[c].kind, a[c], b[c])) return o;
     return 0;
   };
+  // Already one row per key in key order (a rollup's rows): nothing to do.
+  bool strictly_ascending = true;
+  for (std::size_t i = 1; i < rows.size() && strictly_ascending; ++i)
+    strictly_ascending = compare_range(rows[i - 1], rows[i], 0, spec.key_columns) < 0;
+  if (strictly_ascending) return;
   // Key ascending, then the greater version first: the first row of each key wins. Rows equal
   // in content are one record: the smaller file_sequence (lineage, the last column) is kept,
   // only so that a merge's bytes do not depend on the order rows came in.

@@ -217,6 +217,7 @@ struct RollupBuilder::State {
     double window_sum = 0;
   };
   std::map<Key, Acc> groups;
+  std::map<Key, Acc>::iterator last = groups.end();
   Key scratch;
 
   explicit State(const RollupDefinition& d) : def(d) {}
@@ -229,9 +230,19 @@ struct RollupBuilder::State {
     scratch.quality.assign(def.group & kGroupQuality ? std::string_view(&quality, 1)
                                                      : std::string_view());
     scratch.period = period;
-    auto it = groups.find(scratch);
-    if (it == groups.end()) it = groups.emplace(scratch, Acc{}).first;
-    return it->second;
+    // Winners come in (nmi, suffix, time) order: most runs fall in the last group or a new
+    // one after it, found without a search.
+    if (last != groups.end()) {
+      const auto order = scratch <=> last->first;
+      if (order == 0) return last->second;
+      if (order > 0) {
+        last = groups.emplace_hint(groups.end(), scratch, Acc{});
+        if (std::next(last) == groups.end()) return last->second;
+      }
+    }
+    last = groups.find(scratch);
+    if (last == groups.end()) last = groups.emplace(scratch, Acc{}).first;
+    return last->second;
   }
 
   void close_window(Acc& a) {
@@ -353,6 +364,7 @@ struct RollupBuilder::State {
       rows.push_back(std::move(row));
     }
     groups.clear();
+    last = groups.end();
     return rows;
   }
 };

@@ -1,8 +1,13 @@
 #include "storage/rollup_store.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "storage/fs_util.hpp"
 #include "storage/partition.hpp"
@@ -121,52 +126,113 @@ std::vector<std::string> RollupStore::behind(const Store& readings) const {
   return list;
 }
 
-RollupRefresh RollupStore::refresh(const Store& readings, const std::string& partition) {
-  RollupRefresh done;
-  done.partition = partition;
-  const auto newest = newest_parts(readings);
+RollupStore::Computed RollupStore::compute(
+    const Store& readings, const std::string& partition,
+    const std::map<std::string, std::uint64_t>& newest) const {
+  Computed c;
+  c.partition = partition;
   const auto it = newest.find(partition);
-  const std::uint64_t id = it == newest.end() ? 0 : it->second;
-  std::vector<Rollup*> due;
+  c.id = it == newest.end() ? 0 : it->second;
   for (const auto& r : rollups_) {
-    const auto c = r->covered.find(partition);
-    if (c == r->covered.end() ? id != 0 : c->second != id) due.push_back(r.get());
+    const auto covered = r->covered.find(partition);
+    if (covered == r->covered.end() ? c.id != 0 : covered->second != c.id) c.due.push_back(r.get());
   }
-  if (due.empty()) return done;
+  if (c.due.empty()) return c;
   std::vector<RollupBuilder> builders;
-  for (Rollup* r : due) builders.emplace_back(*r->definition);
+  for (Rollup* r : c.due) builders.emplace_back(*r->definition);
   MonthKey month = 0;
-  if (id != 0 && month_of_partition(partition, month)) {
+  if (c.id != 0 && month_of_partition(partition, month)) {
     QueryFilter filter;
     filter.tenant = tenant_of_partition(partition);
     filter.from = month_start(month);
     filter.to = month_start(month + 1);
     readings.query(filter, [&](const ReadingBatch& batch) {
-      done.readings += batch.readings();
+      c.readings += batch.readings();
       for (auto& b : builders) b.add(batch);
     });
   }
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    std::vector<RecordRow> rows = builders[i].finish();
-    done.rows += rows.size();
-    due[i]->table->replace_partition(partition, std::move(rows));
-    if (id == 0)
-      due[i]->covered.erase(partition);
+  for (auto& b : builders) c.rows.push_back(b.finish());
+  return c;
+}
+
+RollupRefresh RollupStore::apply(Computed&& c) {
+  RollupRefresh done;
+  done.partition = c.partition;
+  done.readings = c.readings;
+  for (std::size_t i = 0; i < c.due.size(); ++i) {
+    done.rows += c.rows[i].size();
+    c.due[i]->table->replace_partition(c.partition, std::move(c.rows[i]));
+    if (c.id == 0)
+      c.due[i]->covered.erase(c.partition);
     else
-      due[i]->covered[partition] = id;
-    save_covered(*due[i]);
+      c.due[i]->covered[c.partition] = c.id;
+    save_covered(*c.due[i]);
   }
-  done.rollups = due.size();
+  done.rollups = c.due.size();
   return done;
 }
 
+RollupRefresh RollupStore::refresh(const Store& readings, const std::string& partition) {
+  return apply(compute(readings, partition, newest_parts(readings)));
+}
+
 std::vector<RollupRefresh> RollupStore::catch_up(
-    const Store& readings, const std::function<void(const RollupRefresh&)>& each) {
+    const Store& readings, const std::function<void(const RollupRefresh&)>& each,
+    unsigned threads) {
+  const std::vector<std::string> partitions = behind(readings);
+  const auto newest = newest_parts(readings);
   std::vector<RollupRefresh> out;
-  for (const std::string& partition : behind(readings)) {
-    out.push_back(refresh(readings, partition));
-    if (each) each(out.back());
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<Computed> computed;
+  std::exception_ptr failure;
+  std::size_t next = 0;
+  auto work = [&] {
+    for (;;) {
+      std::size_t i;
+      {
+        std::lock_guard lock(mutex);
+        if (next >= partitions.size() || failure) return;
+        i = next++;
+      }
+      try {
+        Computed c = compute(readings, partitions[i], newest);
+        std::lock_guard lock(mutex);
+        computed.push_back(std::move(c));
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!failure) failure = std::current_exception();
+      }
+      ready.notify_one();
+    }
+  };
+  std::vector<std::thread> workers;
+  const unsigned n =
+      std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(partitions.size())));
+  for (unsigned t = 0; t < n; ++t) workers.emplace_back(work);
+  try {
+    for (std::size_t applied = 0; applied < partitions.size(); ++applied) {
+      Computed c;
+      {
+        std::unique_lock lock(mutex);
+        ready.wait(lock, [&] { return !computed.empty() || failure; });
+        if (computed.empty()) break;
+        c = std::move(computed.front());
+        computed.pop_front();
+      }
+      out.push_back(apply(std::move(c)));
+      if (each) each(out.back());
+    }
+  } catch (...) {
+    std::lock_guard lock(mutex);
+    if (!failure) failure = std::current_exception();
   }
+  {
+    std::lock_guard lock(mutex);
+    next = partitions.size();  // no more
+  }
+  for (auto& w : workers) w.join();
+  if (failure) std::rethrow_exception(failure);
   return out;
 }
 

@@ -61,9 +61,11 @@ class RollupStore {
   // Recomputes every rollup that is behind on `partition` from the snapshot, one read of the
   // partition's winners for all of them. Throws what the store or the writes throw.
   RollupRefresh refresh(const Store& readings, const std::string& partition);
-  // Every partition behind, one after the other; `each` after each (for progress).
+  // Every partition behind: computed on up to `threads` threads at once (each reads its own
+  // partition), written one after the other; `each` after each (for progress).
   std::vector<RollupRefresh> catch_up(const Store& readings,
-                                      const std::function<void(const RollupRefresh&)>& each = {});
+                                      const std::function<void(const RollupRefresh&)>& each = {},
+                                      unsigned threads = 1);
 
   // The rows of rollup `name` matching filter (tenant, nmi, suffix, [from, to) on
   // period_start), a partition at a time, in row order.
@@ -73,6 +75,17 @@ class RollupStore {
  private:
   RollupStore() = default;
   struct Rollup;
+  // A refresh in two steps: the rows (const: any thread), then writing them (one at a time).
+  struct Computed {
+    std::string partition;
+    std::uint64_t id = 0;  // the newest readings part of the partition, 0 = it is gone
+    std::vector<Rollup*> due;
+    std::vector<std::vector<RecordRow>> rows;  // per rollup due
+    std::uint64_t readings = 0;
+  };
+  Computed compute(const Store& readings, const std::string& partition,
+                   const std::map<std::string, std::uint64_t>& newest) const;
+  RollupRefresh apply(Computed&& computed);
   void save_covered(Rollup& rollup);
   static std::map<std::string, std::uint64_t> newest_parts(const Store& readings);
 
