@@ -126,9 +126,8 @@ std::vector<std::string> RollupStore::behind(const Store& readings) const {
   return list;
 }
 
-RollupStore::Computed RollupStore::compute(
-    const Store& readings, const std::string& partition,
-    const std::map<std::string, std::uint64_t>& newest) const {
+RollupStore::Computed RollupStore::due(const std::string& partition,
+                                       const std::map<std::string, std::uint64_t>& newest) const {
   Computed c;
   c.partition = partition;
   const auto it = newest.find(partition);
@@ -137,13 +136,17 @@ RollupStore::Computed RollupStore::compute(
     const auto covered = r->covered.find(partition);
     if (covered == r->covered.end() ? c.id != 0 : covered->second != c.id) c.due.push_back(r.get());
   }
-  if (c.due.empty()) return c;
+  return c;
+}
+
+void RollupStore::compute(const Store& readings, Computed& c) {
+  if (c.due.empty()) return;
   std::vector<RollupBuilder> builders;
   for (Rollup* r : c.due) builders.emplace_back(*r->definition);
   MonthKey month = 0;
-  if (c.id != 0 && month_of_partition(partition, month)) {
+  if (c.id != 0 && month_of_partition(c.partition, month)) {
     QueryFilter filter;
-    filter.tenant = tenant_of_partition(partition);
+    filter.tenant = tenant_of_partition(c.partition);
     filter.from = month_start(month);
     filter.to = month_start(month + 1);
     readings.query(filter, [&](const ReadingBatch& batch) {
@@ -152,7 +155,6 @@ RollupStore::Computed RollupStore::compute(
     });
   }
   for (auto& b : builders) c.rows.push_back(b.finish());
-  return c;
 }
 
 RollupRefresh RollupStore::apply(Computed&& c) {
@@ -173,14 +175,18 @@ RollupRefresh RollupStore::apply(Computed&& c) {
 }
 
 RollupRefresh RollupStore::refresh(const Store& readings, const std::string& partition) {
-  return apply(compute(readings, partition, newest_parts(readings)));
+  Computed c = due(partition, newest_parts(readings));
+  compute(readings, c);
+  return apply(std::move(c));
 }
 
 std::vector<RollupRefresh> RollupStore::catch_up(
     const Store& readings, const std::function<void(const RollupRefresh&)>& each,
     unsigned threads) {
-  const std::vector<std::string> partitions = behind(readings);
   const auto newest = newest_parts(readings);
+  std::vector<Computed> work_list;  // what is due, decided before any thread starts
+  for (const std::string& partition : behind(readings)) work_list.push_back(due(partition, newest));
+  const std::size_t partitions = work_list.size();
   std::vector<RollupRefresh> out;
   std::mutex mutex;
   std::condition_variable ready;
@@ -192,11 +198,12 @@ std::vector<RollupRefresh> RollupStore::catch_up(
       std::size_t i;
       {
         std::lock_guard lock(mutex);
-        if (next >= partitions.size() || failure) return;
+        if (next >= partitions || failure) return;
         i = next++;
       }
       try {
-        Computed c = compute(readings, partitions[i], newest);
+        Computed c = std::move(work_list[i]);
+        compute(readings, c);
         std::lock_guard lock(mutex);
         computed.push_back(std::move(c));
       } catch (...) {
@@ -207,11 +214,10 @@ std::vector<RollupRefresh> RollupStore::catch_up(
     }
   };
   std::vector<std::thread> workers;
-  const unsigned n =
-      std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(partitions.size())));
+  const unsigned n = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(partitions)));
   for (unsigned t = 0; t < n; ++t) workers.emplace_back(work);
   try {
-    for (std::size_t applied = 0; applied < partitions.size(); ++applied) {
+    for (std::size_t applied = 0; applied < partitions; ++applied) {
       Computed c;
       {
         std::unique_lock lock(mutex);
@@ -229,7 +235,7 @@ std::vector<RollupRefresh> RollupStore::catch_up(
   }
   {
     std::lock_guard lock(mutex);
-    next = partitions.size();  // no more
+    next = partitions;  // no more
   }
   for (auto& w : workers) w.join();
   if (failure) std::rethrow_exception(failure);

@@ -75,7 +75,8 @@ class RollupStore {
  private:
   RollupStore() = default;
   struct Rollup;
-  // A refresh in two steps: the rows (const: any thread), then writing them (one at a time).
+  // A refresh in steps: what is due (reads `covered`), the rows (reads only the snapshot: any
+  // thread), then writing them and `covered` (one at a time).
   struct Computed {
     std::string partition;
     std::uint64_t id = 0;  // the newest readings part of the partition, 0 = it is gone
@@ -83,8 +84,9 @@ class RollupStore {
     std::vector<std::vector<RecordRow>> rows;  // per rollup due
     std::uint64_t readings = 0;
   };
-  Computed compute(const Store& readings, const std::string& partition,
-                   const std::map<std::string, std::uint64_t>& newest) const;
+  Computed due(const std::string& partition,
+               const std::map<std::string, std::uint64_t>& newest) const;
+  static void compute(const Store& readings, Computed& computed);
   RollupRefresh apply(Computed&& computed);
   void save_covered(Rollup& rollup);
   static std::map<std::string, std::uint64_t> newest_parts(const Store& readings);
