@@ -211,14 +211,17 @@ struct RollupBuilder::State {
     double sum = 0, best = 0;
     std::int64_t readings = 0, expected = 0;
     epoch_seconds at = kNoTime;
-    std::int64_t flags[5] = {0, 0, 0, 0, 0};  // A, E, S/F, N, V
-    std::string last_nmi, last_suffix;        // completeness: expected counted per stream
-    epoch_seconds window = kNoTime;           // peak: the open 30-minute window
+    std::int64_t flags[5] = {0, 0, 0, 0, 0};        // A, E, S/F, N, V
+    std::uint64_t last_stream = ~std::uint64_t{0};  // completeness: expected counted per stream
+    epoch_seconds window = kNoTime;                 // peak: the open 30-minute window
     double window_sum = 0;
   };
   std::map<Key, Acc> groups;
   std::map<Key, Acc>::iterator last = groups.end();
   Key scratch;
+  // The stream (nmi, suffix) of the run being taken, numbered as streams come (in order).
+  std::uint64_t stream = 0;
+  std::string stream_nmi, stream_suffix;
 
   explicit State(const RollupDefinition& d) : def(d) {}
 
@@ -298,9 +301,8 @@ struct RollupBuilder::State {
       case RollupMeasure::completeness: {
         a.flags[flag_index(run.quality)] += to - from;
         // Expected once per stream and period: readings come in stream order.
-        if (a.last_nmi != nmi || a.last_suffix != suffix) {
-          a.last_nmi.assign(nmi);
-          a.last_suffix.assign(suffix);
+        if (a.last_stream != stream) {
+          a.last_stream = stream;
           a.expected += intervals_in(def.period, period, run.interval_minutes);
         }
         break;
@@ -311,6 +313,11 @@ struct RollupBuilder::State {
   void add(const ReadingBatch& b) {
     for (const ReadingRun& run : b.runs) {
       if (run.count == 0 || !def.takes(b.strings[run.suffix], b.strings[run.uom])) continue;
+      if (b.strings[run.nmi] != stream_nmi || b.strings[run.suffix] != stream_suffix) {
+        stream_nmi.assign(b.strings[run.nmi]);
+        stream_suffix.assign(b.strings[run.suffix]);
+        ++stream;
+      }
       if (def.period != RollupPeriod::half_hour) {  // a run is one day of one stream
         take(b, run, 0, run.count, period_of(def.period, run.first_start));
         continue;
@@ -329,7 +336,10 @@ struct RollupBuilder::State {
     const bool completeness = def.measure == RollupMeasure::completeness;
     std::vector<RecordRow> rows;
     rows.reserve(groups.size());
-    for (auto& [key, a] : groups) {
+    while (!groups.empty()) {
+      auto node = groups.extract(groups.begin());  // each group goes as its row is made
+      const Key& key = node.key();
+      Acc& a = node.mapped();
       if (def.measure == RollupMeasure::peak) close_window(a);
       RecordRow row(def.spec().columns.size());
       row[kRuNmi].s = key.nmi;

@@ -1,8 +1,6 @@
 #include "storage/rollup_store.hpp"
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <mutex>
 #include <sstream>
@@ -140,30 +138,30 @@ RollupStore::Computed RollupStore::due(const std::string& partition,
 }
 
 void RollupStore::compute(const Store& readings, Computed& c) {
-  if (c.due.empty()) return;
-  std::vector<RollupBuilder> builders;
-  for (Rollup* r : c.due) builders.emplace_back(*r->definition);
+  for (Rollup* r : c.due) c.builders.emplace_back(*r->definition);
   MonthKey month = 0;
-  if (c.id != 0 && month_of_partition(c.partition, month)) {
-    QueryFilter filter;
-    filter.tenant = tenant_of_partition(c.partition);
-    filter.from = month_start(month);
-    filter.to = month_start(month + 1);
-    readings.query(filter, [&](const ReadingBatch& batch) {
-      c.readings += batch.readings();
-      for (auto& b : builders) b.add(batch);
-    });
-  }
-  for (auto& b : builders) c.rows.push_back(b.finish());
+  if (c.due.empty() || c.id == 0 || !month_of_partition(c.partition, month)) return;
+  QueryFilter filter;
+  filter.tenant = tenant_of_partition(c.partition);
+  filter.from = month_start(month);
+  filter.to = month_start(month + 1);
+  readings.query(filter, [&](const ReadingBatch& batch) {
+    c.readings += batch.readings();
+    for (auto& b : c.builders) b.add(batch);
+  });
 }
 
+// One rollup's rows at a time, each builder freed as its rows are written: memory holds the
+// builders and one rollup's rows of one partition.
 RollupRefresh RollupStore::apply(Computed&& c) {
   RollupRefresh done;
   done.partition = c.partition;
   done.readings = c.readings;
   for (std::size_t i = 0; i < c.due.size(); ++i) {
-    done.rows += c.rows[i].size();
-    c.due[i]->table->replace_partition(c.partition, std::move(c.rows[i]));
+    std::vector<RecordRow> rows = c.builders[i].finish();
+    RollupBuilder(std::move(c.builders[i]));  // its groups go now
+    done.rows += rows.size();
+    c.due[i]->table->replace_partition(c.partition, std::move(rows));
     if (c.id == 0)
       c.due[i]->covered.erase(c.partition);
     else
@@ -180,63 +178,42 @@ RollupRefresh RollupStore::refresh(const Store& readings, const std::string& par
   return apply(std::move(c));
 }
 
+// Each thread reads and builds partitions on its own; writing (the tables, COVERED, `each`)
+// takes turns under one lock.
 std::vector<RollupRefresh> RollupStore::catch_up(
     const Store& readings, const std::function<void(const RollupRefresh&)>& each,
     unsigned threads) {
   const auto newest = newest_parts(readings);
   std::vector<Computed> work_list;  // what is due, decided before any thread starts
   for (const std::string& partition : behind(readings)) work_list.push_back(due(partition, newest));
-  const std::size_t partitions = work_list.size();
   std::vector<RollupRefresh> out;
-  std::mutex mutex;
-  std::condition_variable ready;
-  std::deque<Computed> computed;
+  std::mutex take, write;
   std::exception_ptr failure;
   std::size_t next = 0;
   auto work = [&] {
     for (;;) {
       std::size_t i;
       {
-        std::lock_guard lock(mutex);
-        if (next >= partitions || failure) return;
+        std::lock_guard lock(take);
+        if (next >= work_list.size() || failure) return;
         i = next++;
       }
       try {
         Computed c = std::move(work_list[i]);
         compute(readings, c);
-        std::lock_guard lock(mutex);
-        computed.push_back(std::move(c));
+        std::lock_guard lock(write);
+        out.push_back(apply(std::move(c)));
+        if (each) each(out.back());
       } catch (...) {
-        std::lock_guard lock(mutex);
+        std::lock_guard lock(take);
         if (!failure) failure = std::current_exception();
       }
-      ready.notify_one();
     }
   };
+  const auto n = std::max<std::size_t>(1, std::min<std::size_t>(threads, work_list.size()));
   std::vector<std::thread> workers;
-  const unsigned n = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(partitions)));
-  for (unsigned t = 0; t < n; ++t) workers.emplace_back(work);
-  try {
-    for (std::size_t applied = 0; applied < partitions; ++applied) {
-      Computed c;
-      {
-        std::unique_lock lock(mutex);
-        ready.wait(lock, [&] { return !computed.empty() || failure; });
-        if (computed.empty()) break;
-        c = std::move(computed.front());
-        computed.pop_front();
-      }
-      out.push_back(apply(std::move(c)));
-      if (each) each(out.back());
-    }
-  } catch (...) {
-    std::lock_guard lock(mutex);
-    if (!failure) failure = std::current_exception();
-  }
-  {
-    std::lock_guard lock(mutex);
-    next = partitions;  // no more
-  }
+  for (std::size_t t = 1; t < n; ++t) workers.emplace_back(work);
+  work();
   for (auto& w : workers) w.join();
   if (failure) std::rethrow_exception(failure);
   return out;

@@ -75,13 +75,13 @@ class RollupStore {
  private:
   RollupStore() = default;
   struct Rollup;
-  // A refresh in steps: what is due (reads `covered`), the rows (reads only the snapshot: any
-  // thread), then writing them and `covered` (one at a time).
+  // A refresh in steps: what is due (reads `covered`), the builders fed (reads only the
+  // snapshot: any thread), then the rows written and `covered` (one at a time).
   struct Computed {
     std::string partition;
     std::uint64_t id = 0;  // the newest readings part of the partition, 0 = it is gone
     std::vector<Rollup*> due;
-    std::vector<std::vector<RecordRow>> rows;  // per rollup due
+    std::vector<RollupBuilder> builders;  // per rollup due, fed the partition's winners
     std::uint64_t readings = 0;
   };
   Computed due(const std::string& partition,
