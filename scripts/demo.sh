@@ -49,6 +49,9 @@ echo "== meterd query --data-dir meterd-data --nmi $first_nmi --suffix E1 (first
 # Into a file first: `query | head` would end the query with SIGPIPE, which pipefail reports.
 "$meterd" query --data-dir meterd-data --nmi "$first_nmi" --suffix E1 --format csv >one-stream.csv
 head -7 one-stream.csv
+echo "== its daily energy (rollup daily_energy, docs/rollups.md), first 4 days:"
+"$meterd" query --data-dir meterd-data --rollup daily_energy --nmi "$first_nmi" --suffix E1 >one-rollup.csv
+head -5 one-rollup.csv
 echo "== rows in the store (newest version per key):"
 "$meterd" query --data-dir meterd-data --format csv | tail -n +2 | wc -l
 echo "== parts:"
