@@ -40,15 +40,13 @@ std::uint64_t us_since(Clock::time_point t) {
 void take_definitions(RollupState& st) {
   auto offered = st.control->take();
   if (!offered) return;
-  std::vector<std::string> names;
-  for (const auto& d : *offered) names.push_back(d.name);
+  std::string names;
+  for (const auto& d : *offered) names += (names.empty() ? "" : ",") + d.name;
   st.store.reset();  // before the new one: it may remove a changed definition's directory
   st.store = std::make_unique<storage::RollupStore>(st.data_dir, std::move(*offered));
-  st.metrics->rollups.definitions.value = names.size();
+  st.metrics->rollups.definitions.value = st.store->definitions().size();
   st.metrics->rollups.reloads.add();
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ",") + n;
-  log::info("rollups", {{"definitions", list}});
+  log::info("rollups", {{"definitions", names}});
 }
 
 // One round: every partition behind, from one snapshot.
@@ -75,7 +73,7 @@ void catch_up(RollupState& st) {
     std::size_t left = behind.size();
     auto started = Clock::now();
     st.store->catch_up(
-        snapshot,
+        snapshot, behind,
         [&](const storage::RollupRefresh& done) {
           m.partitions_behind.value = --left;
           m.lag_us.value = us_since(*st.behind_since);

@@ -4,7 +4,6 @@
 // End to end: generates NEM12 data (deterministic), ingests it through the actor pipeline into
 // a fresh data directory (file -> durable parts) and prints readings/s, MB/s and peak RSS.
 // Generation is not timed.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "actors/pipeline.hpp"
 #include "actors/rollup_control.hpp"
 #include "app/arg_reader.hpp"
+#include "app/bench_daemon.hpp"
 #include "app/commands.hpp"
 #include "app/generator_args.hpp"
 #include "app/list_intake.hpp"
@@ -35,18 +35,6 @@ constexpr const char* kUsage =
     "  MB/s and peak RSS. Defaults: 1000 NMIs, 365 days, 30 minutes, 1 file (~35 M readings).\n"
     "  --rollups: with the config's rollups kept up (on, the default), without (off), or\n"
     "  both, alternating, R times each (default 1), with the medians and their ratio.\n";
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 }  // namespace
 
@@ -140,9 +128,9 @@ int run_bench(int argc, char** argv) {
       actors::RollupControl control(config.rollup_definitions);
       actors::RunOptions options;
       if (!config.rollup_definitions.empty()) options.rollups = &control;
-      const double cpu0 = cpu_seconds();
+      const double cpu0 = own_cpu_seconds();
       auto result = actors::run_pipeline(config, *store, intake, metrics, options);
-      const double cpu = cpu_seconds() - cpu0;
+      const double cpu = own_cpu_seconds() - cpu0;
       readings = 0;
       for (const auto& d : intake.outcomes()) readings += d.readings;
       ok = ok && result.ok && readings == expected;
@@ -177,8 +165,10 @@ int run_bench(int argc, char** argv) {
     if (rollups == "both")
       std::printf(
           "median of %u: rollups off %.2f M readings/s, on %.2f M readings/s: on/off %.2f\n",
-          repeat, median(rates[false]), median(rates[true]),
-          median(rates[false]) > 0 ? median(rates[true]) / median(rates[false]) : 0.0);
+          repeat, percentile(rates[false], 0.5), percentile(rates[true], 0.5),
+          percentile(rates[false], 0.5) > 0
+              ? percentile(rates[true], 0.5) / percentile(rates[false], 0.5)
+              : 0.0);
     if (temporary && !keep) std::filesystem::remove_all(dir);
     if (!ok) {
       std::fprintf(stderr, "meterd bench: expected %llu readings, stored %llu\n",

@@ -1,7 +1,6 @@
 #include "storage/rollup.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -38,7 +37,7 @@ const RecordTableSpec kCompletenessSpec{"rollups", kCompletenessColumns, 5,
 constexpr epoch_seconds kHalfHour = 1800, kDay = 86400;
 
 epoch_seconds floor_to(epoch_seconds t, epoch_seconds step) {
-  const epoch_seconds local = t + 36000;  // NEM time
+  const epoch_seconds local = t + kNemOffsetSeconds;
   const epoch_seconds r = ((local % step) + step) % step;
   return t - r;
 }

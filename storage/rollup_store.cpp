@@ -158,8 +158,7 @@ RollupRefresh RollupStore::apply(Computed&& c) {
   done.partition = c.partition;
   done.readings = c.readings;
   for (std::size_t i = 0; i < c.due.size(); ++i) {
-    std::vector<RecordRow> rows = c.builders[i].finish();
-    RollupBuilder(std::move(c.builders[i]));  // its groups go now
+    std::vector<RecordRow> rows = c.builders[i].finish();  // the builder is empty after
     done.rows += rows.size();
     c.due[i]->table->replace_partition(c.partition, std::move(rows));
     if (c.id == 0)
@@ -172,20 +171,14 @@ RollupRefresh RollupStore::apply(Computed&& c) {
   return done;
 }
 
-RollupRefresh RollupStore::refresh(const Store& readings, const std::string& partition) {
-  Computed c = due(partition, newest_parts(readings));
-  compute(readings, c);
-  return apply(std::move(c));
-}
-
 // Each thread reads and builds partitions on its own; writing (the tables, COVERED, `each`)
 // takes turns under one lock.
 std::vector<RollupRefresh> RollupStore::catch_up(
-    const Store& readings, const std::function<void(const RollupRefresh&)>& each,
-    unsigned threads) {
+    const Store& readings, const std::vector<std::string>& partitions,
+    const std::function<void(const RollupRefresh&)>& each, unsigned threads) {
   const auto newest = newest_parts(readings);
   std::vector<Computed> work_list;  // what is due, decided before any thread starts
-  for (const std::string& partition : behind(readings)) work_list.push_back(due(partition, newest));
+  for (const std::string& partition : partitions) work_list.push_back(due(partition, newest));
   std::vector<RollupRefresh> out;
   std::mutex take, write;
   std::exception_ptr failure;

@@ -58,14 +58,18 @@ class RollupStore {
 
   // Readings partitions some rollup is behind on, given a snapshot of the readings.
   std::vector<std::string> behind(const Store& readings) const;
-  // Recomputes every rollup that is behind on `partition` from the snapshot, one read of the
-  // partition's winners for all of them. Throws what the store or the writes throw.
-  RollupRefresh refresh(const Store& readings, const std::string& partition);
-  // Every partition behind: computed on up to `threads` threads at once (each reads its own
-  // partition), written one after the other; `each` after each (for progress).
+  // Recomputes every rollup behind on each of `partitions` (behind()'s answer for the same
+  // snapshot) from the snapshot, one read of a partition's winners for all of them: up to
+  // `threads` partitions at once (each thread reads its own), written one after the other;
+  // `each` after each (for progress). Throws what the store or the writes throw.
   std::vector<RollupRefresh> catch_up(const Store& readings,
+                                      const std::vector<std::string>& partitions,
                                       const std::function<void(const RollupRefresh&)>& each = {},
                                       unsigned threads = 1);
+  // Every partition behind, one at a time.
+  std::vector<RollupRefresh> catch_up(const Store& readings) {
+    return catch_up(readings, behind(readings));
+  }
 
   // The rows of rollup `name` matching filter (tenant, nmi, suffix, [from, to) on
   // period_start), a partition at a time, in row order.

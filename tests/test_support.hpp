@@ -25,6 +25,8 @@ std::filesystem::path shared_dir();  // empty if absent
 bool running_in_ci();
 std::filesystem::path samples_dir();  // shared_dir()/data/nem12/samples
 std::string read_file(const std::filesystem::path& path);
+// `text` with every `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to);
 std::filesystem::path source_dir();
 std::filesystem::path meterd_binary();
 // A fresh empty directory under the system temp dir, removed by the caller if wanted.

@@ -130,12 +130,6 @@ std::string generated(const fs::path& dir, std::uint64_t seed, std::uint32_t nmi
   return read_file(path);
 }
 
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
-
 TEST(RollupOracleTest, KeptExactThroughShuffledResentSupersededFilesAndAKillNine) {
   REQUIRE_ORACLE();
   const auto dir = make_temp_dir("meterd-rollup-daemon");

@@ -42,12 +42,6 @@ std::size_t line_count(const std::string& text) {
   return n;
 }
 
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
-
 struct Tenants : ::testing::Test {
   void SetUp() override {
     dir = make_temp_dir("meterd-tenants");
