@@ -72,8 +72,15 @@ struct QueryAudit {
   storage::AuditLog* log = nullptr;
   std::string tenant, token, path, query;
   actors::TenantCounters* counters = nullptr;  // the tenant's, when tenants are configured
+  mutable bool counted = false;
+  // Counted once; for a complete answer before its last chunk goes out, so that a client that
+  // has read it and asks for /metrics sees its query there.
+  void count(std::uint64_t rows) const {
+    if (counters && !counted) counters->queries.add(), counters->query_rows.add(rows);
+    counted = true;
+  }
   void record(std::uint64_t rows, const char* outcome) const {
-    if (counters) counters->queries.add(), counters->query_rows.add(rows);
+    count(rows);
     if (!log) return;
     std::string fields = "\"path\":";
     append_json_string(fields, path);
@@ -140,6 +147,7 @@ void run_query(QueryJob& job, const storage::Store& store, const storage::QueryF
       });
     }
     if (!chunk.empty()) frame();
+    audit.count(rows);
     if (!job.push("0\r\n\r\n")) throw Gone{};
     job.finish(true);
     audit.record(rows, "complete");
